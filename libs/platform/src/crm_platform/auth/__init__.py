@@ -1,0 +1,1 @@
+"""Who is calling: the signed internal principal and permission checks."""

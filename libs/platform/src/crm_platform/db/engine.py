@@ -1,0 +1,23 @@
+"""Async engine and session factory (SQLAlchemy 2 + asyncpg)."""
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+
+def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
+    return create_async_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+        # Fail fast when the database is away, so callers answer UNAVAILABLE quickly.
+        connect_args={"timeout": 5, "command_timeout": 30},
+    )
+
+
+def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def asyncpg_dsn(sqlalchemy_url: str) -> str:
+    """The plain libpq DSN asyncpg.connect() accepts, from an SQLAlchemy URL."""
+    return sqlalchemy_url.replace("postgresql+asyncpg://", "postgresql://", 1)

@@ -1,0 +1,48 @@
+"""Alembic helpers: each service keeps its own migrations folder and database.
+
+A service's `migrations/env.py` is one call to `run_env()`. `upgrade_to_head` runs its own
+event loop, so call it from synchronous code (the CLI) or `asyncio.to_thread` in tests.
+"""
+
+import asyncio
+from pathlib import Path
+
+from alembic import command, context
+from alembic.config import Config
+from sqlalchemy import Connection
+from sqlalchemy.ext.asyncio import create_async_engine
+
+
+def alembic_config(migrations_dir: Path, database_url: str) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(migrations_dir))
+    config.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
+    return config
+
+
+def upgrade_to_head(migrations_dir: Path, database_url: str) -> None:
+    command.upgrade(alembic_config(migrations_dir, database_url), "head")
+
+
+def run_env() -> None:
+    """Body of every service's migrations/env.py: online migrations over asyncpg."""
+    url = context.config.get_main_option("sqlalchemy.url")
+    if url is None:
+        raise RuntimeError("sqlalchemy.url is not configured")
+    asyncio.run(_run_online(url))
+
+
+async def _run_online(url: str) -> None:
+    engine = create_async_engine(url)
+    try:
+        async with engine.connect() as connection:
+            await connection.run_sync(_run_sync)
+            await connection.commit()
+    finally:
+        await engine.dispose()
+
+
+def _run_sync(connection: Connection) -> None:
+    context.configure(connection=connection, transaction_per_migration=True)
+    with context.begin_transaction():
+        context.run_migrations()

@@ -1,18 +1,35 @@
-"""Time-ordered UUIDv7 ids (RFC 9562), so new rows land at the end of their indexes."""
+"""Time-ordered UUIDv7 ids (RFC 9562), so new rows land at the end of their indexes.
+
+Within one millisecond the 12-bit `rand_a` field is a counter (RFC 9562 §6.2, method 1), so
+ids made by one process are strictly increasing: keyset pages follow creation order.
+"""
 
 import os
+import threading
 import time
 import uuid
 
+_lock = threading.Lock()
+_last_ms = 0
+_counter = 0
+
 
 def uuid7() -> uuid.UUID:
-    unix_ms = time.time_ns() // 1_000_000
-    rand = int.from_bytes(os.urandom(10), "big")
+    global _last_ms, _counter
+    with _lock:
+        unix_ms = time.time_ns() // 1_000_000
+        if unix_ms > _last_ms:
+            _last_ms, _counter = unix_ms, int.from_bytes(os.urandom(2), "big") & 0x3FF
+        else:
+            _counter += 1
+            if _counter > 0xFFF:  # counter exhausted: borrow the next millisecond
+                _last_ms, _counter = _last_ms + 1, 0
+        unix_ms, counter = _last_ms, _counter
     value = (unix_ms & 0xFFFF_FFFF_FFFF) << 80
     value |= 0x7 << 76  # version
-    value |= (rand >> 68) << 64  # 12 random bits
+    value |= counter << 64
     value |= 0b10 << 62  # RFC 4122 variant
-    value |= rand & 0x3FFF_FFFF_FFFF_FFFF  # 62 random bits
+    value |= int.from_bytes(os.urandom(8), "big") & 0x3FFF_FFFF_FFFF_FFFF
     return uuid.UUID(int=value)
 
 

@@ -51,6 +51,24 @@ class Principal:
         granted = self.grants.get(obj, {}).get(action.value)
         return Scope(granted) if granted else None
 
+    def reaches(
+        self,
+        scope: Scope,
+        *,
+        owner_id: uuid.UUID | None,
+        team_id: uuid.UUID | None,
+        partner_id: uuid.UUID | None = None,
+    ) -> bool:
+        """Whether a record with these owner/team/partner ids lies within `scope` for us;
+        the in-memory twin of crm_platform.db.visibility.visible_rows."""
+        if scope is Scope.ALL:
+            return True
+        if scope is Scope.PARTNER:
+            return self.partner_id is not None and partner_id == self.partner_id
+        if owner_id == self.subject_id:
+            return True
+        return scope is Scope.TEAM and team_id is not None and team_id in self.team_ids
+
     def require(self, obj: str, action: Action) -> Scope:
         """The scope the caller holds for `action` on `obj`; PermissionDenied when none."""
         scope = self.scope(obj, action)

@@ -7,9 +7,13 @@ event loop, so call it from synchronous code (the CLI) or `asyncio.to_thread` in
 import asyncio
 from pathlib import Path
 
+from typing import Any
+
 from alembic import command, context
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
 from alembic.config import Config
-from sqlalchemy import Connection
+from sqlalchemy import Connection, MetaData
 from sqlalchemy.ext.asyncio import create_async_engine
 
 
@@ -46,3 +50,20 @@ def _run_sync(connection: Connection) -> None:
     context.configure(connection=connection, transaction_per_migration=True)
     with context.begin_transaction():
         context.run_migrations()
+
+
+def schema_drift(database_url: str, metadata: MetaData) -> list[Any]:
+    """Differences between the migrated database and the code's tables (empty when in sync).
+    Synchronous like upgrade_to_head; tests call both through asyncio.to_thread."""
+    return asyncio.run(_compare(database_url, metadata))
+
+
+async def _compare(database_url: str, metadata: MetaData) -> list[Any]:
+    engine = create_async_engine(database_url)
+    try:
+        async with engine.connect() as connection:
+            return await connection.run_sync(
+                lambda sync: compare_metadata(MigrationContext.configure(sync), metadata)
+            )
+    finally:
+        await engine.dispose()

@@ -1,0 +1,1 @@
+"""gRPC plumbing: server builder, interceptors, error mapping and the client factory."""

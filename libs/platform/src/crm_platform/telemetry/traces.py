@@ -1,0 +1,60 @@
+"""OpenTelemetry tracing: OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set, and a JSON-lines
+file for the local stack and e2e tests, which read one trace across services from it."""
+
+import json
+import os
+from collections.abc import Sequence
+from typing import IO
+
+from opentelemetry import trace
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+
+
+class JsonLinesSpanExporter(SpanExporter):
+    def __init__(self, path: str) -> None:
+        self._file: IO[str] = open(path, "a", encoding="utf-8")  # noqa: SIM115 - closed on shutdown
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        for span in spans:
+            context = span.get_span_context()
+            if context is None:
+                continue
+            parent = span.parent
+            record = {
+                "service": span.resource.attributes.get("service.name"),
+                "name": span.name,
+                "kind": span.kind.name,
+                "trace_id": format(context.trace_id, "032x"),
+                "span_id": format(context.span_id, "016x"),
+                "parent_span_id": format(parent.span_id, "016x") if parent else None,
+                "start_ns": span.start_time,
+                "end_ns": span.end_time,
+                "status": span.status.status_code.name,
+            }
+            self._file.write(json.dumps(record) + "\n")
+        self._file.flush()
+        return SpanExportResult.SUCCESS
+
+    def shutdown(self) -> None:
+        self._file.close()
+
+
+def setup_tracing(*, service_name: str, spans_file: str | None) -> None:
+    provider = TracerProvider(resource=Resource.create({"service.name": service_name}))
+    if os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"):
+        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+
+        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+    if spans_file:
+        # A short delay: e2e tests wait for the spans of a request to reach the file.
+        exporter = JsonLinesSpanExporter(spans_file)
+        provider.add_span_processor(BatchSpanProcessor(exporter, schedule_delay_millis=200))
+    trace.set_tracer_provider(provider)
+
+
+def shutdown_tracing() -> None:
+    provider = trace.get_tracer_provider()
+    if isinstance(provider, TracerProvider):
+        provider.shutdown()

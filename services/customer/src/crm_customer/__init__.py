@@ -1,0 +1,1 @@
+"""Customer service: the customer base (accounts and contacts)."""

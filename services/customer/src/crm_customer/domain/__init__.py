@@ -1,0 +1,1 @@
+"""Customer entities and their rules; no framework imports."""

@@ -1,0 +1,100 @@
+"""Field rules shared by accounts and contacts: each validator returns the normalized value
+or raises ValueError with a message meant for the caller."""
+
+import re
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from email_validator import EmailNotValidError, validate_email
+
+from crm_platform.errors import FieldViolation, InvalidArgument
+
+Validator = Callable[[Any], Any]
+
+_PHONE = re.compile(r"^\+?[0-9 ()./-]{3,32}$")
+_WEBSITE = re.compile(r"^(https?://)?[A-Za-z0-9.-]+\.[A-Za-z]{2,}(:[0-9]{1,5})?(/\S*)?$")
+
+
+def text(max_length: int, *, required: bool = False) -> Validator:
+    def check(value: Any) -> str:
+        if not isinstance(value, str):
+            raise ValueError("must be a string")
+        value = value.strip()
+        if required and not value:
+            raise ValueError("must not be empty")
+        if len(value) > max_length:
+            raise ValueError(f"must be at most {max_length} characters")
+        return value
+
+    return check
+
+
+def email(value: Any) -> str:
+    value = text(254)(value)
+    if not value:
+        return ""
+    try:
+        return validate_email(value, check_deliverability=False).normalized
+    except EmailNotValidError as error:
+        raise ValueError(str(error)) from None
+
+
+def phone(value: Any) -> str:
+    value = text(32)(value)
+    if value and not _PHONE.match(value):
+        raise ValueError("is not a phone number")
+    return value
+
+
+def website(value: Any) -> str:
+    value = text(500)(value)
+    if value and not _WEBSITE.match(value):
+        raise ValueError("is not a web address")
+    return value
+
+
+def optional_id(value: Any) -> uuid.UUID | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, uuid.UUID):
+        return value
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        raise ValueError("is not a valid id") from None
+
+
+def tags(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list | tuple):
+        raise ValueError("must be a list of strings")
+    if len(value) > 50:
+        raise ValueError("must have at most 50 tags")
+    cleaned = [text(50, required=True)(tag) for tag in value]
+    return tuple(dict.fromkeys(cleaned))  # drop repeats, keep order
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    field: str
+    old: Any
+    new: Any
+
+
+def validate(rules: Mapping[str, Validator], values: Mapping[str, Any]) -> dict[str, Any]:
+    """Every value checked against its rule; all violations reported at once."""
+    cleaned: dict[str, Any] = {}
+    violations: list[FieldViolation] = []
+    for name, value in values.items():
+        rule = rules.get(name)
+        if rule is None:
+            violations.append(FieldViolation(name, "is not a writable field"))
+            continue
+        try:
+            cleaned[name] = rule(value)
+        except ValueError as error:
+            violations.append(FieldViolation(name, str(error)))
+    if violations:
+        raise InvalidArgument(violations)
+    return cleaned

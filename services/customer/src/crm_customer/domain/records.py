@@ -1,0 +1,75 @@
+"""What accounts and contacts have in common: identity, ownership, version and change rules."""
+
+import datetime as dt
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from typing import Any, ClassVar, Self, TypeVar
+
+from crm_platform.errors import FieldViolation, InvalidArgument
+from crm_customer.domain.fields import FieldChange, Validator, validate
+
+
+@dataclass(frozen=True)
+class RecordEvent:
+    """A fact about a record, published by the events layer after commit-safe storage."""
+
+    kind: str  # "created" or "updated"
+    record: "Record"
+    changes: tuple[FieldChange, ...] = ()
+
+
+@dataclass(frozen=True)
+class Record:
+    RULES: ClassVar[Mapping[str, Validator]] = {}
+    REQUIRED_ANY: ClassVar[tuple[str, ...]] = ()
+
+    id: uuid.UUID
+    owner_id: uuid.UUID
+    team_id: uuid.UUID | None
+    version: int = 1
+    created_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
+    updated_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
+
+    @classmethod
+    def create(
+        cls,
+        *,
+        id: uuid.UUID,
+        owner_id: uuid.UUID,
+        team_id: uuid.UUID | None,
+        values: Mapping[str, Any],
+    ) -> tuple[Self, RecordEvent]:
+        record = cls(id=id, owner_id=owner_id, team_id=team_id, **validate(cls.RULES, values))
+        record._check_required()
+        return record, RecordEvent("created", record)
+
+    def update(self, values: Mapping[str, Any]) -> tuple[Self, RecordEvent | None]:
+        """The record after applying `values`, and the event; no event when nothing changed."""
+        cleaned = validate(self.RULES, values)
+        changes = tuple(
+            FieldChange(name, getattr(self, name), new)
+            for name, new in cleaned.items()
+            if getattr(self, name) != new
+        )
+        if not changes:
+            return self, None
+        updated = replace(
+            self,
+            **cleaned,
+            version=self.version + 1,
+            updated_at=dt.datetime.now(dt.UTC),
+        )
+        updated._check_required()
+        return updated, RecordEvent("updated", updated, changes)
+
+    def _check_required(self) -> None:
+        if self.REQUIRED_ANY and not any(getattr(self, name) for name in self.REQUIRED_ANY):
+            names = " or ".join(self.REQUIRED_ANY)
+            raise InvalidArgument([FieldViolation(self.REQUIRED_ANY[0], f"{names} is required")])
+
+    def snapshot(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+R = TypeVar("R", bound=Record)

@@ -1,0 +1,1 @@
+"""Outbound events: domain record events -> protobuf payloads -> outbox rows."""

@@ -1,0 +1,35 @@
+"""Maps record events to the published contract crm.customer.events.v1."""
+
+from crm.customer.events.v1 import events_pb2 as events
+from crm.customer.v1 import customer_pb2 as pb
+from crm_platform.events.outbox import OutboxEvent
+from crm_customer.proto_mapping import to_proto
+from crm_customer.domain.accounts import Account
+from crm_customer.domain.records import RecordEvent
+
+
+def to_outbox_event(event: RecordEvent) -> OutboxEvent:
+    record = event.record
+    changed = [change.field for change in event.changes]
+    if isinstance(record, Account):
+        account = to_proto(record, pb.Account)
+        message = (
+            events.AccountCreated(account=account)
+            if event.kind == "created"
+            else events.AccountUpdated(account=account, changed_fields=changed)
+        )
+        aggregate = "account"
+    else:
+        contact = to_proto(record, pb.Contact)
+        message = (
+            events.ContactCreated(contact=contact)
+            if event.kind == "created"
+            else events.ContactUpdated(contact=contact, changed_fields=changed)
+        )
+        aggregate = "contact"
+    return OutboxEvent(
+        subject=f"crm.customer.{aggregate}.{event.kind}.v1",
+        message=message,
+        aggregate_id=str(record.id),
+        aggregate_version=record.version,
+    )

@@ -1,0 +1,1 @@
+"""Commands and queries, one module per aggregate; Protocols name what they need."""

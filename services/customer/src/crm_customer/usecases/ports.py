@@ -1,0 +1,48 @@
+"""What the use cases need from storage, as Protocols the repository layer satisfies."""
+
+import uuid
+from typing import Any, Protocol, Self
+
+from crm_platform.auth.principal import Principal, Scope
+from crm_customer.domain.accounts import Account
+from crm_customer.domain.contacts import Contact
+from crm_customer.domain.records import R, RecordEvent
+
+
+class RecordRepository(Protocol[R]):
+    async def get(self, record_id: uuid.UUID, *, principal: Principal, scope: Scope) -> R | None:
+        """The record when it exists and lies within `scope` for `principal`."""
+        ...
+
+    async def page(
+        self,
+        *,
+        principal: Principal,
+        scope: Scope,
+        after: uuid.UUID | None,
+        limit: int,
+        filters: dict[str, Any],
+    ) -> list[R]:
+        """Up to `limit` visible records, newest first, strictly older than `after`."""
+        ...
+
+    async def add(self, record: R) -> None: ...
+
+    async def replace(self, record: R, *, expected_version: int) -> bool:
+        """Store `record` if the stored version is still `expected_version`."""
+        ...
+
+
+class UnitOfWork(Protocol):
+    accounts: RecordRepository[Account]
+    contacts: RecordRepository[Contact]
+
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(self, *exc_info: object) -> None: ...
+
+    def record(self, event: RecordEvent, *, actor_id: uuid.UUID) -> None:
+        """Queue history rows and the outbox event, written by commit() in one transaction."""
+        ...
+
+    async def commit(self) -> None: ...

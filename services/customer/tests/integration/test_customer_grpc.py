@@ -1,0 +1,193 @@
+"""The customer service over real gRPC, PostgreSQL and NATS."""
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import grpc
+import pytest
+from google.protobuf.field_mask_pb2 import FieldMask
+from grpc_status import rpc_status
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from crm.customer.v1 import customer_pb2 as pb
+from crm.customer.v1 import customer_pb2_grpc as pb_grpc
+from crm_platform.auth.principal import Action, Scope
+from crm_platform.db.migrations import schema_drift, upgrade_to_head
+from crm_platform.testing.ports import free_port
+from crm_platform.testing.services import TEST_SECRET, call_metadata, principal, running_service
+from crm_customer.bootstrap import bootstrap
+from crm_customer.config import CustomerSettings
+from crm_customer.repository import tables
+
+pytestmark = pytest.mark.integration
+
+MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
+ADMIN = principal(objects=["account", "contact"])
+
+
+@pytest.fixture
+async def customer(database_url: str, nats_url: str) -> AsyncIterator[grpc.aio.Channel]:
+    await asyncio.to_thread(upgrade_to_head, MIGRATIONS, database_url)
+    settings = CustomerSettings(
+        database_url=database_url,
+        nats_url=nats_url,
+        grpc_port=free_port(),
+        principal_secret=TEST_SECRET,
+    )
+    async with running_service(settings, bootstrap) as channel:
+        yield channel
+
+
+async def test_migrations_match_the_tables(database_url: str) -> None:
+    await asyncio.to_thread(upgrade_to_head, MIGRATIONS, database_url)
+    assert await asyncio.to_thread(schema_drift, database_url, tables.metadata) == []
+
+
+async def test_create_get_update_writes_history_and_outbox(
+    customer: grpc.aio.Channel, database_url: str
+) -> None:
+    accounts = pb_grpc.AccountServiceStub(customer)
+    created = (
+        await accounts.CreateAccount(
+            pb.CreateAccountRequest(account=pb.Account(name="Acme", tags=["b2b"])),
+            metadata=call_metadata(ADMIN),
+        )
+    ).account
+    assert created.version == 1
+    assert created.owner_id == str(ADMIN.subject_id)
+
+    fetched = (
+        await accounts.GetAccount(pb.GetAccountRequest(id=created.id), metadata=call_metadata(ADMIN))
+    ).account
+    assert fetched == created
+
+    updated = (
+        await accounts.UpdateAccount(
+            pb.UpdateAccountRequest(
+                account=pb.Account(id=created.id, industry="Retail"),
+                update_mask=FieldMask(paths=["industry"]),
+                expected_version=1,
+            ),
+            metadata=call_metadata(ADMIN),
+        )
+    ).account
+    assert (updated.version, updated.industry, updated.name) == (2, "Retail", "Acme")
+
+    engine = create_async_engine(database_url)
+    async with engine.connect() as conn:
+        subjects = (await conn.execute(select(tables.outbox.c.subject))).scalars().all()
+        history = (await conn.execute(select(tables.field_history.c.field))).scalars().all()
+    await engine.dispose()
+    assert sorted(subjects) == [
+        "crm.customer.account.created.v1",
+        "crm.customer.account.updated.v1",
+    ]
+    assert sorted(history) == ["created", "industry"]
+
+
+async def test_stale_version_is_failed_precondition_and_changes_nothing(
+    customer: grpc.aio.Channel,
+) -> None:
+    accounts = pb_grpc.AccountServiceStub(customer)
+    meta = call_metadata(ADMIN)
+    created = (
+        await accounts.CreateAccount(pb.CreateAccountRequest(account=pb.Account(name="A")), metadata=meta)
+    ).account
+    stale = pb.UpdateAccountRequest(
+        account=pb.Account(id=created.id, name="B"),
+        update_mask=FieldMask(paths=["name"]),
+        expected_version=7,
+    )
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await accounts.UpdateAccount(stale, metadata=meta)
+    assert raised.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    again = (await accounts.GetAccount(pb.GetAccountRequest(id=created.id), metadata=meta)).account
+    assert (again.name, again.version) == ("A", 1)
+
+
+async def test_bad_input_gets_field_violations(customer: grpc.aio.Channel) -> None:
+    contacts = pb_grpc.ContactServiceStub(customer)
+    request = pb.CreateContactRequest(
+        contact=pb.Contact(first_name="Ann", email="not-an-email", account_id=str(uuid.uuid4()))
+    )
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await contacts.CreateContact(request, metadata=call_metadata(ADMIN))
+    assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    status = rpc_status.from_call(raised.value)
+    assert status is not None
+    assert "email" in raised.value.details()
+
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await contacts.GetContact(pb.GetContactRequest(id="not-a-uuid"), metadata=call_metadata(ADMIN))
+    assert raised.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+async def test_missing_or_forged_principal_is_unauthenticated(customer: grpc.aio.Channel) -> None:
+    accounts = pb_grpc.AccountServiceStub(customer)
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await accounts.ListAccounts(pb.ListAccountsRequest())
+    assert raised.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await accounts.ListAccounts(pb.ListAccountsRequest(), metadata=call_metadata(ADMIN, "wrong"))
+    assert raised.value.code() == grpc.StatusCode.UNAUTHENTICATED
+
+
+async def test_visibility_own_scope_sees_only_own_records(customer: grpc.aio.Channel) -> None:
+    accounts = pb_grpc.AccountServiceStub(customer)
+    alice = principal(objects=["account"], scope=Scope.OWN)
+    bob = principal(objects=["account"], scope=Scope.OWN)
+    alices = (
+        await accounts.CreateAccount(
+            pb.CreateAccountRequest(account=pb.Account(name="Alice's")), metadata=call_metadata(alice)
+        )
+    ).account
+    await accounts.CreateAccount(
+        pb.CreateAccountRequest(account=pb.Account(name="Bob's")), metadata=call_metadata(bob)
+    )
+    listed = await accounts.ListAccounts(pb.ListAccountsRequest(), metadata=call_metadata(bob))
+    assert [a.name for a in listed.accounts] == ["Bob's"]
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await accounts.GetAccount(pb.GetAccountRequest(id=alices.id), metadata=call_metadata(bob))
+    assert raised.value.code() == grpc.StatusCode.NOT_FOUND
+
+    reader = principal(objects=["account"], actions=[Action.READ])
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await accounts.CreateAccount(
+            pb.CreateAccountRequest(account=pb.Account(name="x")), metadata=call_metadata(reader)
+        )
+    assert raised.value.code() == grpc.StatusCode.PERMISSION_DENIED
+
+
+async def test_list_pages_through_everything_once(customer: grpc.aio.Channel) -> None:
+    contacts = pb_grpc.ContactServiceStub(customer)
+    meta = call_metadata(ADMIN)
+    for n in range(7):
+        await contacts.CreateContact(
+            pb.CreateContactRequest(contact=pb.Contact(last_name=f"N{n}")), metadata=meta
+        )
+    seen: list[str] = []
+    token = ""
+    while True:
+        page = await contacts.ListContacts(
+            pb.ListContactsRequest(page_size=3, page_token=token), metadata=meta
+        )
+        seen += [c.last_name for c in page.contacts]
+        token = page.next_page_token
+        if not token:
+            break
+    assert seen == [f"N{n}" for n in reversed(range(7))]
+    assert len(set(seen)) == 7
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await contacts.ListContacts(pb.ListContactsRequest(page_size=501), metadata=meta)
+    assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+async def _count(database_url: str) -> int:
+    engine = create_async_engine(database_url)
+    async with engine.connect() as conn:
+        count = await conn.scalar(select(func.count()).select_from(tables.accounts))
+    await engine.dispose()
+    return int(count or 0)

@@ -1,0 +1,86 @@
+import uuid
+
+import pytest
+
+from crm_platform.errors import InvalidArgument
+from crm_customer.domain.accounts import Account
+from crm_customer.domain.contacts import Contact
+from crm_customer.usecases.records import decode_page_token, encode_page_token
+
+OWNER = uuid.uuid4()
+
+
+def new_account(**values: object) -> Account:
+    account, _ = Account.create(id=uuid.uuid4(), owner_id=OWNER, team_id=None, values=values)
+    return account
+
+
+def test_create_normalizes_and_emits_created() -> None:
+    account, event = Account.create(
+        id=uuid.uuid4(),
+        owner_id=OWNER,
+        team_id=None,
+        values={"name": "  Acme  ", "tags": ["b2b", "b2b", "vip"]},
+    )
+    assert account.name == "Acme"
+    assert account.tags == ("b2b", "vip")
+    assert account.version == 1
+    assert event.kind == "created"
+    assert event.record is account
+
+
+def test_all_violations_are_reported_at_once() -> None:
+    with pytest.raises(InvalidArgument) as raised:
+        new_account(name="", website="not a site", phone="call me", nickname="x")
+    fields = {v.field for v in raised.value.violations}
+    assert fields == {"name", "website", "phone", "nickname"}
+
+
+def test_update_bumps_version_and_lists_changed_fields() -> None:
+    account = new_account(name="Acme", industry="Retail")
+    updated, event = account.update({"name": "Acme GmbH", "industry": "Retail"})
+    assert updated.version == 2
+    assert event is not None
+    assert [(c.field, c.old, c.new) for c in event.changes] == [("name", "Acme", "Acme GmbH")]
+    assert account.name == "Acme"  # records are immutable
+
+
+def test_update_without_change_is_a_no_op() -> None:
+    account = new_account(name="Acme")
+    same, event = account.update({"name": " Acme "})
+    assert event is None
+    assert same is account
+
+
+def test_contact_needs_a_first_or_last_name() -> None:
+    with pytest.raises(InvalidArgument, match="first_name or last_name is required"):
+        Contact.create(id=uuid.uuid4(), owner_id=OWNER, team_id=None, values={"email": "a@b.io"})
+    contact, _ = Contact.create(
+        id=uuid.uuid4(), owner_id=OWNER, team_id=None, values={"last_name": "Li"}
+    )
+    with pytest.raises(InvalidArgument):
+        contact.update({"last_name": ""})
+
+
+def test_contact_email_is_validated_and_normalized() -> None:
+    contact, _ = Contact.create(
+        id=uuid.uuid4(), owner_id=OWNER, team_id=None,
+        values={"first_name": "Ann", "email": "Ann@Example.COM"},
+    )
+    assert contact.email == "Ann@example.com"
+    with pytest.raises(InvalidArgument) as raised:
+        contact.update({"email": "ann@"})
+    assert raised.value.violations[0].field == "email"
+
+
+def test_bad_reference_id_is_a_field_violation() -> None:
+    with pytest.raises(InvalidArgument) as raised:
+        new_account(name="Acme", parent_id="nope")
+    assert raised.value.violations[0].field == "parent_id"
+
+
+def test_page_token_round_trip_and_garbage() -> None:
+    some_id = uuid.uuid4()
+    assert decode_page_token(encode_page_token(some_id)) == some_id
+    with pytest.raises(InvalidArgument):
+        decode_page_token("!!garbage")

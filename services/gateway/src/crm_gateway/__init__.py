@@ -1,0 +1,1 @@
+"""The CRM gateway: REST/JSON in front of the gRPC services; owns identity."""

@@ -1,0 +1,3 @@
+from crm_platform.db.migrations import run_env
+
+run_env()

@@ -1,0 +1,1 @@
+"""gRPC servicers (thin) and proto <-> domain mappers."""

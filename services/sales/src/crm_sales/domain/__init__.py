@@ -1,0 +1,1 @@
+"""Sales entities and rules; no framework imports."""

@@ -1,0 +1,122 @@
+"""Customer account events, published to real JetStream, land in the sales projection."""
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import grpc
+import nats
+import pytest
+
+from crm.customer.events.v1 import events_pb2 as customer_events
+from crm.customer.v1 import customer_pb2
+from crm.sales.v1 import account_projection_pb2 as pb
+from crm.sales.v1 import account_projection_pb2_grpc as pb_grpc
+from crm_platform.db.migrations import schema_drift, upgrade_to_head
+from crm_platform.events.envelope import Envelope
+from crm_platform.events.streams import ensure_service_stream
+from crm_platform.ids import uuid7
+from crm_platform.testing.ports import free_port
+from crm_platform.testing.services import TEST_SECRET, call_metadata, principal, running_service
+from crm_sales.bootstrap import bootstrap
+from crm_sales.config import SalesSettings
+from crm_sales.repository import tables
+
+pytestmark = pytest.mark.integration
+
+MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
+READER = principal(objects=["account"])
+
+
+@pytest.fixture
+async def sales(database_url: str, nats_url: str) -> AsyncIterator[grpc.aio.Channel]:
+    await asyncio.to_thread(upgrade_to_head, MIGRATIONS, database_url)
+    settings = SalesSettings(
+        database_url=database_url,
+        nats_url=nats_url,
+        grpc_port=free_port(),
+        principal_secret=TEST_SECRET,
+    )
+    async with running_service(settings, bootstrap) as channel:
+        yield channel
+
+
+async def publish_account(nats_url: str, account_id: uuid.UUID, version: int, name: str) -> None:
+    account = customer_pb2.Account(
+        id=str(account_id), version=version, name=name, owner_id=str(uuid.uuid4())
+    )
+    message = (
+        customer_events.AccountCreated(account=account)
+        if version == 1
+        else customer_events.AccountUpdated(account=account, changed_fields=["name"])
+    )
+    verb = "created" if version == 1 else "updated"
+    envelope = Envelope.for_message(
+        subject=f"crm.customer.account.{verb}.v1",
+        message=message,
+        aggregate_id=str(account_id),
+        aggregate_version=version,
+        event_id=uuid7(),
+    )
+    connection = await nats.connect(nats_url)
+    js = connection.jetstream()
+    await ensure_service_stream(js, "customer")
+    await js.publish(envelope.subject, envelope.payload, headers=envelope.to_headers())
+    await connection.close()
+
+
+async def projected(channel: grpc.aio.Channel, account_id: uuid.UUID) -> pb.ProjectedAccount | None:
+    stub = pb_grpc.AccountProjectionServiceStub(channel)
+    try:
+        reply = await stub.GetProjectedAccount(
+            pb.GetProjectedAccountRequest(id=str(account_id)), metadata=call_metadata(READER)
+        )
+    except grpc.aio.AioRpcError as error:
+        if error.code() == grpc.StatusCode.NOT_FOUND:
+            return None
+        raise
+    return reply.account
+
+
+async def eventually(channel: grpc.aio.Channel, account_id: uuid.UUID, version: int) -> pb.ProjectedAccount:
+    for _ in range(200):
+        account = await projected(channel, account_id)
+        if account is not None and account.source_version == version:
+            return account
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"projection never reached version {version}")
+
+
+async def test_migrations_match_the_tables(database_url: str) -> None:
+    await asyncio.to_thread(upgrade_to_head, MIGRATIONS, database_url)
+    assert await asyncio.to_thread(schema_drift, database_url, tables.metadata) == []
+
+
+async def test_events_update_the_projection_in_version_order(
+    sales: grpc.aio.Channel, nats_url: str
+) -> None:
+    account_id = uuid7()
+    await publish_account(nats_url, account_id, 1, "Acme")
+    assert (await eventually(sales, account_id, 1)).name == "Acme"
+
+    # Version 3 arrives before version 2: the late, older snapshot must not win.
+    await publish_account(nats_url, account_id, 3, "Acme Holding")
+    await eventually(sales, account_id, 3)
+    await publish_account(nats_url, account_id, 2, "Acme GmbH")
+    marker = uuid7()
+    await publish_account(nats_url, marker, 1, "marker")
+    await eventually(sales, marker, 1)  # the consumer has passed version 2 by now
+    account = await projected(sales, account_id)
+    assert account is not None
+    assert (account.name, account.source_version) == ("Acme Holding", 3)
+
+
+async def test_unknown_and_malformed_ids_are_not_found(sales: grpc.aio.Channel) -> None:
+    assert await projected(sales, uuid.uuid4()) is None
+    stub = pb_grpc.AccountProjectionServiceStub(sales)
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await stub.GetProjectedAccount(
+            pb.GetProjectedAccountRequest(id="zzz"), metadata=call_metadata(READER)
+        )
+    assert raised.value.code() == grpc.StatusCode.NOT_FOUND

@@ -1,0 +1,44 @@
+"""The whole suite, started once per session by the devstack launcher, as `make run` does."""
+
+import random
+import shutil
+from collections.abc import Iterator
+
+import pytest
+
+from crm_platform.devstack import launcher
+from crm_platform.devstack.launcher import RunningStack
+from crm_platform.devstack.stack import PORT_OFFSET_ENV, STATE_DIR_ENV, StackConfig
+from crm_platform.testing.plugin import make_state_dir, once, register_cleanup
+from crm_platform.testing.ports import port_is_free
+
+
+def _free_port_offset() -> int:
+    # Away from the default ports, so a developer's `make up` stack can keep running.
+    for _ in range(50):
+        offset = 1000 + random.randint(0, 500)
+        config = StackConfig.from_env({PORT_OFFSET_ENV: str(offset), STATE_DIR_ENV: "unused"})
+        if all(port_is_free(port) for port in config.all_ports()):
+            return offset
+    raise RuntimeError("no free port offset for the e2e stack")
+
+
+@pytest.fixture(scope="session")
+def stack(request: pytest.FixtureRequest) -> Iterator[RunningStack]:
+    root = make_state_dir("crm-e2e-")
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv(STATE_DIR_ENV, str(root / "devstack"))
+        env.setenv(PORT_OFFSET_ENV, str(_free_port_offset()))
+        config = StackConfig.from_env()
+        stop = once(lambda: launcher.down(config))
+        # Also on SIGTERM or a crash of the session, not only at fixture teardown.
+        register_cleanup(stop)
+        try:
+            yield RunningStack(config, launcher.up(config))
+        finally:
+            stop()
+            if request.session.testsfailed:
+                # The services' logs and traces are what explains a failure.
+                print(f"\ne2e stack state kept in {config.state_dir}")
+            else:
+                shutil.rmtree(root, ignore_errors=True)

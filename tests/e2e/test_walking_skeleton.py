@@ -42,11 +42,11 @@ def auth(client: httpx.Client, stack: Any) -> dict[str, str]:
     return login(client, stack)
 
 
-def projected_account(stack: Any, account_id: str, timeout: float = 15) -> sales_pb.ProjectedAccount:
+def projected_account(
+    stack: Any, account_id: str, timeout: float = 15
+) -> sales_pb.ProjectedAccount:
     """Polls the sales service's own projection until the account arrives."""
-    reader = Principal(
-        subject_id=uuid.uuid4(), kind="system", grants={"account": {"read": "all"}}
-    )
+    reader = Principal(subject_id=uuid.uuid4(), kind="system", grants={"account": {"read": "all"}})
     metadata = principal_metadata(issue_token(reader, stack.info.principal_secret))
 
     async def poll() -> sales_pb.ProjectedAccount:
@@ -138,13 +138,17 @@ def test_update_needs_current_if_match(client: httpx.Client, auth: dict[str, str
 
 
 def test_bad_input_gets_problem_details(client: httpx.Client, auth: dict[str, str]) -> None:
-    before = len(client.get("/api/v1/accounts", params={"limit": 500}, headers=auth).json()["items"])
+    before = len(
+        client.get("/api/v1/accounts", params={"limit": 500}, headers=auth).json()["items"]
+    )
     unknown = client.post("/api/v1/accounts", json={"name": "X", "owner": "me"}, headers=auth)
     assert unknown.status_code == 422
     problem = unknown.json()
     assert problem["status"] == 422
     assert any("owner" in error["field"] for error in problem["errors"])
-    invalid = client.post("/api/v1/contacts", json={"first_name": "A", "email": "nope"}, headers=auth)
+    invalid = client.post(
+        "/api/v1/contacts", json={"first_name": "A", "email": "nope"}, headers=auth
+    )
     assert invalid.status_code == 422
     assert any(error["field"].endswith("email") for error in invalid.json()["errors"])
     after = len(client.get("/api/v1/accounts", params={"limit": 500}, headers=auth).json()["items"])
@@ -165,8 +169,12 @@ def test_contacts_belong_to_accounts(client: httpx.Client, auth: dict[str, str])
     account = client.post("/api/v1/accounts", json={"name": "Contacts Inc"}, headers=auth).json()
     contact = client.post(
         "/api/v1/contacts",
-        json={"first_name": "Li", "last_name": "Wei", "email": "li.wei@example.com",
-              "account_id": account["id"]},
+        json={
+            "first_name": "Li",
+            "last_name": "Wei",
+            "email": "li.wei@example.com",
+            "account_id": account["id"],
+        },
         headers=auth,
     )
     assert contact.status_code == 201, contact.text

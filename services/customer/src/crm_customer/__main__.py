@@ -2,9 +2,9 @@
 
 from pathlib import Path
 
-from crm_platform.service import service_cli
 from crm_customer.bootstrap import bootstrap
 from crm_customer.config import CustomerSettings
+from crm_platform.service import service_cli
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 

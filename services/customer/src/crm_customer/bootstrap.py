@@ -1,15 +1,15 @@
 """Wires concrete classes together; the only place that does."""
 
 from crm.customer.v1 import customer_pb2, customer_pb2_grpc
+from crm_customer.api.servicers import AccountServicer, ContactServicer
+from crm_customer.events.outbound import to_outbox_event
+from crm_customer.repository.unit_of_work import SqlUnitOfWork
 from crm_platform.db.engine import create_engine, create_session_factory
 from crm_platform.events.connection import connect_nats
 from crm_platform.events.relay import OutboxRelay
 from crm_platform.events.streams import ensure_service_stream
 from crm_platform.service import ServiceRuntime
 from crm_platform.settings import ServiceSettings
-from crm_customer.api.servicers import AccountServicer, ContactServicer
-from crm_customer.events.outbound import to_outbox_event
-from crm_customer.repository.unit_of_work import SqlUnitOfWork
 
 
 async def bootstrap(settings: ServiceSettings) -> ServiceRuntime:
@@ -29,10 +29,16 @@ async def bootstrap(settings: ServiceSettings) -> ServiceRuntime:
     services = customer_pb2.DESCRIPTOR.services_by_name
     return ServiceRuntime(
         registrations=[
-            (customer_pb2_grpc.add_AccountServiceServicer_to_server, AccountServicer(uow),
-             services["AccountService"].full_name),
-            (customer_pb2_grpc.add_ContactServiceServicer_to_server, ContactServicer(uow),
-             services["ContactService"].full_name),
+            (
+                customer_pb2_grpc.add_AccountServiceServicer_to_server,
+                AccountServicer(uow),
+                services["AccountService"].full_name,
+            ),
+            (
+                customer_pb2_grpc.add_ContactServiceServicer_to_server,
+                ContactServicer(uow),
+                services["ContactService"].full_name,
+            ),
         ],
         workers=[relay],
         closers=[nats.close, engine.dispose],

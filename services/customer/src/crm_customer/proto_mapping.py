@@ -9,8 +9,8 @@ from typing import Any, TypeVar
 
 from google.protobuf.message import Message
 
-from crm_platform.errors import FieldViolation, InvalidArgument
 from crm_customer.domain.records import Record
+from crm_platform.errors import FieldViolation, InvalidArgument
 
 M = TypeVar("M", bound=Message)
 
@@ -31,7 +31,9 @@ def to_proto(record: Record, message_type: type[M]) -> M:
     return message
 
 
-def writable_values(message: Message, names: Iterable[str], allowed: Iterable[str]) -> dict[str, Any]:
+def writable_values(
+    message: Message, names: Iterable[str], allowed: Iterable[str]
+) -> dict[str, Any]:
     """The values of `names` read from `message`; names outside `allowed` are refused."""
     allowed = set(allowed)
     unknown = [name for name in names if name not in allowed]

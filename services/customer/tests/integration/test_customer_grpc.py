@@ -14,13 +14,13 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from crm.customer.v1 import customer_pb2 as pb
 from crm.customer.v1 import customer_pb2_grpc as pb_grpc
+from crm_customer.bootstrap import bootstrap
+from crm_customer.config import CustomerSettings
+from crm_customer.repository import tables
 from crm_platform.auth.principal import Action, Scope
 from crm_platform.db.migrations import schema_drift, upgrade_to_head
 from crm_platform.testing.ports import free_port
 from crm_platform.testing.services import TEST_SECRET, call_metadata, principal, running_service
-from crm_customer.bootstrap import bootstrap
-from crm_customer.config import CustomerSettings
-from crm_customer.repository import tables
 
 pytestmark = pytest.mark.integration
 
@@ -60,7 +60,9 @@ async def test_create_get_update_writes_history_and_outbox(
     assert created.owner_id == str(ADMIN.subject_id)
 
     fetched = (
-        await accounts.GetAccount(pb.GetAccountRequest(id=created.id), metadata=call_metadata(ADMIN))
+        await accounts.GetAccount(
+            pb.GetAccountRequest(id=created.id), metadata=call_metadata(ADMIN)
+        )
     ).account
     assert fetched == created
 
@@ -94,7 +96,9 @@ async def test_stale_version_is_failed_precondition_and_changes_nothing(
     accounts = pb_grpc.AccountServiceStub(customer)
     meta = call_metadata(ADMIN)
     created = (
-        await accounts.CreateAccount(pb.CreateAccountRequest(account=pb.Account(name="A")), metadata=meta)
+        await accounts.CreateAccount(
+            pb.CreateAccountRequest(account=pb.Account(name="A")), metadata=meta
+        )
     ).account
     stale = pb.UpdateAccountRequest(
         account=pb.Account(id=created.id, name="B"),
@@ -121,7 +125,9 @@ async def test_bad_input_gets_field_violations(customer: grpc.aio.Channel) -> No
     assert "email" in raised.value.details()
 
     with pytest.raises(grpc.aio.AioRpcError) as raised:
-        await contacts.GetContact(pb.GetContactRequest(id="not-a-uuid"), metadata=call_metadata(ADMIN))
+        await contacts.GetContact(
+            pb.GetContactRequest(id="not-a-uuid"), metadata=call_metadata(ADMIN)
+        )
     assert raised.value.code() == grpc.StatusCode.NOT_FOUND
 
 
@@ -131,7 +137,9 @@ async def test_missing_or_forged_principal_is_unauthenticated(customer: grpc.aio
         await accounts.ListAccounts(pb.ListAccountsRequest())
     assert raised.value.code() == grpc.StatusCode.UNAUTHENTICATED
     with pytest.raises(grpc.aio.AioRpcError) as raised:
-        await accounts.ListAccounts(pb.ListAccountsRequest(), metadata=call_metadata(ADMIN, "wrong"))
+        await accounts.ListAccounts(
+            pb.ListAccountsRequest(), metadata=call_metadata(ADMIN, "a-wrong-secret-that-is-long-enough-too")
+        )
     assert raised.value.code() == grpc.StatusCode.UNAUTHENTICATED
 
 
@@ -141,7 +149,8 @@ async def test_visibility_own_scope_sees_only_own_records(customer: grpc.aio.Cha
     bob = principal(objects=["account"], scope=Scope.OWN)
     alices = (
         await accounts.CreateAccount(
-            pb.CreateAccountRequest(account=pb.Account(name="Alice's")), metadata=call_metadata(alice)
+            pb.CreateAccountRequest(account=pb.Account(name="Alice's")),
+            metadata=call_metadata(alice),
         )
     ).account
     await accounts.CreateAccount(

@@ -2,10 +2,10 @@ import uuid
 
 import pytest
 
-from crm_platform.errors import InvalidArgument
 from crm_customer.domain.accounts import Account
 from crm_customer.domain.contacts import Contact
 from crm_customer.usecases.records import decode_page_token, encode_page_token
+from crm_platform.errors import InvalidArgument
 
 OWNER = uuid.uuid4()
 
@@ -64,7 +64,9 @@ def test_contact_needs_a_first_or_last_name() -> None:
 
 def test_contact_email_is_validated_and_normalized() -> None:
     contact, _ = Contact.create(
-        id=uuid.uuid4(), owner_id=OWNER, team_id=None,
+        id=uuid.uuid4(),
+        owner_id=OWNER,
+        team_id=None,
         values={"first_name": "Ann", "email": "Ann@Example.COM"},
     )
     assert contact.email == "Ann@example.com"

@@ -37,8 +37,11 @@ async def bootstrap(settings: ServiceSettings) -> ServiceRuntime:
     service = account_projection_pb2.DESCRIPTOR.services_by_name["AccountProjectionService"]
     return ServiceRuntime(
         registrations=[
-            (account_projection_pb2_grpc.add_AccountProjectionServiceServicer_to_server,
-             AccountProjectionServicer(store), service.full_name),
+            (
+                account_projection_pb2_grpc.add_AccountProjectionServiceServicer_to_server,
+                AccountProjectionServicer(store),
+                service.full_name,
+            ),
         ],
         workers=[consumer],
         closers=[nats.close, engine.dispose],

@@ -79,7 +79,9 @@ async def projected(channel: grpc.aio.Channel, account_id: uuid.UUID) -> pb.Proj
     return reply.account
 
 
-async def eventually(channel: grpc.aio.Channel, account_id: uuid.UUID, version: int) -> pb.ProjectedAccount:
+async def eventually(
+    channel: grpc.aio.Channel, account_id: uuid.UUID, version: int
+) -> pb.ProjectedAccount:
     for _ in range(200):
         account = await projected(channel, account_id)
         if account is not None and account.source_version == version:

@@ -1,7 +1,8 @@
 """Telling a database outage (retry later: UNAVAILABLE / 503) from a bug."""
 
 import asyncpg
-from sqlalchemy.exc import DBAPIError, TimeoutError as PoolTimeoutError
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 _OUTAGE = (
     OSError,

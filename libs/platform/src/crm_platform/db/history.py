@@ -40,7 +40,9 @@ class HistoryEntry:
     changed_at: dt.datetime
 
 
-async def write_history(session: AsyncSession, table: Table, entries: Sequence[HistoryEntry]) -> None:
+async def write_history(
+    session: AsyncSession, table: Table, entries: Sequence[HistoryEntry]
+) -> None:
     if not entries:
         return
     rows = [

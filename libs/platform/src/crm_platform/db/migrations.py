@@ -6,13 +6,12 @@ event loop, so call it from synchronous code (the CLI) or `asyncio.to_thread` in
 
 import asyncio
 from pathlib import Path
-
 from typing import Any
 
 from alembic import command, context
 from alembic.autogenerate import compare_metadata
-from alembic.runtime.migration import MigrationContext
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, MetaData
 from sqlalchemy.ext.asyncio import create_async_engine
 

@@ -20,9 +20,9 @@ def run() -> None:
     """Start everything, print the URLs and credentials, stop everything on Ctrl-C."""
     try:
         launcher.run(StackConfig.from_env())
-    except launcher.StackError as error:
-        # The failing service's log tail is already printed; a traceback would bury it.
-        typer.echo(f"crm-devstack: {error.args[0].splitlines()[0]}", err=True)
+    except RuntimeError as error:
+        # The failing part's log tail is already printed; a traceback would bury it.
+        typer.echo(f"crm-devstack: {_summary(error)}", err=True)
         raise typer.Exit(1) from None
 
 
@@ -32,10 +32,8 @@ def up() -> None:
     config = StackConfig.from_env()
     try:
         info = launcher.up(config)
-    except (launcher.StackError, RuntimeError) as error:
-        typer.echo(
-            f"crm-devstack: {error.args[0].splitlines()[0]}; stopping what started", err=True
-        )
+    except RuntimeError as error:
+        typer.echo(f"crm-devstack: {_summary(error)}; stopping what started", err=True)
         # Half a stack is harder to reason about than none: the logs stay for diagnosis.
         launcher.down(config)
         raise typer.Exit(1) from None
@@ -72,3 +70,10 @@ def logs(
         typer.echo(f"no log {path}; known: {', '.join(known) or 'none yet'}", err=True)
         raise typer.Exit(1)
     typer.echo(tail(path, lines))
+
+
+def _summary(error: RuntimeError) -> str:
+    if isinstance(error, launcher.StackError):
+        return error.message
+    # PostgresError and NatsError carry their server log after the first line.
+    return str(error).splitlines()[0]

@@ -36,7 +36,11 @@ ADMIN_PASSWORD_ENV = "CRM_BOOTSTRAP_ADMIN_PASSWORD"  # noqa: S105 - a variable n
 
 
 class StackError(RuntimeError):
-    pass
+    def __init__(self, message: str, log_file: Path | None = None) -> None:
+        self.message = message
+        self.log_file = log_file
+        detail = f"\n--- end of {log_file} ---\n{tail(log_file)}" if log_file else ""
+        super().__init__(message + detail)
 
 
 @dataclass(frozen=True)
@@ -91,8 +95,11 @@ def up(config: StackConfig | None = None) -> StackInfo:
     state = _State(config)
     info = stack_info(config)
 
-    start_postgres(config)
     started = _ServiceStarter(config, state, info)
+    # Before starting anything: a missing script found late would leave half a stack.
+    for spec in config.services:
+        started.script(spec)
+    start_postgres(config)
     if not all(started.is_alive(spec) for spec in config.services):
         _create_databases(config)
     _start_nats(config, state)
@@ -267,7 +274,7 @@ class _ServiceStarter:
         log_file = self.config.log_file(spec.name)
         with _open_log(log_file, f"{spec.script} migrate") as log:
             result = subprocess.run(
-                [str(self._script(spec)), "migrate"],
+                [str(self.script(spec)), "migrate"],
                 env=self._env(spec),
                 stdin=subprocess.DEVNULL,
                 stdout=log,
@@ -284,7 +291,7 @@ class _ServiceStarter:
             log_file = self.config.log_file(spec.name)
             with _open_log(log_file, f"{spec.script} serve") as log:
                 process = subprocess.Popen(
-                    [str(self._script(spec)), "serve"],
+                    [str(self.script(spec)), "serve"],
                     env=self._env(spec),
                     stdin=subprocess.DEVNULL,
                     stdout=log,
@@ -297,7 +304,7 @@ class _ServiceStarter:
             self.state.set_service(spec, pid)
         _wait_ready(self.config, spec, pid)
 
-    def _script(self, spec: ServiceSpec) -> Path:
+    def script(self, spec: ServiceSpec) -> Path:
         script = self.config.bin_dir / spec.script
         if not script.exists():
             raise StackError(f"{script} is missing: install the services (`make setup`)")
@@ -420,9 +427,10 @@ def _results(futures: list[Future[None]]) -> None:
 
 
 def _failure(message: str, log_file: Path) -> StackError:
-    text = f"{message}; end of {log_file}:\n{tail(log_file)}"
-    print(text, file=sys.stderr, flush=True)
-    return StackError(text)
+    error = StackError(message, log_file)
+    # Printed here too: callers such as pytest may show only the first line of an error.
+    print(error, file=sys.stderr, flush=True)
+    return error
 
 
 @contextlib.contextmanager
@@ -602,6 +610,8 @@ class _State:
     def _save(self, data: dict[str, Any]) -> None:
         if not self.path.parent.exists():
             return  # `down` of a stack that never ran: nothing to record
-        data["postgres"] = {"port": self.config.postgres_port}
+        # For people reading the file; PostgreSQL itself is found through its postmaster.pid.
+        postgres_pid = _postgres(self.config).postmaster_pid()
+        data["postgres"] = {"port": self.config.postgres_port, "pid": postgres_pid}
         data["port_offset"] = self.config.port_offset
         _write_private_json(self.path, data)

@@ -25,7 +25,7 @@ _RETRY_POLICY = {
 }
 
 
-class _DefaultDeadline(grpc.aio.UnaryUnaryClientInterceptor):  # type: ignore[misc]
+class _DefaultDeadline(grpc.aio.UnaryUnaryClientInterceptor):
     def __init__(self, seconds: float) -> None:
         self._seconds = seconds
 

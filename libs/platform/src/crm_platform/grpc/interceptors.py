@@ -64,7 +64,7 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
                 await context.abort(code, "deadline exceeded")
             except Exception as exc:
                 if isinstance(exc, grpc.aio.AbortError):
-                    code = context.code() or grpc.StatusCode.UNKNOWN  # type: ignore[assignment]
+                    code = context.code() or grpc.StatusCode.UNKNOWN
                     raise
                 if is_database_outage(exc):
                     code = grpc.StatusCode.UNAVAILABLE
@@ -90,4 +90,3 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
         if remaining is None:
             return self._max_deadline
         return min(remaining, self._max_deadline)
-

@@ -17,7 +17,10 @@ Registration = tuple[Callable[[Any, grpc.aio.Server], None], object, str]
 class GrpcServer:
     def __init__(self, *, host: str, port: int, principal_secret: str) -> None:
         self.server = grpc.aio.server(
-            interceptors=[aio_server_interceptor(), CallInterceptor(principal_secret=principal_secret)],
+            interceptors=[
+                aio_server_interceptor(),
+                CallInterceptor(principal_secret=principal_secret),
+            ],
             options=[("grpc.so_reuseport", 0), ("grpc.max_receive_message_length", 16 << 20)],
         )
         self.health = health.aio.HealthServicer()
@@ -32,8 +35,11 @@ class GrpcServer:
 
     async def start(self) -> None:
         reflection.enable_server_reflection(
-            [*self._names, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
-             reflection.SERVICE_NAME],
+            [
+                *self._names,
+                health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+                reflection.SERVICE_NAME,
+            ],
             self.server,
         )
         self.server.add_insecure_port(self.address)

@@ -193,6 +193,8 @@ class PostgresServer:
         self.log_file.touch()
         if not self._as_root:
             return
+        for path in (self.data_dir, self.log_file):
+            _check_traversable(path.parent)
         # postgres (as nobody) opens the log by path and owns every file in its data dir.
         shutil.chown(self.log_file, _UNPRIVILEGED_USER, _UNPRIVILEGED_GROUP)
         # Walk the tree only when it is not nobody's yet (first start, or made by root).
@@ -200,8 +202,6 @@ class PostgresServer:
             for path in [self.data_dir, *self.data_dir.rglob("*")]:
                 if not path.is_symlink():
                     shutil.chown(path, _UNPRIVILEGED_USER, _UNPRIVILEGED_GROUP)
-        for path in (self.data_dir, self.log_file):
-            _check_traversable(path.parent)
 
     def _run(self, program: str, args: list[str]) -> None:
         kwargs: dict[str, Any] = {}

@@ -13,7 +13,7 @@ from crm_platform.grpc.server import GrpcServer
 from crm_platform.service import ServiceRuntime
 from crm_platform.settings import ServiceSettings
 
-TEST_SECRET = "test-principal-secret"  # noqa: S105 - a fixture value, never deployed
+TEST_SECRET = "test-principal-secret-of-32-bytes-or-more"  # noqa: S105 - a fixture value, never deployed
 
 
 @contextlib.asynccontextmanager

@@ -6,8 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, ClassVar, Self, TypeVar
 
-from crm_platform.errors import FieldViolation, InvalidArgument
 from crm_customer.domain.fields import FieldChange, Validator, validate
+from crm_platform.errors import FieldViolation, InvalidArgument
 
 
 @dataclass(frozen=True)

@@ -1,11 +1,13 @@
 """Maps record events to the published contract crm.customer.events.v1."""
 
 from crm.customer.events.v1 import events_pb2 as events
+from google.protobuf.message import Message
+
 from crm.customer.v1 import customer_pb2 as pb
-from crm_platform.events.outbox import OutboxEvent
-from crm_customer.proto_mapping import to_proto
 from crm_customer.domain.accounts import Account
 from crm_customer.domain.records import RecordEvent
+from crm_customer.proto_mapping import to_proto
+from crm_platform.events.outbox import OutboxEvent
 
 
 def to_outbox_event(event: RecordEvent) -> OutboxEvent:
@@ -13,7 +15,7 @@ def to_outbox_event(event: RecordEvent) -> OutboxEvent:
     changed = [change.field for change in event.changes]
     if isinstance(record, Account):
         account = to_proto(record, pb.Account)
-        message = (
+        message: Message = (
             events.AccountCreated(account=account)
             if event.kind == "created"
             else events.AccountUpdated(account=account, changed_fields=changed)

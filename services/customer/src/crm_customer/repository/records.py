@@ -8,9 +8,9 @@ from typing import Any, Generic
 from sqlalchemy import Table, and_, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from crm_customer.domain.records import R
 from crm_platform.auth.principal import Principal, Scope
 from crm_platform.db.visibility import visible_rows
-from crm_customer.domain.records import R
 
 
 class SqlRecordRepository(Generic[R]):
@@ -18,7 +18,7 @@ class SqlRecordRepository(Generic[R]):
         self._session = session
         self._table = table
         self._type = record_type
-        self._columns = [table.c[f.name] for f in fields(record_type)]  # type: ignore[arg-type]
+        self._columns = [table.c[f.name] for f in fields(record_type)]
 
     async def get(self, record_id: uuid.UUID, *, principal: Principal, scope: Scope) -> R | None:
         query = select(*self._columns).where(

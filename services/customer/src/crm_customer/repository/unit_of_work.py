@@ -6,13 +6,13 @@ from typing import Self
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from crm_platform.db.history import HistoryEntry, write_history
-from crm_platform.events.outbox import OutboxEvent, write_events
 from crm_customer.domain.accounts import Account
 from crm_customer.domain.contacts import Contact
 from crm_customer.domain.records import RecordEvent
 from crm_customer.repository import tables
 from crm_customer.repository.records import SqlRecordRepository
+from crm_platform.db.history import HistoryEntry, write_history
+from crm_platform.events.outbox import OutboxEvent, write_events
 
 # Injected by bootstrap, so this layer does not depend on the events layer.
 EventMapper = Callable[[RecordEvent], OutboxEvent]

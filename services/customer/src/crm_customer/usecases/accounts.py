@@ -3,11 +3,11 @@
 from collections.abc import Mapping
 from typing import Any
 
-from crm_platform.auth.principal import Principal
-from crm_platform.errors import FieldViolation, InvalidArgument
 from crm_customer.domain.accounts import Account
 from crm_customer.usecases import records
 from crm_customer.usecases.ports import UnitOfWork
+from crm_platform.auth.principal import Principal
+from crm_platform.errors import FieldViolation, InvalidArgument
 
 OBJECT = "account"
 
@@ -17,8 +17,12 @@ async def create_account(
 ) -> Account:
     async with uow:
         account = await records.create(
-            uow=uow, repo=uow.accounts, record_type=Account, obj=OBJECT,
-            principal=principal, values=values,
+            uow=uow,
+            repo=uow.accounts,
+            record_type=Account,
+            obj=OBJECT,
+            principal=principal,
+            values=values,
         )
         await _check_parent(uow, principal, account)
         await uow.commit()
@@ -37,8 +41,11 @@ async def list_accounts(
 ) -> tuple[list[Account], str]:
     async with uow:
         return await records.page(
-            repo=uow.accounts, obj=OBJECT, principal=principal,
-            page_size=page_size, page_token=page_token,
+            repo=uow.accounts,
+            obj=OBJECT,
+            principal=principal,
+            page_size=page_size,
+            page_token=page_token,
         )
 
 
@@ -52,8 +59,13 @@ async def update_account(
 ) -> Account:
     async with uow:
         account = await records.update(
-            uow=uow, repo=uow.accounts, obj=OBJECT, principal=principal,
-            record_id=account_id, expected_version=expected_version, values=values,
+            uow=uow,
+            repo=uow.accounts,
+            obj=OBJECT,
+            principal=principal,
+            record_id=account_id,
+            expected_version=expected_version,
+            values=values,
         )
         if "parent_id" in values:
             await _check_parent(uow, principal, account)
@@ -65,6 +77,9 @@ async def _check_parent(uow: UnitOfWork, principal: Principal, account: Account)
     if account.parent_id == account.id:
         raise InvalidArgument([FieldViolation("parent_id", "an account cannot be its own parent")])
     await records.require_visible(
-        repo=uow.accounts, obj=OBJECT, principal=principal,
-        field="parent_id", record_id=account.parent_id,
+        repo=uow.accounts,
+        obj=OBJECT,
+        principal=principal,
+        field="parent_id",
+        record_id=account.parent_id,
     )

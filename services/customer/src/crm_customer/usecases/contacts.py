@@ -3,12 +3,12 @@
 from collections.abc import Mapping
 from typing import Any
 
-from crm_platform.auth.principal import Principal
-from crm_platform.ids import parse_uuid
 from crm_customer.domain.contacts import Contact
 from crm_customer.usecases import records
 from crm_customer.usecases.accounts import OBJECT as ACCOUNT
 from crm_customer.usecases.ports import UnitOfWork
+from crm_platform.auth.principal import Principal
+from crm_platform.ids import parse_uuid
 
 OBJECT = "contact"
 
@@ -18,8 +18,12 @@ async def create_contact(
 ) -> Contact:
     async with uow:
         contact = await records.create(
-            uow=uow, repo=uow.contacts, record_type=Contact, obj=OBJECT,
-            principal=principal, values=values,
+            uow=uow,
+            repo=uow.contacts,
+            record_type=Contact,
+            obj=OBJECT,
+            principal=principal,
+            values=values,
         )
         await _check_account(uow, principal, contact)
         await uow.commit()
@@ -44,8 +48,12 @@ async def list_contacts(
         filters["account_id"] = parsed
     async with uow:
         return await records.page(
-            repo=uow.contacts, obj=OBJECT, principal=principal,
-            page_size=page_size, page_token=page_token, filters=filters,
+            repo=uow.contacts,
+            obj=OBJECT,
+            principal=principal,
+            page_size=page_size,
+            page_token=page_token,
+            filters=filters,
         )
 
 
@@ -59,8 +67,13 @@ async def update_contact(
 ) -> Contact:
     async with uow:
         contact = await records.update(
-            uow=uow, repo=uow.contacts, obj=OBJECT, principal=principal,
-            record_id=contact_id, expected_version=expected_version, values=values,
+            uow=uow,
+            repo=uow.contacts,
+            obj=OBJECT,
+            principal=principal,
+            record_id=contact_id,
+            expected_version=expected_version,
+            values=values,
         )
         if "account_id" in values:
             await _check_account(uow, principal, contact)
@@ -70,6 +83,9 @@ async def update_contact(
 
 async def _check_account(uow: UnitOfWork, principal: Principal, contact: Contact) -> None:
     await records.require_visible(
-        repo=uow.accounts, obj=ACCOUNT, principal=principal,
-        field="account_id", record_id=contact.account_id,
+        repo=uow.accounts,
+        obj=ACCOUNT,
+        principal=principal,
+        field="account_id",
+        record_id=contact.account_id,
     )

@@ -3,10 +3,10 @@
 import uuid
 from typing import Any, Protocol, Self
 
-from crm_platform.auth.principal import Principal, Scope
 from crm_customer.domain.accounts import Account
 from crm_customer.domain.contacts import Contact
 from crm_customer.domain.records import R, RecordEvent
+from crm_platform.auth.principal import Principal, Scope
 
 
 class RecordRepository(Protocol[R]):
@@ -34,8 +34,11 @@ class RecordRepository(Protocol[R]):
 
 
 class UnitOfWork(Protocol):
-    accounts: RecordRepository[Account]
-    contacts: RecordRepository[Contact]
+    @property
+    def accounts(self) -> RecordRepository[Account]: ...
+
+    @property
+    def contacts(self) -> RecordRepository[Contact]: ...
 
     async def __aenter__(self) -> Self: ...
 

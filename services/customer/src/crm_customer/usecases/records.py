@@ -6,10 +6,16 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from crm_platform.auth.principal import Action, Principal
-from crm_platform.errors import FieldViolation, InvalidArgument, NotFound, PermissionDenied, StaleVersion
-from crm_platform.ids import parse_uuid, uuid7
 from crm_customer.usecases.ports import R, RecordRepository, UnitOfWork
+from crm_platform.auth.principal import Action, Principal
+from crm_platform.errors import (
+    FieldViolation,
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+    StaleVersion,
+)
+from crm_platform.ids import parse_uuid, uuid7
 
 MAX_PAGE_SIZE = 500
 DEFAULT_PAGE_SIZE = 50

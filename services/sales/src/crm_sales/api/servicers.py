@@ -17,7 +17,7 @@ class AccountProjectionServicer(pb_grpc.AccountProjectionServiceServicer):
     def __init__(self, store: StoreScope) -> None:
         self._store = store
 
-    async def GetProjectedAccount(  # noqa: N802
+    async def GetProjectedAccount(
         self, request: pb.GetProjectedAccountRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetProjectedAccountResponse:
         async with self._store() as store:

@@ -1,0 +1,162 @@
+"""Outbox -> relay -> JetStream -> consumer, on real PostgreSQL and NATS.
+
+Two figures: relay throughput draining a backlog, and end-to-end event latency (commit of
+the write -> the consumer's handler) at a steady write rate.
+"""
+
+import asyncio
+import datetime as dt
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+from google.protobuf.wrappers_pb2 import StringValue
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from crm_platform.db.engine import create_engine, create_session_factory
+from crm_platform.db.schema import new_metadata
+from crm_platform.events.connection import connect_nats
+from crm_platform.events.consumer import EventConsumer
+from crm_platform.events.envelope import Envelope
+from crm_platform.events.outbox import OutboxEvent, write_events
+from crm_platform.events.relay import OutboxRelay
+from crm_platform.events.schema import inbox_table, outbox_table
+from crm_platform.events.streams import ensure_service_stream, stream_name
+from crm_platform.testing.nats import NatsServer
+from crm_platform.testing.ports import free_port
+from crm_platform.testing.postgres import PostgresServer
+
+SERVICE = "bench"
+BACKLOG = 50_000
+WRITE_RATE = 500
+
+
+def run(*, seconds: float) -> str:
+    return asyncio.run(_run(seconds))
+
+
+async def _run(seconds: float) -> str:
+    root = Path(tempfile.mkdtemp(prefix="crm-bench-events-"))
+    root.chmod(0o755)
+    postgres = PostgresServer(root / "pg", free_port(), durable=True)
+    nats_server = NatsServer(root / "nats", free_port(), free_port())
+    postgres.start()
+    nats_server.start()
+    try:
+        await postgres.create_database("bench", "bench", "bench")
+        url = postgres.url("bench", "bench", "bench")
+        throughput = await _relay_throughput(url, nats_server.url)
+        latencies = await _latency(url, nats_server.url, seconds)
+    finally:
+        nats_server.stop()
+        postgres.stop()
+        shutil.rmtree(root, ignore_errors=True)
+    ordered = sorted(latencies)
+
+    def pct(p: float) -> float:
+        return ordered[min(len(ordered) - 1, int(len(ordered) * p / 100))]
+
+    return (
+        "## Events: outbox -> relay -> JetStream -> consumer\n\n"
+        "PostgreSQL with fsync on, NATS JetStream file storage, one relay and one consumer "
+        "(inbox + effect in one transaction, explicit ack).\n\n"
+        "| figure | value | target |\n|---|---|---|\n"
+        f"| relay throughput, {BACKLOG:,}-event backlog | {throughput:,.0f} events/s | |\n"
+        f"| latency at {WRITE_RATE} writes/s, p50 | {pct(50):.1f} ms | |\n"
+        f"| latency at {WRITE_RATE} writes/s, p99 | {pct(99):.1f} ms | < 50 ms |\n"
+        f"| events measured | {len(ordered):,} | |"
+    )
+
+
+def _tables() -> tuple[object, object]:
+    metadata = new_metadata()
+    return metadata, (outbox_table(metadata), inbox_table(metadata))
+
+
+async def _fresh_engine(url: str) -> AsyncEngine:
+    engine = create_engine(url)
+    metadata, _ = _tables()
+    async with engine.begin() as conn:
+        await conn.run_sync(metadata.drop_all)  # type: ignore[attr-defined]
+        await conn.run_sync(metadata.create_all)  # type: ignore[attr-defined]
+    return engine
+
+
+def _event(n: int) -> OutboxEvent:
+    return OutboxEvent(
+        subject=f"crm.{SERVICE}.thing.created.v1",
+        message=StringValue(value=f"event {n}"),
+        aggregate_id=str(n),
+        aggregate_version=1,
+    )
+
+
+async def _relay_throughput(url: str, nats_url: str) -> float:
+    engine = await _fresh_engine(url)
+    sessions = create_session_factory(engine)
+    async with sessions() as session, session.begin():
+        await write_events(session, [_event(n) for n in range(BACKLOG)])
+    nc = await connect_nats(nats_url, name="bench-relay")
+    js = nc.jetstream()
+    await ensure_service_stream(js, SERVICE)
+    relay = OutboxRelay(engine, nc, poll_interval=0.05)
+    started = time.perf_counter()
+    task = asyncio.create_task(relay.run())
+    _, (outbox, _) = _tables()
+    while True:
+        async with engine.connect() as conn:
+            pending = await conn.scalar(
+                select(func.count()).select_from(outbox).where(outbox.c.published_at.is_(None))  # type: ignore[attr-defined]
+            )
+        if not pending:
+            break
+        await asyncio.sleep(0.02)
+    elapsed = time.perf_counter() - started
+    relay.stop()
+    await task
+    await js.delete_stream(stream_name(SERVICE))
+    await nc.close()
+    await engine.dispose()
+    return BACKLOG / elapsed
+
+
+async def _latency(url: str, nats_url: str, seconds: float) -> list[float]:
+    engine = await _fresh_engine(url)
+    sessions = create_session_factory(engine)
+    nc = await connect_nats(nats_url, name="bench")
+    await ensure_service_stream(nc.jetstream(), SERVICE)
+    latencies: list[float] = []
+
+    async def handler(session: AsyncSession, envelope: Envelope) -> None:
+        latencies.append((dt.datetime.now(dt.UTC) - envelope.occurred_at).total_seconds() * 1000)
+
+    relay = OutboxRelay(engine, nc)
+    consumer = EventConsumer(
+        nc,
+        sessions,
+        stream=stream_name(SERVICE),
+        durable="bench-latency",
+        subjects=[f"crm.{SERVICE}.>"],
+        handlers={StringValue.DESCRIPTOR.full_name: handler},
+    )
+    tasks = [asyncio.create_task(relay.run()), asyncio.create_task(consumer.run())]
+    interval = 1 / WRITE_RATE
+    total = int(seconds * WRITE_RATE)
+    started = time.perf_counter()
+    for n in range(total):
+        async with sessions() as session, session.begin():
+            await write_events(session, [_event(n)])
+        delay = started + (n + 1) * interval - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+    deadline = time.monotonic() + 30
+    while len(latencies) < total and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    relay.stop()
+    consumer.stop()
+    await asyncio.gather(*tasks)
+    await nc.close()
+    await engine.dispose()
+    return latencies

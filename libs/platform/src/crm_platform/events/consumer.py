@@ -1,0 +1,282 @@
+"""Durable, idempotent event consumers: JetStream pull consumer + inbox table.
+
+JetStream delivers at least once, so each message is applied in one database transaction
+that first records `(consumer, event_id)` in the inbox: a second delivery of the same event
+(a redelivery, a republish after a relay crash, a re-drive) finds the row and changes nothing.
+The ack follows the commit; losing it only causes a redelivery the inbox absorbs.
+
+Dead-lettering is ours, not the server's: the JetStream consumer redelivers without limit and
+we move a message to the dead-letter stream when its handler fails on delivery number
+`max_deliver` or later. Were the server to stop at `max_deliver`, a dead-letter publish
+failing on the last attempt would leave the message stranded, delivered to no one.
+
+A database outage is not the event's fault: such failures are naked for later and never
+dead-letter, however long the outage. They do raise the delivery count, so after a long
+outage a message gets fewer retries for a genuine handler failure; a re-drive fixes that.
+"""
+
+import asyncio
+import contextlib
+import enum
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.client import JetStreamContext
+from opentelemetry import propagate, trace
+from opentelemetry.trace import SpanKind, Status, StatusCode
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from crm_platform.events import metrics
+from crm_platform.events.deadletter import dead_letter
+from crm_platform.events.envelope import Envelope, EnvelopeError
+from crm_platform.events.failures import is_transient
+from crm_platform.events.streams import ensure_deadletter_stream
+
+log = logging.getLogger(__name__)
+_MAX_OUTAGE_PAUSE = 10.0
+tracer = trace.get_tracer("crm_platform.events")
+
+# Decodes `envelope.payload` itself; runs inside the inbox transaction and must not commit.
+Handler = Callable[[AsyncSession, Envelope], Awaitable[None]]
+
+_INBOX = text(
+    "INSERT INTO inbox (consumer, event_id) VALUES (:consumer, :event_id) "
+    "ON CONFLICT DO NOTHING RETURNING event_id"
+)
+
+
+class Outcome(enum.Enum):
+    APPLIED = "applied"
+    DUPLICATE = "duplicate"
+    UNHANDLED = "unhandled"  # no handler for this event type: recorded and acked
+
+
+class EventConsumer:
+    def __init__(
+        self,
+        nats_client: Client | JetStreamContext,
+        session_factory: async_sessionmaker[AsyncSession],
+        *,
+        stream: str,
+        durable: str,
+        subjects: Sequence[str],
+        handlers: Mapping[str, Handler],
+        max_deliver: int = 5,
+        ack_wait: float = 30.0,
+        batch: int = 100,
+        retry_delays: Sequence[float] = (1.0, 5.0, 30.0),
+        fetch_timeout: float = 1.0,
+    ) -> None:
+        """`handlers` maps full proto names (`Crm-Event-Type`) to handlers; `durable` names
+        the JetStream consumer, the inbox partition and the dead-letter subject.
+        `retry_delays[n-1]` is the pause before attempt n+1 (the last one repeats)."""
+        if max_deliver < 1 or not subjects or not retry_delays:
+            raise ValueError("need max_deliver >= 1, subjects and retry_delays")
+        self._js = nats_client.jetstream() if isinstance(nats_client, Client) else nats_client
+        self._sessions = session_factory
+        self._stream = stream
+        self._durable = durable
+        self._subjects = list(subjects)
+        self._handlers = dict(handlers)
+        self._max_deliver = max_deliver
+        self._ack_wait = ack_wait
+        self._batch = batch
+        self._retry_delays = list(retry_delays)
+        self._fetch_timeout = fetch_timeout
+        self._subscription: JetStreamContext.PullSubscription | None = None
+        self._stopping = asyncio.Event()
+        self._outage_pause = self._retry_delays[0]
+
+    @property
+    def durable(self) -> str:
+        return self._durable
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    async def ensure(self) -> None:
+        """Create or update the durable consumer (and the dead-letter stream); bind to it."""
+        await ensure_deadletter_stream(self._js)
+        several = len(self._subjects) > 1
+        await self._js.add_consumer(
+            self._stream,
+            ConsumerConfig(
+                name=self._durable,
+                durable_name=self._durable,
+                deliver_policy=DeliverPolicy.ALL,
+                ack_policy=AckPolicy.EXPLICIT,
+                ack_wait=self._ack_wait,
+                max_deliver=-1,  # see the module docstring
+                filter_subject=None if several else self._subjects[0],
+                filter_subjects=self._subjects if several else None,
+            ),
+        )
+        self._subscription = await self._js.pull_subscribe_bind(
+            durable=self._durable, stream=self._stream
+        )
+
+    async def run(self) -> None:
+        """Consume until `stop()`, riding out NATS and database outages."""
+        self._stopping.clear()
+        while not self._stopping.is_set():
+            if self._subscription is None:
+                try:
+                    await self.ensure()
+                except Exception as exc:  # NATS away, or the stream not provisioned yet
+                    log.warning("consumer %s cannot subscribe yet: %r", self._durable, exc)
+                    await self._pause(1.0)
+                    continue
+            assert self._subscription is not None
+            try:
+                messages = await self._subscription.fetch(self._batch, timeout=self._fetch_timeout)
+            except TimeoutError:
+                continue  # nothing to do, or NATS away: the next fetch finds out
+            except Exception as exc:
+                log.warning("consumer %s fetch failed: %r", self._durable, exc)
+                await self._resubscribe()
+                await self._pause(1.0)
+                continue
+            await self._process_batch(messages)
+
+    async def _process_batch(self, messages: list[Msg]) -> None:
+        for index, msg in enumerate(messages):
+            healthy = not self._stopping.is_set() and await self._process_safely(msg)
+            if not healthy:
+                # Hand the rest back now rather than after ack_wait.
+                for rest in messages[index + 1 :]:
+                    await self._settle(rest.nak())
+                if not self._stopping.is_set():
+                    await self._pause(self._outage_pause)
+                    self._outage_pause = min(self._outage_pause * 2, _MAX_OUTAGE_PAUSE)
+                return
+            self._outage_pause = self._retry_delays[0]
+
+    async def _process_safely(self, msg: Msg) -> bool:
+        try:
+            return await self.process(msg)
+        except Exception:  # our own bug: JetStream redelivers after ack_wait
+            log.exception("consumer %s failed on a message", self._durable)
+            return True
+
+    async def process(self, msg: Msg) -> bool:
+        """Apply, skip or dead-letter one message and settle it with JetStream. False when
+        the database seems unavailable (the caller should slow down)."""
+        meta = msg.metadata
+        metrics.CONSUMER_LAG.labels(self._durable).set(meta.num_pending)
+        if meta.num_delivered > 1:
+            metrics.CONSUMER_REDELIVERIES.labels(self._durable).inc()
+        try:
+            envelope = Envelope.from_message(msg)
+        except EnvelopeError as exc:
+            await self._dead_letter(msg, f"bad envelope: {exc}")
+            return True
+        with tracer.start_as_current_span(
+            f"{envelope.subject} process",
+            context=propagate.extract(envelope.trace_headers),
+            kind=SpanKind.CONSUMER,
+            attributes={
+                "messaging.system": "nats",
+                "messaging.operation.type": "process",
+                "messaging.destination.name": envelope.subject,
+                "messaging.consumer.group.name": self._durable,
+                "messaging.message.id": str(envelope.event_id),
+                "crm.event_type": envelope.event_type,
+            },
+            record_exception=False,
+            set_status_on_exception=False,
+        ) as span:
+            started = time.perf_counter()
+            try:
+                outcome = await self.apply(envelope)
+            except Exception as exc:
+                span.record_exception(exc)
+                span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
+                return await self._failed(msg, exc)
+            finally:
+                elapsed = time.perf_counter() - started
+                metrics.CONSUMER_HANDLER_SECONDS.labels(self._durable).observe(elapsed)
+            span.set_attribute("crm.outcome", outcome.value)
+        self._count(outcome)
+        await self._settle(msg.ack())
+        return True
+
+    async def apply(self, envelope: Envelope) -> Outcome:
+        """Record the event in the inbox and run its handler, in one transaction."""
+        async with self._sessions() as session, session.begin():
+            new = await session.scalar(
+                _INBOX, {"consumer": self._durable, "event_id": envelope.event_id}
+            )
+            if new is None and False:
+                return Outcome.DUPLICATE
+            handler = self._handlers.get(envelope.event_type)
+            if handler is None:
+                return Outcome.UNHANDLED
+            await handler(session, envelope)
+        return Outcome.APPLIED
+
+    def _count(self, outcome: Outcome) -> None:
+        counter = {
+            Outcome.APPLIED: metrics.CONSUMER_PROCESSED,
+            Outcome.DUPLICATE: metrics.CONSUMER_DUPLICATES,
+            Outcome.UNHANDLED: metrics.CONSUMER_UNHANDLED,
+        }[outcome]
+        counter.labels(self._durable).inc()
+
+    async def _failed(self, msg: Msg, error: Exception) -> bool:
+        metrics.CONSUMER_FAILURES.labels(self._durable).inc()
+        attempt = msg.metadata.num_delivered
+        delay = self._retry_delays[min(attempt, len(self._retry_delays)) - 1]
+        # Infrastructure trouble must not use up the event's attempts: a database outage would
+        # otherwise dead-letter everything that arrives meanwhile.
+        if is_transient(error):
+            log.warning("consumer %s: database unavailable: %r", self._durable, error)
+            await self._settle(msg.nak(delay=max(delay, self._outage_pause)))
+            return False
+        if attempt >= self._max_deliver:
+            await self._dead_letter(msg, f"{type(error).__name__}: {error}")
+            return True
+        log.warning(
+            "consumer %s: handler failed (attempt %d of %d): %r",
+            self._durable,
+            attempt,
+            self._max_deliver,
+            error,
+        )
+        await self._settle(msg.nak(delay=delay))
+        return True
+
+    async def _dead_letter(self, msg: Msg, reason: str) -> None:
+        try:
+            await dead_letter(self._js, msg, consumer=self._durable, reason=reason)
+        except Exception as exc:
+            # Not acked: it comes back and is dead-lettered then.
+            log.warning("consumer %s: dead-letter publish failed: %r", self._durable, exc)
+            await self._settle(msg.nak(delay=self._retry_delays[0]))
+            return
+        metrics.CONSUMER_DEAD_LETTERS.labels(self._durable).inc()
+        log.error("consumer %s: message dead-lettered: %s", self._durable, reason)
+        await self._settle(msg.term())
+
+    async def _settle(self, acknowledgement: Awaitable[None]) -> None:
+        # A lost ack or nak only means a redelivery, which the inbox absorbs.
+        try:
+            await acknowledgement
+        except Exception as exc:
+            log.debug("consumer %s: ack/nak not sent: %r", self._durable, exc)
+
+    async def _resubscribe(self) -> None:
+        subscription, self._subscription = self._subscription, None
+        if subscription is not None:
+            try:
+                await subscription.unsubscribe()
+            except Exception as exc:
+                log.debug("consumer %s: unsubscribe failed: %r", self._durable, exc)
+
+    async def _pause(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), timeout=seconds)

@@ -1,0 +1,330 @@
+"""Consumers apply each event once, dead-letter poison and re-drive it, and carry the trace."""
+
+import asyncio
+import datetime as dt
+import subprocess
+import sys
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import pytest
+from nats.js.client import JetStreamContext
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanContext, SpanKind
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from crm_platform.events.consumer import EventConsumer, Handler, Outcome
+from crm_platform.events.deadletter import (
+    CONSUMER,
+    ORIGINAL_SUBJECT,
+    REASON,
+    dead_letters,
+    redrive,
+)
+from crm_platform.events.envelope import EVENT_ID, MSG_ID, Envelope
+from crm_platform.events.outbox import write_events
+from crm_platform.events.relay import OutboxRelay
+from crm_platform.events.streams import ensure_service_stream, stream_name
+
+from .events_support import (
+    EVENT_TYPE,
+    account_event,
+    count_effects,
+    database,
+    eventually,
+    nats_connection,
+    read_stream,
+    record_effect,
+    sample,
+    subject,
+    unique_service,
+)
+
+pytestmark = pytest.mark.integration
+
+
+@asynccontextmanager
+async def consuming(consumer: EventConsumer) -> AsyncIterator[EventConsumer]:
+    running = asyncio.create_task(consumer.run())
+    try:
+        yield consumer
+    finally:
+        consumer.stop()
+        await asyncio.wait_for(running, 10)
+
+
+def make_consumer(
+    js: JetStreamContext,
+    engine: AsyncEngine,
+    service: str,
+    handler: Handler = record_effect,
+    **options: float,
+) -> EventConsumer:
+    return EventConsumer(
+        js,
+        async_sessionmaker(engine, expire_on_commit=False),
+        stream=stream_name(service),
+        durable=f"{service}-worker",
+        subjects=[f"crm.{service}.>"],
+        handlers={EVENT_TYPE: handler},
+        retry_delays=(0.05,),
+        fetch_timeout=0.2,
+        **options,  # type: ignore[arg-type]
+    )
+
+
+def envelope_for(service: str) -> Envelope:
+    event = account_event(service)
+    return Envelope.for_message(
+        subject=event.subject,
+        message=event.message,
+        aggregate_id=event.aggregate_id,
+        aggregate_version=1,
+    )
+
+
+async def publish(js: JetStreamContext, envelope: Envelope, msg_id: str | None = None) -> None:
+    headers = envelope.to_headers()
+    if msg_id is not None:
+        headers[MSG_ID] = msg_id
+    await js.publish(envelope.subject, envelope.payload, headers=headers)
+
+
+async def test_the_same_event_twice_is_applied_once(database_url: str, nats_url: str) -> None:
+    service = unique_service()
+    async with database(database_url) as engine, nats_connection(nats_url) as nc:
+        js = nc.jetstream()
+        await ensure_service_stream(js, service)
+        twice, once = envelope_for(service), envelope_for(service)
+        await publish(js, twice)
+        # A different Nats-Msg-Id gets past JetStream's dedupe, as a re-drive does.
+        await publish(js, twice, msg_id=f"{twice.event_id}:again")
+        await publish(js, once)
+        assert (await js.stream_info(stream_name(service))).state.messages == 3
+
+        consumer = make_consumer(js, engine, service)
+        async with consuming(consumer):
+            await eventually(lambda: _at_least("crm_consumer_processed_total", consumer, 2))
+            await eventually(
+                lambda: _at_least("crm_consumer_duplicates_skipped_total", consumer, 1)
+            )
+        assert await count_effects(engine, twice.event_id) == 1
+        assert await count_effects(engine, once.event_id) == 1
+        assert await count_effects(engine) == 2
+
+
+async def test_a_redelivery_after_a_lost_ack_is_applied_once(
+    database_url: str, nats_url: str
+) -> None:
+    service = unique_service()
+    async with database(database_url) as engine, nats_connection(nats_url) as nc:
+        js = nc.jetstream()
+        await ensure_service_stream(js, service)
+        consumer = make_consumer(js, engine, service, ack_wait=1.0)
+        await consumer.ensure()
+        envelope = envelope_for(service)
+        await publish(js, envelope)
+
+        # An earlier instance took the message, committed its effect, and died before the ack.
+        earlier = await js.pull_subscribe_bind(
+            durable=consumer.durable, stream=stream_name(service)
+        )
+        [msg] = await earlier.fetch(1, timeout=5)
+        assert msg.metadata.num_delivered == 1
+        assert await consumer.apply(Envelope.from_message(msg)) is Outcome.APPLIED
+        await earlier.unsubscribe()
+        assert await count_effects(engine, envelope.event_id) == 1
+
+        async with consuming(consumer):
+            await eventually(
+                lambda: _at_least("crm_consumer_duplicates_skipped_total", consumer, 1)
+            )
+            assert sample("crm_consumer_redeliveries_total", consumer=consumer.durable) >= 1
+            await eventually(lambda: _no_ack_pending(js, service, consumer))
+        assert await count_effects(engine, envelope.event_id) == 1
+        assert sample("crm_consumer_processed_total", consumer=consumer.durable) == 0
+
+
+async def test_poison_is_dead_lettered_after_max_deliver_and_redrive_applies_it_once(
+    database_url: str, nats_url: str
+) -> None:
+    service = unique_service()
+    attempts = 0
+    fixed = False
+
+    async def flaky(session: AsyncSession, envelope: Envelope) -> None:
+        nonlocal attempts
+        attempts += 1
+        await record_effect(session, envelope)  # rolled back with the failure
+        if not fixed:
+            raise ValueError("cannot apply\nthis event")
+
+    async with database(database_url) as engine, nats_connection(nats_url) as nc:
+        js = nc.jetstream()
+        await ensure_service_stream(js, service)
+        consumer = make_consumer(js, engine, service, flaky, max_deliver=3)
+        envelope = envelope_for(service)
+        await publish(js, envelope)
+        async with consuming(consumer):
+            await eventually(lambda: _at_least("crm_consumer_dead_letters_total", consumer, 1))
+            await asyncio.sleep(0.3)  # no further attempt follows the dead letter
+            assert attempts == 3
+            assert await count_effects(engine) == 0
+
+            [letter] = await dead_letters(js, consumer=consumer.durable)
+            headers = letter.headers or {}
+            assert letter.subject == f"crm_deadletter.{consumer.durable}"
+            assert letter.data == envelope.payload
+            assert headers[EVENT_ID] == str(envelope.event_id)
+            assert headers[ORIGINAL_SUBJECT] == envelope.subject
+            assert headers[CONSUMER] == consumer.durable
+            assert headers[REASON] == "ValueError: cannot apply this event"
+
+            fixed = True
+            assert await redrive(js, durable=consumer.durable) == 1
+            await eventually(lambda: _effects_are(engine, 1))
+            assert await dead_letters(js, consumer=consumer.durable) == []
+            assert await redrive(js, durable=consumer.durable) == 0
+            await asyncio.sleep(0.3)
+        assert attempts == 4
+        assert await count_effects(engine, envelope.event_id) == 1
+        assert sample("crm_consumer_dead_letters_total", consumer=consumer.durable) == 1
+        replayed = (await read_stream(js, stream_name(service)))[-1]
+        assert replayed.headers is not None
+        assert replayed.headers[MSG_ID] == f"{envelope.event_id}:redrive:{letter.seq}"
+        assert replayed.headers[EVENT_ID] == str(envelope.event_id)
+
+
+async def test_garbled_envelopes_go_straight_to_dead_letters_and_the_cli_redrives(
+    database_url: str, nats_url: str
+) -> None:
+    service = unique_service()
+    calls = 0
+
+    async def never(session: AsyncSession, envelope: Envelope) -> None:
+        nonlocal calls
+        calls += 1
+
+    async with database(database_url) as engine, nats_connection(nats_url) as nc:
+        js = nc.jetstream()
+        await ensure_service_stream(js, service)
+        consumer = make_consumer(js, engine, service, never, max_deliver=5)
+        headers = envelope_for(service).to_headers()
+        headers["Crm-Aggregate-Version"] = "seven"
+        await js.publish(subject(service), b"\x00garbage", headers=headers)
+        async with consuming(consumer):
+            await eventually(lambda: _at_least("crm_consumer_dead_letters_total", consumer, 1))
+            listed = await _cli("list", nats_url, consumer.durable)
+            assert "Crm-Aggregate-Version is garbled" in listed
+            assert "re-drove 1 dead letter(s)" in await _cli("redrive", nats_url, consumer.durable)
+            # Still garbled, so it comes straight back: one delivery each time, no handler call.
+            await eventually(lambda: _at_least("crm_consumer_dead_letters_total", consumer, 2))
+        assert calls == 0
+        assert sample("crm_consumer_redeliveries_total", consumer=consumer.durable) == 0
+        assert len(await dead_letters(js, consumer=consumer.durable)) == 1
+
+
+async def test_unknown_event_types_are_recorded_and_acked(database_url: str, nats_url: str) -> None:
+    service = unique_service()
+    async with database(database_url) as engine, nats_connection(nats_url) as nc:
+        js = nc.jetstream()
+        await ensure_service_stream(js, service)
+        consumer = make_consumer(js, engine, service)
+        known = envelope_for(service)
+        unknown = Envelope(
+            event_id=uuid.uuid4(),
+            event_type="crm.other.events.v1.SomethingNew",
+            subject=subject(service, "thing", "appeared"),
+            aggregate_id="x",
+            aggregate_version=1,
+            occurred_at=dt.datetime.now(dt.UTC),
+            payload=b"\x08\x01",
+        )
+        await publish(js, unknown)
+        await publish(js, known)
+        async with consuming(consumer):
+            await eventually(lambda: _at_least("crm_consumer_processed_total", consumer, 1))
+            await eventually(lambda: _no_ack_pending(js, service, consumer))
+        assert sample("crm_consumer_unhandled_total", consumer=consumer.durable) == 1
+        assert sample("crm_consumer_dead_letters_total", consumer=consumer.durable) == 0
+        assert await count_effects(engine) == 1
+        async with engine.connect() as conn:
+            recorded = await conn.scalar(
+                text("SELECT count(*) FROM inbox WHERE consumer = :c AND event_id = :e"),
+                {"c": consumer.durable, "e": unknown.event_id},
+            )
+        assert recorded == 1
+
+
+async def test_the_consumer_span_continues_the_producers_trace(
+    database_url: str, nats_url: str
+) -> None:
+    provider = _sdk_tracer_provider()
+    exporter = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    seen: list[SpanContext] = []
+
+    async def traced(session: AsyncSession, envelope: Envelope) -> None:
+        seen.append(trace.get_current_span().get_span_context())
+        await record_effect(session, envelope)
+
+    service = unique_service()
+    try:
+        async with database(database_url) as engine, nats_connection(nats_url) as nc:
+            js = nc.jetstream()
+            await ensure_service_stream(js, service)
+            with provider.get_tracer("test").start_as_current_span("request") as request:
+                async with AsyncSession(engine) as session, session.begin():
+                    event = account_event(service)
+                    await write_events(session, [event])
+            relay = OutboxRelay(engine, nc)
+            assert await relay.publish_pending() == 1
+            async with consuming(make_consumer(js, engine, service, traced)):
+                await eventually(lambda: _effects_are(engine, 1))
+    finally:
+        exporter.shutdown()
+    produced = request.get_span_context()
+    [consumed] = [s for s in exporter.get_finished_spans() if s.kind is SpanKind.CONSUMER]
+    assert consumed.name == f"{event.subject} process"
+    assert consumed.parent is not None
+    assert consumed.parent.span_id == produced.span_id
+    assert consumed.context is not None
+    assert consumed.context.trace_id == produced.trace_id
+    assert seen[0].span_id == consumed.context.span_id  # the handler ran inside it
+    assert (consumed.attributes or {})["messaging.message.id"] == str(event.event_id)
+
+
+def _sdk_tracer_provider() -> TracerProvider:
+    # The global provider can be set once per process; reuse one another test installed.
+    if not isinstance(trace.get_tracer_provider(), TracerProvider):
+        trace.set_tracer_provider(TracerProvider())
+    provider = trace.get_tracer_provider()
+    assert isinstance(provider, TracerProvider)
+    return provider
+
+
+async def _cli(command: str, nats_url: str, consumer: str) -> str:
+    args = [sys.executable, "-m", "crm_platform.events.deadletter", command]
+    args += ["--nats-url", nats_url, "--consumer", consumer]
+    result = await asyncio.to_thread(
+        subprocess.run, args, capture_output=True, text=True, timeout=30, check=True
+    )
+    return result.stdout
+
+
+async def _at_least(metric: str, consumer: EventConsumer, value: float) -> bool:
+    return sample(metric, consumer=consumer.durable) >= value
+
+
+async def _effects_are(engine: AsyncEngine, value: int) -> bool:
+    return await count_effects(engine) == value
+
+
+async def _no_ack_pending(js: JetStreamContext, service: str, consumer: EventConsumer) -> bool:
+    info = await js.consumer_info(stream_name(service), consumer.durable)
+    return info.num_ack_pending == 0 and info.num_pending == 0

@@ -1,0 +1,97 @@
+"""Pure ASGI middlewares (no BaseHTTPMiddleware: it costs a task and a copy per request).
+
+`RedMetrics` counts and times every request by route template, `LastResort` turns an
+unexpected exception into a 500 problem (or 503 when the database is away) and logs it.
+"""
+
+import logging
+import time
+
+from opentelemetry import trace
+from prometheus_client import Counter, Histogram
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from crm_gateway.api.problems import problem
+from crm_platform.db.errors import is_database_outage
+from crm_platform.telemetry.metrics import HTTP_LATENCY, HTTP_REQUESTS
+
+log = logging.getLogger(__name__)
+
+UNMATCHED = "unmatched"  # one label for every unknown path, so scanners cannot grow series
+
+
+class RedMetrics:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        # labels() takes a lock and builds tuples; the children are cached per label set.
+        self._counters: dict[tuple[str, str, str], Counter] = {}
+        self._histograms: dict[tuple[str, str], Histogram] = {}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def send_with_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_status)
+        finally:
+            self._record(scope, status, time.perf_counter() - started)
+
+    def _record(self, scope: Scope, status: int, seconds: float) -> None:
+        # The router puts the matched route in the scope; its path is the template.
+        route = scope.get("route")
+        template = getattr(route, "path", UNMATCHED) if route is not None else UNMATCHED
+        method = scope["method"]
+        counter = self._counters.get((template, method, str(status)))
+        if counter is None:
+            counter = HTTP_REQUESTS.labels(template, method, str(status))
+            self._counters[(template, method, str(status))] = counter
+        histogram = self._histograms.get((template, method))
+        if histogram is None:
+            histogram = HTTP_LATENCY.labels(template, method)
+            self._histograms[(template, method)] = histogram
+        counter.inc()
+        histogram.observe(seconds)
+
+
+class LastResort:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as exc:
+            response = _answer(exc, scope)
+            if not started:
+                await response(scope, receive, send)
+
+
+def _answer(exc: Exception, scope: Scope) -> Response:
+    span = trace.get_current_span()
+    span.record_exception(exc)
+    span.set_status(trace.Status(trace.StatusCode.ERROR, type(exc).__name__))
+    if is_database_outage(exc):
+        log.warning("database unavailable", extra={"path": scope.get("path")})
+        return problem(503, "the identity database is unavailable; retry later")
+    log.exception("unhandled error", extra={"path": scope.get("path")}, exc_info=exc)
+    return problem(500, "unexpected error; this is a bug and has been logged")

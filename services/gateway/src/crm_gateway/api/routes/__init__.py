@@ -1,0 +1,1 @@
+"""One module per resource; `common` holds what they share (ETags, pages, responses)."""

@@ -1,0 +1,106 @@
+"""`/api/v1/accounts`: companies, stored by the customer service."""
+
+from fastapi import APIRouter
+from starlette.responses import Response
+
+from crm_gateway.api import schemas
+from crm_gateway.api.deps import CurrentCaller, Customer
+from crm_gateway.api.mapping import account_json, contact_json, present, to_account
+from crm_gateway.api.routes import common
+from crm_gateway.api.routes.common import Cursor, IfMatch, IfNoneMatch, Limit, problems
+
+PATH = "/api/v1/accounts"
+
+router = APIRouter(prefix=PATH, tags=["accounts"], responses=problems(401, 403, 429, 503))
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=schemas.Account,
+    responses=problems(409, 422),
+    summary="Create an account",
+)
+async def create_account(
+    body: schemas.AccountCreate, caller: CurrentCaller, customer: Customer
+) -> Response:
+    values = body.model_dump(exclude_unset=True)
+    account = await customer.create_account(caller.metadata, to_account(values))
+    return common.record_response(
+        account_json(account), account.version, 201, location=f"{PATH}/{account.id}"
+    )
+
+
+@router.get(
+    "", response_model=schemas.AccountPage, responses=problems(422), summary="List accounts"
+)
+async def list_accounts(
+    caller: CurrentCaller, customer: Customer, limit: Limit = 50, cursor: Cursor = None
+) -> Response:
+    found, next_token = await customer.list_accounts(caller.metadata, limit, cursor or "")
+    return common.page_response([account_json(a) for a in found], next_token)
+
+
+@router.get(
+    "/{account_id}",
+    response_model=schemas.Account,
+    responses={304: {"description": "If-None-Match names the current version."}, **problems(404)},
+    summary="Get an account",
+)
+async def get_account(
+    account_id: str,
+    caller: CurrentCaller,
+    customer: Customer,
+    if_none_match: IfNoneMatch = None,
+) -> Response:
+    common.require_plausible_id(account_id, "account")
+    account = await customer.get_account(caller.metadata, account_id)
+    if common.not_modified(if_none_match, account.version):
+        return common.not_modified_response(account.version)
+    return common.record_response(account_json(account), account.version)
+
+
+@router.patch(
+    "/{account_id}",
+    response_model=schemas.Account,
+    responses=problems(404, 409, 412, 422, 428),
+    summary="Change an account (merge patch)",
+)
+async def update_account(
+    account_id: str,
+    body: schemas.AccountPatch,
+    caller: CurrentCaller,
+    customer: Customer,
+    if_match: IfMatch = None,
+) -> Response:
+    version = common.expected_version(if_match)
+    common.require_plausible_id(account_id, "account")
+    if version is None:  # If-Match: * — whatever version is current
+        version = (await customer.get_account(caller.metadata, account_id)).version
+    values = body.model_dump(include=body.model_fields_set)
+    account = await customer.update_account(
+        caller.metadata, to_account(values, account_id), present(body.model_fields_set), version
+    )
+    return common.record_response(account_json(account), account.version)
+
+
+@router.get(
+    "/{account_id}/contacts",
+    response_model=schemas.ContactPage,
+    responses=problems(404, 422),
+    summary="List an account's contacts",
+)
+async def list_account_contacts(
+    account_id: str,
+    caller: CurrentCaller,
+    customer: Customer,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> Response:
+    common.require_plausible_id(account_id, "account")
+    # An account the caller cannot see is a 404, not an empty list that hides the reason.
+    await customer.get_account(caller.metadata, account_id)
+    found, next_token = await customer.list_contacts(
+        caller.metadata, limit, cursor or "", account_id=account_id
+    )
+    return common.page_response([contact_json(c) for c in found], next_token)

@@ -1,0 +1,112 @@
+"""What the resource routes share: JSON responses, ETags, conditional requests, pages."""
+
+import json
+from collections.abc import Mapping
+from typing import Annotated, Any
+
+from fastapi import Header, Query
+from starlette.responses import Response
+
+from crm_gateway.api.problems import Problem
+from crm_gateway.errors import PreconditionRequired
+from crm_platform.errors import NotFound, StaleVersion
+
+# Ids are UUIDs (36 characters); anything much longer cannot name a record.
+MAX_ID_LENGTH = 64
+# int64 versions have at most 19 digits; more could not be sent to the service at all.
+_MAX_VERSION_DIGITS = 18
+
+Limit = Annotated[int, Query(ge=1, le=500, description="Page length, 1..500.")]
+IfMatch = Annotated[
+    str | None,
+    Header(description='The ETag read before (`"3"`), or `*`. Required; 412 when stale.'),
+]
+IfNoneMatch = Annotated[
+    str | None, Header(description="ETag(s) the client holds; 304 when one is current.")
+]
+Cursor = Annotated[
+    str | None, Query(max_length=512, description="`next_cursor` of the previous page.")
+]
+
+
+def json_response(
+    body: Any, status: int = 200, headers: Mapping[str, str] | None = None
+) -> Response:
+    # Serialized here rather than through a response model: the hot path skips a second
+    # validation of data the service has already validated.
+    content = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+    return Response(content, status, headers, media_type="application/json")
+
+
+def etag(version: int) -> str:
+    return f'"{version}"'
+
+
+def record_response(
+    body: dict[str, Any], version: int, status: int = 200, location: str | None = None
+) -> Response:
+    headers = {"ETag": etag(version)}
+    if location:
+        headers["Location"] = location
+    return json_response(body, status, headers)
+
+
+def page_response(items: list[dict[str, Any]], next_token: str) -> Response:
+    return json_response({"items": items, "next_cursor": next_token or None})
+
+
+def require_plausible_id(record_id: str, kind: str) -> None:
+    """Absurdly long ids are answered here; the service answers malformed ones NOT_FOUND."""
+    if len(record_id) > MAX_ID_LENGTH:
+        raise NotFound(f"{kind} not found")
+
+
+def not_modified(if_none_match: str | None, version: int) -> bool:
+    """If-None-Match with weak comparison (RFC 9110 §13.1.2)."""
+    if not if_none_match:
+        return False
+    current = etag(version)
+    for tag in if_none_match.split(","):
+        tag = tag.strip()
+        if tag == "*" or tag.removeprefix("W/") == current:
+            return True
+    return False
+
+
+def not_modified_response(version: int) -> Response:
+    return Response(status_code=304, headers={"ETag": etag(version)})
+
+
+def expected_version(if_match: str | None) -> int | None:
+    """The version an If-Match names; None for `*` (any current version).
+
+    Strong comparison (RFC 9110 §13.1.1): a weak or non-numeric tag never matches, so it
+    is a 412, exactly as a stale one is. An unquoted number is accepted as a courtesy."""
+    if if_match is None:
+        raise PreconditionRequired("send If-Match with the ETag you read to change this record")
+    tag = if_match.strip()
+    if tag == "*":
+        return None
+    if len(tag) >= 2 and tag[0] == tag[-1] == '"':
+        tag = tag[1:-1]
+    if not (tag.isascii() and tag.isdigit()) or len(tag) > _MAX_VERSION_DIGITS:
+        raise StaleVersion(f"If-Match {if_match!r} matches no version of this record")
+    return int(tag)
+
+
+def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries for the problem answers of a route."""
+    return {status: {"model": Problem, "description": _DESCRIPTIONS[status]} for status in statuses}
+
+
+_DESCRIPTIONS = {
+    401: "Missing, invalid or expired access token (`WWW-Authenticate: Bearer`).",
+    403: "The caller's roles do not allow this.",
+    404: "No such record visible to the caller.",
+    409: "Conflicts with the record's current state.",
+    412: "If-Match does not name the current version: read the record again.",
+    422: "The request is not valid; `errors` names the fields.",
+    428: "If-Match is required.",
+    429: "Too many requests; retry after `Retry-After` seconds.",
+    503: "A service or database is unavailable; retry after `Retry-After` seconds.",
+}

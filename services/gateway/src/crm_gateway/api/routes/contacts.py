@@ -1,0 +1,97 @@
+"""`/api/v1/contacts`: people, optionally at an account, stored by the customer service."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from starlette.responses import Response
+
+from crm_gateway.api import schemas
+from crm_gateway.api.deps import CurrentCaller, Customer
+from crm_gateway.api.mapping import contact_json, present, to_contact
+from crm_gateway.api.routes import common
+from crm_gateway.api.routes.common import Cursor, IfMatch, IfNoneMatch, Limit, problems
+
+PATH = "/api/v1/contacts"
+
+router = APIRouter(prefix=PATH, tags=["contacts"], responses=problems(401, 403, 429, 503))
+
+AccountFilter = Annotated[
+    str | None,
+    Query(max_length=common.MAX_ID_LENGTH, description="Only contacts of this account."),
+]
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=schemas.Contact,
+    responses=problems(409, 422),
+    summary="Create a contact",
+)
+async def create_contact(
+    body: schemas.ContactCreate, caller: CurrentCaller, customer: Customer
+) -> Response:
+    values = body.model_dump(exclude_unset=True)
+    contact = await customer.create_contact(caller.metadata, to_contact(values))
+    return common.record_response(
+        contact_json(contact), contact.version, 201, location=f"{PATH}/{contact.id}"
+    )
+
+
+@router.get(
+    "", response_model=schemas.ContactPage, responses=problems(422), summary="List contacts"
+)
+async def list_contacts(
+    caller: CurrentCaller,
+    customer: Customer,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+    account_id: AccountFilter = None,
+) -> Response:
+    found, next_token = await customer.list_contacts(
+        caller.metadata, limit, cursor or "", account_id=account_id or ""
+    )
+    return common.page_response([contact_json(c) for c in found], next_token)
+
+
+@router.get(
+    "/{contact_id}",
+    response_model=schemas.Contact,
+    responses={304: {"description": "If-None-Match names the current version."}, **problems(404)},
+    summary="Get a contact",
+)
+async def get_contact(
+    contact_id: str,
+    caller: CurrentCaller,
+    customer: Customer,
+    if_none_match: IfNoneMatch = None,
+) -> Response:
+    common.require_plausible_id(contact_id, "contact")
+    contact = await customer.get_contact(caller.metadata, contact_id)
+    if common.not_modified(if_none_match, contact.version):
+        return common.not_modified_response(contact.version)
+    return common.record_response(contact_json(contact), contact.version)
+
+
+@router.patch(
+    "/{contact_id}",
+    response_model=schemas.Contact,
+    responses=problems(404, 409, 412, 422, 428),
+    summary="Change a contact (merge patch)",
+)
+async def update_contact(
+    contact_id: str,
+    body: schemas.ContactPatch,
+    caller: CurrentCaller,
+    customer: Customer,
+    if_match: IfMatch = None,
+) -> Response:
+    version = common.expected_version(if_match)
+    common.require_plausible_id(contact_id, "contact")
+    if version is None:  # If-Match: * — whatever version is current
+        version = (await customer.get_contact(caller.metadata, contact_id)).version
+    values = body.model_dump(include=body.model_fields_set)
+    contact = await customer.update_contact(
+        caller.metadata, to_contact(values, contact_id), present(body.model_fields_set), version
+    )
+    return common.record_response(contact_json(contact), contact.version)

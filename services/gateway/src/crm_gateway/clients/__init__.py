@@ -1,0 +1,1 @@
+"""Typed wrappers over the services' gRPC stubs; they speak crm_platform/gateway errors."""

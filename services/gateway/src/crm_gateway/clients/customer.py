@@ -1,0 +1,79 @@
+"""The customer service's accounts and contacts, as the gateway calls them."""
+
+from collections.abc import Sequence
+from typing import TypeVar
+
+import grpc
+from google.protobuf.field_mask_pb2 import FieldMask
+from google.protobuf.message import Message
+
+from crm.customer.v1 import customer_pb2 as pb
+from crm.customer.v1 import customer_pb2_grpc as pb_grpc
+from crm_gateway.clients.errors import translate
+
+Metadata = tuple[tuple[str, str], ...]
+Req = TypeVar("Req", bound=Message)
+Resp = TypeVar("Resp", bound=Message)
+
+SERVICE = "customer"
+
+
+async def call(
+    method: grpc.aio.UnaryUnaryMultiCallable[Req, Resp], request: Req, metadata: Metadata
+) -> Resp:
+    try:
+        return await method(request, metadata=metadata)
+    except grpc.aio.AioRpcError as error:
+        raise translate(error, SERVICE) from error
+
+
+class CustomerClient:
+    def __init__(self, channel: grpc.aio.Channel) -> None:
+        self._accounts = pb_grpc.AccountServiceStub(channel)
+        self._contacts = pb_grpc.ContactServiceStub(channel)
+
+    async def create_account(self, md: Metadata, account: pb.Account) -> pb.Account:
+        request = pb.CreateAccountRequest(account=account)
+        return (await call(self._accounts.CreateAccount, request, md)).account
+
+    async def get_account(self, md: Metadata, account_id: str) -> pb.Account:
+        request = pb.GetAccountRequest(id=account_id)
+        return (await call(self._accounts.GetAccount, request, md)).account
+
+    async def list_accounts(
+        self, md: Metadata, limit: int, cursor: str
+    ) -> tuple[Sequence[pb.Account], str]:
+        request = pb.ListAccountsRequest(page_size=limit, page_token=cursor)
+        reply: pb.ListAccountsResponse = await call(self._accounts.ListAccounts, request, md)
+        return reply.accounts, reply.next_page_token
+
+    async def update_account(
+        self, md: Metadata, account: pb.Account, fields: Sequence[str], version: int
+    ) -> pb.Account:
+        request = pb.UpdateAccountRequest(
+            account=account, update_mask=FieldMask(paths=fields), expected_version=version
+        )
+        return (await call(self._accounts.UpdateAccount, request, md)).account
+
+    async def create_contact(self, md: Metadata, contact: pb.Contact) -> pb.Contact:
+        request = pb.CreateContactRequest(contact=contact)
+        return (await call(self._contacts.CreateContact, request, md)).contact
+
+    async def get_contact(self, md: Metadata, contact_id: str) -> pb.Contact:
+        request = pb.GetContactRequest(id=contact_id)
+        return (await call(self._contacts.GetContact, request, md)).contact
+
+    async def list_contacts(
+        self, md: Metadata, limit: int, cursor: str, account_id: str = ""
+    ) -> tuple[Sequence[pb.Contact], str]:
+        request = pb.ListContactsRequest(page_size=limit, page_token=cursor, account_id=account_id)
+        reply: pb.ListContactsResponse = await call(self._contacts.ListContacts, request, md)
+        return reply.contacts, reply.next_page_token
+
+    async def update_contact(
+        self, md: Metadata, contact: pb.Contact, fields: Sequence[str], version: int
+    ) -> pb.Contact:
+        request = pb.UpdateContactRequest(
+            contact=contact, update_mask=FieldMask(paths=fields), expected_version=version
+        )
+        return (await call(self._contacts.UpdateContact, request, md)).contact

@@ -1,0 +1,20 @@
+"""Errors of the gateway's own making, besides crm_platform.errors; framework-free so the
+clients can raise them and the HTTP layer maps them once (crm_gateway.api.problems)."""
+
+from crm_platform.errors import DomainError
+
+
+class ServiceUnavailable(DomainError):
+    """A downstream service or our database cannot answer now; retrying later may work."""
+
+
+class RateLimited(DomainError):
+    """A downstream refused for lack of resources (RESOURCE_EXHAUSTED)."""
+
+
+class PreconditionRequired(DomainError):
+    """A conditional write came without If-Match (RFC 6585: 428)."""
+
+
+class DownstreamFailure(Exception):
+    """A downstream answered with an error that is a bug (INTERNAL, UNKNOWN, ...)."""

@@ -1,0 +1,74 @@
+"""Public access tokens: short-lived HS256 JWTs that carry what every request needs.
+
+Roles and team ride in the claims so an authenticated request never reads the users table;
+the price is that a role change or deactivation takes effect when the token expires (the
+TTL is short for that reason, 15 minutes by default).
+"""
+
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import jwt
+
+from crm_gateway.identity.domain import User
+from crm_platform.errors import Unauthenticated
+
+ISSUER = "crm-gateway"
+AUDIENCE = "crm-api"
+_REQUIRED = ["sub", "exp", "iat", "jti", "iss", "aud"]
+
+
+@dataclass(frozen=True)
+class AccessClaims:
+    user_id: uuid.UUID
+    roles: tuple[str, ...]
+    team_id: uuid.UUID | None
+    expires_at: int
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    access_token: str
+    expires_in: int
+
+
+class AccessTokens:
+    def __init__(self, secret: str, ttl_seconds: int) -> None:
+        self._secret = secret
+        self._ttl = ttl_seconds
+
+    def issue(self, user: User) -> IssuedToken:
+        now = int(time.time())
+        claims: dict[str, Any] = {
+            "iss": ISSUER,
+            "aud": AUDIENCE,
+            "sub": str(user.id),
+            "iat": now,
+            "exp": now + self._ttl,
+            "jti": uuid.uuid4().hex,
+            "roles": list(user.roles),
+            "team_id": str(user.team_id) if user.team_id else None,
+        }
+        return IssuedToken(jwt.encode(claims, self._secret, algorithm="HS256"), self._ttl)
+
+    def decode(self, token: str) -> AccessClaims:
+        try:
+            claims = jwt.decode(
+                token,
+                self._secret,
+                algorithms=["HS256"],
+                audience=AUDIENCE,
+                issuer=ISSUER,
+                options={"require": _REQUIRED},
+            )
+            team_id = claims.get("team_id")
+            return AccessClaims(
+                user_id=uuid.UUID(claims["sub"]),
+                roles=tuple(str(role) for role in claims.get("roles") or ()),
+                team_id=uuid.UUID(team_id) if team_id else None,
+                expires_at=int(claims["exp"]),
+            )
+        except (jwt.PyJWTError, KeyError, ValueError, TypeError) as exc:
+            raise Unauthenticated("invalid or expired access token") from exc

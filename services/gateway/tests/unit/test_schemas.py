@@ -1,0 +1,45 @@
+"""Request bodies forbid unknown fields and bound their sizes; merge patches know which
+fields were sent."""
+
+import pytest
+from pydantic import ValidationError
+
+from crm_gateway.api.mapping import present, to_account
+from crm_gateway.api.schemas import AccountCreate, AccountPatch, ContactCreate
+
+
+def test_unknown_fields_are_refused() -> None:
+    with pytest.raises(ValidationError) as caught:
+        AccountCreate.model_validate({"name": "Acme", "owner_id": "me"})
+    assert caught.value.errors()[0]["loc"] == ("owner_id",)
+    with pytest.raises(ValidationError):
+        ContactCreate.model_validate({"first_name": "A", "nickname": "B"})
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"name": ""},
+        {"name": "x" * 201},
+        {"name": "Acme", "tags": ["t"] * 51},
+        {"name": "Acme", "tags": ["x" * 51]},
+        {"name": "Acme", "parent_id": "x" * 65},
+    ],
+)
+def test_sizes_are_bounded(body: dict[str, object]) -> None:
+    with pytest.raises(ValidationError):
+        AccountCreate.model_validate(body)
+
+
+def test_a_patch_changes_only_the_fields_sent_and_null_clears() -> None:
+    patch = AccountPatch.model_validate({"industry": "Retail", "parent_id": None})
+    assert present(patch.model_fields_set) == ["industry", "parent_id"]
+    message = to_account(patch.model_dump(include=patch.model_fields_set), "id-1")
+    assert (message.id, message.industry, message.parent_id, message.name) == (
+        "id-1", "Retail", "", ""
+    )  # fmt: skip
+
+
+def test_null_tags_clear_the_list() -> None:
+    patch = AccountPatch.model_validate({"tags": None})
+    assert list(to_account(patch.model_dump(include=patch.model_fields_set)).tags) == []

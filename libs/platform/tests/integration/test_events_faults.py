@@ -113,7 +113,8 @@ async def test_a_database_outage_delays_events_but_dead_letters_none(
     async with database(database_url) as engine, nats_connection(nats_url) as nc:
         js = nc.jetstream()
         await ensure_service_stream(js, service)
-        relay = OutboxRelay(engine, nc, poll_interval=0.2)
+        # No polling to speak of: only NOTIFY, on a listener that must reconnect, wakes it.
+        relay = OutboxRelay(engine, nc, poll_interval=600)
         consumer = EventConsumer(
             nc,
             async_sessionmaker(engine, expire_on_commit=False),
@@ -223,7 +224,9 @@ async def test_a_relay_killed_mid_batch_loses_nothing_and_duplicates_nothing(
                 *command, stdout=output, stderr=subprocess.STDOUT
             )
         try:
-            await eventually(lambda: _stream_has_at_least(js, service, 2000), within=30)
+            await eventually(
+                lambda: _stream_has_at_least(js, service, 2000), within=30, interval=0.01
+            )
         finally:
             os.kill(relay.pid, signal.SIGKILL)
             await asyncio.wait_for(relay.wait(), 10)

@@ -1,6 +1,7 @@
 """Outbox writes and the relay, against real PostgreSQL and JetStream."""
 
 import asyncio
+import datetime as dt
 import time
 import uuid
 
@@ -133,6 +134,7 @@ async def test_relay_publishes_every_event_exactly_once_in_order(
             engine,
             nc,
             poll_interval=0.2,
+            metrics_interval=0.0,
             on_connect=lambda js: ensure_service_stream(js, service),
         )
         running = asyncio.create_task(relay.run())
@@ -161,6 +163,27 @@ async def test_relay_publishes_every_event_exactly_once_in_order(
     assert first.event_type == "crm.customer.events.v1.AccountCreated"
     assert sample("crm_outbox_published_total") - published_before == 2000
     assert sample("crm_outbox_backlog") == 0
+
+
+async def test_a_commit_wakes_the_relay_without_waiting_for_the_poll(
+    database_url: str, nats_url: str
+) -> None:
+    service = unique_service()
+    async with database(database_url) as engine, nats_connection(nats_url) as nc:
+        await ensure_service_stream(nc.jetstream(), service)
+        relay = OutboxRelay(engine, nc, poll_interval=600)
+        running = asyncio.create_task(relay.run())
+        try:
+            await asyncio.sleep(0.5)  # the first pass (and the listener) are done
+            for _ in range(3):
+                async with AsyncSession(engine) as session, session.begin():
+                    await write_events(session, [account_event(service)])
+                started = time.monotonic()
+                await eventually(lambda: _drained(engine), within=5, interval=0.01)
+                assert time.monotonic() - started < 1.0
+        finally:
+            relay.stop()
+            await asyncio.wait_for(running, 10)
 
 
 async def test_relay_throughput(database_url: str, nats_url: str) -> None:
@@ -204,6 +227,34 @@ async def test_relay_retries_rows_whose_publish_failed(database_url: str, nats_u
         assert await unpublished(engine) == 0
         messages = await read_stream(js, stream_name(orphan))
     assert [m.headers[EVENT_ID] for m in messages if m.headers] == [str(bad.event_id)]
+
+
+async def test_published_rows_are_kept_for_the_retention_window(
+    database_url: str, nats_url: str
+) -> None:
+    service = unique_service()
+    async with database(database_url) as engine, nats_connection(nats_url) as nc:
+        await ensure_service_stream(nc.jetstream(), service)
+        async with AsyncSession(engine) as session, session.begin():
+            await write_events(session, [account_event(service, n) for n in range(30)])
+        relay = OutboxRelay(engine, nc, retention=dt.timedelta(days=7))
+        assert await relay.publish_pending() == 30
+        async with AsyncSession(engine) as session, session.begin():
+            await write_events(session, [account_event(service, n) for n in range(5)])
+            # Ten of the published rows went out eight days ago.
+            await session.execute(
+                text(
+                    "UPDATE outbox SET published_at = now() - interval '8 days' "
+                    "WHERE id IN (SELECT id FROM outbox WHERE published_at IS NOT NULL LIMIT 10)"
+                )
+            )
+        assert await relay.purge() == 10
+        async with engine.connect() as conn:
+            published = await conn.scalar(
+                text("SELECT count(*) FROM outbox WHERE published_at IS NOT NULL")
+            )
+        assert published == 20
+        assert await unpublished(engine) == 5  # never purged, whatever their age
 
 
 async def _drained(engine: AsyncEngine) -> bool:

@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import grpc
 import httpx
 import pytest
 from fastapi import FastAPI
@@ -38,11 +39,12 @@ ADMIN_PASSWORD = "correct horse battery staple"
 class FakeAccounts(pb_grpc.AccountServiceServicer):
     accounts: dict[str, pb.Account] = field(default_factory=dict)
     callers: list[Principal] = field(default_factory=list)
+    metadata: list[dict[str, str]] = field(default_factory=list)
 
     async def CreateAccount(
-        self, request: pb.CreateAccountRequest, context: object
+        self, request: pb.CreateAccountRequest, context: grpc.aio.ServicerContext
     ) -> pb.CreateAccountResponse:
-        caller = self._caller()
+        caller = self._caller(context)
         if not request.account.name:
             raise InvalidArgument([FieldViolation("name", "must not be empty")])
         account = pb.Account()
@@ -54,15 +56,17 @@ class FakeAccounts(pb_grpc.AccountServiceServicer):
         return pb.CreateAccountResponse(account=account)
 
     async def GetAccount(
-        self, request: pb.GetAccountRequest, context: object
+        self, request: pb.GetAccountRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetAccountResponse:
-        self._caller()
+        self._caller(context)
+        if request.id == "crash":
+            raise RuntimeError("a bug in the service")
         return pb.GetAccountResponse(account=self._find(request.id))
 
     async def ListAccounts(
-        self, request: pb.ListAccountsRequest, context: object
+        self, request: pb.ListAccountsRequest, context: grpc.aio.ServicerContext
     ) -> pb.ListAccountsResponse:
-        self._caller()
+        self._caller(context)
         ordered = sorted(self.accounts)
         after = [i for i in ordered if i > request.page_token] if request.page_token else ordered
         page = after[: request.page_size]
@@ -72,9 +76,9 @@ class FakeAccounts(pb_grpc.AccountServiceServicer):
         )
 
     async def UpdateAccount(
-        self, request: pb.UpdateAccountRequest, context: object
+        self, request: pb.UpdateAccountRequest, context: grpc.aio.ServicerContext
     ) -> pb.UpdateAccountResponse:
-        self._caller()
+        self._caller(context)
         current = self._find(request.account.id)
         if current.version != request.expected_version:
             raise StaleVersion(f"account is at version {current.version}")
@@ -88,7 +92,8 @@ class FakeAccounts(pb_grpc.AccountServiceServicer):
         current.version += 1
         return pb.UpdateAccountResponse(account=current)
 
-    def _caller(self) -> Principal:
+    def _caller(self, context: grpc.aio.ServicerContext) -> Principal:
+        self.metadata.append({k: str(v) for k, v in context.invocation_metadata() or ()})
         self.callers.append(current_principal())
         return self.callers[-1]
 
@@ -96,6 +101,34 @@ class FakeAccounts(pb_grpc.AccountServiceServicer):
         if account_id not in self.accounts:  # malformed ids too, as the real service does
             raise NotFound(f"account {account_id} not found")
         return self.accounts[account_id]
+
+
+class FakeContacts(pb_grpc.ContactServiceServicer):
+    def __init__(self, accounts: FakeAccounts) -> None:
+        self._accounts = accounts
+        self.contacts: dict[str, pb.Contact] = {}
+
+    async def CreateContact(
+        self, request: pb.CreateContactRequest, context: grpc.aio.ServicerContext
+    ) -> pb.CreateContactResponse:
+        account_id = request.contact.account_id
+        if account_id and account_id not in self._accounts.accounts:
+            raise InvalidArgument([FieldViolation("account_id", "no such account")])
+        contact = pb.Contact()
+        contact.CopyFrom(request.contact)
+        contact.id, contact.version = str(uuid7()), 1
+        contact.owner_id = str(current_principal().subject_id)
+        self.contacts[contact.id] = contact
+        return pb.CreateContactResponse(contact=contact)
+
+    async def ListContacts(
+        self, request: pb.ListContactsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListContactsResponse:
+        found = [
+            c for c in self.contacts.values()
+            if not request.account_id or c.account_id == request.account_id
+        ]  # fmt: skip
+        return pb.ListContactsResponse(contacts=found[: request.page_size])
 
 
 @dataclass
@@ -119,8 +152,14 @@ class Gateway:
 async def fake_customer_service() -> AsyncIterator[tuple[str, FakeAccounts]]:
     fake = FakeAccounts()
     server = GrpcServer(host="127.0.0.1", port=free_port(), principal_secret=PRINCIPAL_SECRET)
-    name = pb.DESCRIPTOR.services_by_name["AccountService"].full_name
-    server.register([(pb_grpc.add_AccountServiceServicer_to_server, fake, name)])
+    names = pb.DESCRIPTOR.services_by_name
+    accounts, contacts = names["AccountService"].full_name, names["ContactService"].full_name
+    server.register(
+        [
+            (pb_grpc.add_AccountServiceServicer_to_server, fake, accounts),
+            (pb_grpc.add_ContactServiceServicer_to_server, FakeContacts(fake), contacts),
+        ]
+    )
     await server.start()
     try:
         yield server.address, fake

@@ -2,12 +2,15 @@
 service over real gRPC (see conftest)."""
 
 import asyncio
+import secrets
 import time
 import uuid
 
 import httpx
 import jwt
 import pytest
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -128,6 +131,21 @@ async def test_the_service_gets_the_callers_signed_principal(gateway: Gateway) -
     assert principal.scope("account", Action.TRANSFER) is Scope.ALL
 
 
+async def test_the_trace_goes_on_to_the_service(gateway: Gateway) -> None:
+    if not isinstance(trace.get_tracer_provider(), TracerProvider):
+        trace.set_tracer_provider(TracerProvider())  # what setup_telemetry does in `serve`
+    trace_id = secrets.token_hex(16)
+    traceparent = f"00-{trace_id}-{secrets.token_hex(8)}-01"
+    auth = await gateway.login()
+    reply = await gateway.client.get(
+        "/api/v1/accounts", headers={**auth, "traceparent": traceparent}
+    )
+    assert reply.status_code == 200
+    sent = gateway.fake.metadata[-1]["traceparent"]
+    assert sent.split("-")[1] == trace_id
+    assert sent != traceparent  # a child: the gateway's own spans sit in between
+
+
 async def test_malformed_and_unknown_ids_are_404(gateway: Gateway) -> None:
     auth = await gateway.login()
     for account_id in ("not-a-uuid", str(uuid.uuid4()), "x" * 500):
@@ -192,6 +210,41 @@ async def test_lists_page_with_an_opaque_cursor(gateway: Gateway) -> None:
     assert rest.json()["next_cursor"] is None
 
 
+async def test_contacts_of_an_account(gateway: Gateway) -> None:
+    auth = await gateway.login()
+    account = (
+        await gateway.client.post("/api/v1/accounts", json={"name": "Acme"}, headers=auth)
+    ).json()
+    created = await gateway.client.post(
+        "/api/v1/contacts",
+        json={"first_name": "Li", "last_name": "Wei", "account_id": account["id"]},
+        headers=auth,
+    )
+    assert created.status_code == 201, created.text
+    contact = created.json()
+    assert (contact["account_id"], contact["email"], contact["version"]) == (account["id"], "", 1)
+    assert created.headers["location"] == f"/api/v1/contacts/{contact['id']}"
+    await gateway.client.post("/api/v1/contacts", json={"first_name": "Solo"}, headers=auth)
+    listed = await gateway.client.get(f"/api/v1/accounts/{account['id']}/contacts", headers=auth)
+    assert [c["id"] for c in listed.json()["items"]] == [contact["id"]]
+    assert listed.json()["next_cursor"] is None
+    filtered = await gateway.client.get(
+        "/api/v1/contacts", params={"account_id": account["id"]}, headers=auth
+    )
+    assert [c["id"] for c in filtered.json()["items"]] == [contact["id"]]
+    unknown = await gateway.client.get(f"/api/v1/accounts/{uuid.uuid4()}/contacts", headers=auth)
+    assert_problem(unknown, 404)
+    orphan = await gateway.client.post(
+        "/api/v1/contacts", json={"first_name": "X", "account_id": "nope"}, headers=auth
+    )
+    assert [e["field"] for e in assert_problem(orphan, 422)["errors"]] == ["account_id"]  # type: ignore[attr-defined]
+
+
+async def test_a_failing_service_is_a_500_problem(gateway: Gateway) -> None:
+    reply = await gateway.client.get("/api/v1/accounts/crash", headers=await gateway.login())
+    assert_problem(reply, 500)
+
+
 async def test_unknown_routes_and_methods_are_problems(gateway: Gateway) -> None:
     assert_problem(await gateway.client.get("/api/v1/nowhere"), 404)
     reply = await gateway.client.delete("/healthz")
@@ -215,8 +268,10 @@ async def test_health_readiness_and_metrics(gateway: Gateway) -> None:
 
 async def test_openapi_documents_bearer_auth_and_problems(gateway: Gateway) -> None:
     schema = (await gateway.client.get("/openapi.json")).json()
-    assert schema["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
+    assert schema["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
     patch = schema["paths"]["/api/v1/accounts/{account_id}"]["patch"]
+    assert patch["security"] == [{"bearerAuth": []}]
+    assert "security" not in schema["paths"]["/api/v1/auth/token"]["post"]
     assert {"401", "412", "422", "428", "503"} <= set(patch["responses"])
     assert "application/problem+json" in patch["responses"]["412"]["content"]
     assert (await gateway.client.get("/docs")).status_code == 200

@@ -145,16 +145,20 @@ class EventConsumer:
 
     async def _process_batch(self, messages: list[Msg]) -> None:
         for index, msg in enumerate(messages):
-            healthy = not self._stopping.is_set() and await self._process_safely(msg)
-            if not healthy:
-                # Hand the rest back now rather than after ack_wait.
-                for rest in messages[index + 1 :]:
-                    await self._settle(rest.nak())
-                if not self._stopping.is_set():
-                    await self._pause(self._outage_pause)
-                    self._outage_pause = min(self._outage_pause * 2, _MAX_OUTAGE_PAUSE)
+            if self._stopping.is_set():
+                await self._hand_back(messages[index:])
+                return
+            if not await self._process_safely(msg):
+                await self._hand_back(messages[index + 1 :])
+                await self._pause(self._outage_pause)
+                self._outage_pause = min(self._outage_pause * 2, _MAX_OUTAGE_PAUSE)
                 return
             self._outage_pause = self._retry_delays[0]
+
+    async def _hand_back(self, messages: list[Msg]) -> None:
+        # Another instance (or we, later) can take them now rather than after ack_wait.
+        for msg in messages:
+            await self._settle(msg.nak())
 
     async def _process_safely(self, msg: Msg) -> bool:
         try:
@@ -211,7 +215,7 @@ class EventConsumer:
             new = await session.scalar(
                 _INBOX, {"consumer": self._durable, "event_id": envelope.event_id}
             )
-            if new is None and False:
+            if new is None:
                 return Outcome.DUPLICATE
             handler = self._handlers.get(envelope.event_type)
             if handler is None:

@@ -11,15 +11,14 @@ events leave in `seq` order even with several service replicas: for one aggregat
 commit order, which consumers' projections rely on. The others poll and take over within a
 poll interval when the active one dies. `FOR UPDATE SKIP LOCKED` still guards the rows.
 
-Run it standalone with `python -m crm_platform.events.relay --database-url ... --nats-url ...`.
+Run it standalone with `python -m crm_platform.events.relay --database-url ... --nats-url ...`
+(see `relay_cli`).
 """
 
-import argparse
 import asyncio
 import contextlib
 import datetime as dt
 import logging
-import signal
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
@@ -33,15 +32,13 @@ from nats.js.client import JetStreamContext
 from sqlalchemy import MetaData, Row, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from crm_platform.db.engine import asyncpg_dsn, create_engine
+from crm_platform.db.engine import asyncpg_dsn
 from crm_platform.events import metrics
-from crm_platform.events.connection import connect_nats
 from crm_platform.events.envelope import Envelope
 from crm_platform.events.failures import is_transient
 from crm_platform.events.listener import Notifications
 from crm_platform.events.outbox import NOTIFY_CHANNEL
 from crm_platform.events.schema import outbox_table
-from crm_platform.events.streams import ensure_service_stream
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +62,7 @@ _GAUGES = text(
 _PURGE = text(
     """
     DELETE FROM outbox WHERE id IN (
-        SELECT id FROM outbox WHERE published_at < clock_timestamp() - :retention
+        SELECT id FROM outbox WHERE published_at < clock_timestamp() - CAST(:retention AS interval)
         ORDER BY published_at LIMIT :limit)
     """
 )
@@ -316,55 +313,8 @@ class OutboxRelay:
                 waiter.cancel()
 
 
-def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="python -m crm_platform.events.relay",
-        description="Publish a service's outbox to JetStream until SIGTERM/SIGINT.",
-    )
-    parser.add_argument("--database-url", required=True, help="postgresql+asyncpg://...")
-    parser.add_argument("--nats-url", required=True)
-    parser.add_argument("--service", help="also provision this service's stream on connect")
-    parser.add_argument("--batch-size", type=int, default=500)
-    parser.add_argument("--poll-interval", type=float, default=1.0)
-    parser.add_argument("--metrics-port", type=int, help="serve Prometheus metrics here")
-    return parser.parse_args(argv)
-
-
-async def _serve(args: argparse.Namespace) -> None:
-    engine = create_engine(args.database_url, pool_size=2)
-    nc = await connect_nats(args.nats_url, name="crm-outbox-relay")
-    service: str | None = args.service
-
-    async def provision(js: JetStreamContext) -> None:
-        if service:
-            await ensure_service_stream(js, service)
-
-    relay = OutboxRelay(
-        engine,
-        nc,
-        batch_size=args.batch_size,
-        poll_interval=args.poll_interval,
-        on_connect=provision,
-    )
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, relay.stop)
-    try:
-        await relay.run()
-    finally:
-        await nc.close()
-        await engine.dispose()
-
-
-def main(argv: Sequence[str] | None = None) -> None:
-    args = _parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    if args.metrics_port:
-        from prometheus_client import start_http_server
-
-        start_http_server(args.metrics_port, addr="127.0.0.1")
-    asyncio.run(_serve(args))
-
-
 if __name__ == "__main__":
+    # `python -m crm_platform.events.relay`; the CLI lives beside, to keep this module small.
+    from crm_platform.events.relay_cli import main
+
     main()

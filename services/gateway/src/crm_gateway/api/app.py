@@ -5,7 +5,7 @@ from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 from fastapi import FastAPI
-from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+from fastapi.telemetry import TelemetryConfig
 
 from crm_gateway.api.middleware import LastResort, RedMetrics
 from crm_gateway.api.openapi import problem_openapi
@@ -22,7 +22,21 @@ records carry an `ETag`; `PATCH` requires `If-Match`. Lists take `limit` and `cu
 """
 
 # Probes and scrapes would drown real traffic in the traces.
-_UNTRACED = "healthz,readyz,metrics"
+_UNTRACED_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+
+# FastAPI's native OpenTelemetry support (0.165+) makes the server span, current while the
+# handler runs, so the platform channel's gRPC client spans become its children and carry
+# its trace on. Chosen over opentelemetry-instrumentation-fastapi, which FastAPI detects and
+# then defers to: the native span costs ~70 µs a request against ~200 µs. One server span,
+# no per-dependency spans; metrics are Prometheus' (RedMetrics), logs our JSON logs. Tracing
+# is active only once crm_platform.telemetry has installed an SDK tracer provider.
+_TELEMETRY: TelemetryConfig = {
+    "tracing": True,
+    "operation_spans": False,
+    "metrics": False,
+    "logs": False,
+    "exclude": lambda scope: scope.get("path") in _UNTRACED_PATHS,
+}
 
 
 def create_app(lifespan: Lifespan | None = None) -> FastAPI:
@@ -37,6 +51,7 @@ def create_app(lifespan: Lifespan | None = None) -> FastAPI:
         exception_handlers=dict[Any, Any](EXCEPTION_HANDLERS),
         # Operation ids are the handler names (`get_account`), for generated clients.
         generate_unique_id_function=lambda route: route.name,
+        telemetry=_TELEMETRY,
     )
     # Hot routes first: the router tries routes in order.
     for module in (accounts, contacts, me, auth, health):
@@ -45,8 +60,4 @@ def create_app(lifespan: Lifespan | None = None) -> FastAPI:
     app.add_middleware(LastResort)
     app.add_middleware(RedMetrics)
     app.openapi = lambda: problem_openapi(app)  # type: ignore[method-assign]
-    # The server span wraps the handler, so the gRPC client spans become its children.
-    FastAPIInstrumentor.instrument_app(
-        app, excluded_urls=_UNTRACED, exclude_spans=["receive", "send"]
-    )
     return app

@@ -52,7 +52,9 @@ class BearerCaller(HTTPBearer):
 
 
 current_caller = BearerCaller(
-    bearerFormat="JWT", description="An access token from `POST /api/v1/auth/token`."
+    scheme_name="bearerAuth",
+    bearerFormat="JWT",
+    description="An access token from `POST /api/v1/auth/token`.",
 )
 
 

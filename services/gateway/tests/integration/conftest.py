@@ -33,6 +33,7 @@ PRINCIPAL_SECRET = "integration-principal-secret-0123456789"
 JWT_SECRET = "integration-jwt-secret-0123456789abcdef"
 ADMIN_EMAIL = "Admin@Example.com"
 ADMIN_PASSWORD = "correct horse battery staple"
+PROBLEM = "application/problem+json"
 
 
 @dataclass
@@ -207,3 +208,12 @@ async def gateway(migrated_database: str) -> AsyncIterator[Gateway]:
         settings = settings_for(migrated_database, target)
         async with running_gateway(settings) as (app, client):
             yield Gateway(client, app, fake, settings)
+
+
+def assert_problem(reply: httpx.Response, status: int) -> dict[str, object]:
+    assert reply.status_code == status, reply.text
+    assert reply.headers["content-type"].startswith(PROBLEM)
+    body: dict[str, object] = reply.json()
+    assert body["status"] == status
+    assert {"type", "title", "detail"} <= set(body)
+    return body

@@ -40,7 +40,15 @@ class Record:
         team_id: uuid.UUID | None,
         values: Mapping[str, Any],
     ) -> tuple[Self, RecordEvent]:
-        record = cls(id=id, owner_id=owner_id, team_id=team_id, **validate(cls.RULES, values))
+        now = dt.datetime.now(dt.UTC)
+        record = cls(
+            id=id,
+            owner_id=owner_id,
+            team_id=team_id,
+            created_at=now,
+            updated_at=now,
+            **validate(cls.RULES, values),
+        )
         record._check_required()
         return record, RecordEvent("created", record)
 

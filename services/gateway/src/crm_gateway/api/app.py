@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.telemetry import TelemetryConfig
 
-from crm_gateway.api.middleware import LastResort, RedMetrics
+from crm_gateway.api.middleware import BodyLimit, LastResort, RedMetrics
 from crm_gateway.api.openapi import problem_openapi
 from crm_gateway.api.problems import EXCEPTION_HANDLERS
 from crm_gateway.api.routes import accounts, auth, contacts, health, me
@@ -20,6 +20,10 @@ Log in with `POST /api/v1/auth/token` (OAuth2 password form) and send the access
 `Authorization: Bearer <token>`. Errors are RFC 9457 `application/problem+json`. Single
 records carry an `ETag`; `PATCH` requires `If-Match`. Lists take `limit` and `cursor`.
 """
+
+# Records are small; a larger body is a mistake or an attack. Our own limit rather than
+# FastAPI's max_body_size, whose 413 is plain text where every error here is a problem.
+MAX_BODY_BYTES = 64 * 1024
 
 # Probes and scrapes would drown real traffic in the traces.
 _UNTRACED_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
@@ -57,6 +61,7 @@ def create_app(lifespan: Lifespan | None = None) -> FastAPI:
     for module in (accounts, contacts, me, auth, health):
         app.include_router(module.router)
     # Added last = outermost: metrics see the 500 that LastResort makes of a crash.
+    app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
     app.add_middleware(LastResort)
     app.add_middleware(RedMetrics)
     app.openapi = lambda: problem_openapi(app)  # type: ignore[method-assign]

@@ -1,7 +1,8 @@
 """Pure ASGI middlewares (no BaseHTTPMiddleware: it costs a task and a copy per request).
 
 `RedMetrics` counts and times every request by route template, `LastResort` turns an
-unexpected exception into a 500 problem (or 503 when the database is away) and logs it.
+unexpected exception into a 500 problem (or 503 when the database is away) and logs it,
+`BodyLimit` refuses request bodies past a size with a 413 problem.
 """
 
 import logging
@@ -9,6 +10,7 @@ import time
 
 from opentelemetry import trace
 from prometheus_client import Counter, Histogram
+from starlette.exceptions import HTTPException
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -81,9 +83,49 @@ class LastResort:
         try:
             await self.app(scope, receive, tracking_send)
         except Exception as exc:
-            response = _answer(exc, scope)
-            if not started:
-                await response(scope, receive, send)
+            if started:
+                raise  # too late for an answer of ours; the server logs it
+            await _answer(exc, scope)(scope, receive, send)
+
+
+class BodyLimit:
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self._max = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if _declared_length(scope) > self._max:
+            await self._too_large()(scope, receive, send)
+            return
+        received = 0
+
+        async def limited_receive() -> Message:
+            # A body without Content-Length (chunked) is counted as it arrives; the
+            # HTTPException reaches the problem handlers from inside the route.
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > self._max:
+                raise HTTPException(413, self._detail())
+            return message
+
+        await self.app(scope, limited_receive, send)
+
+    def _detail(self) -> str:
+        return f"the request body exceeds {self._max} bytes"
+
+    def _too_large(self) -> Response:
+        return problem(413, self._detail(), headers={"Connection": "close"})
+
+
+def _declared_length(scope: Scope) -> int:
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            return int(value) if value.isdigit() else 0
+    return 0
 
 
 def _answer(exc: Exception, scope: Scope) -> Response:

@@ -8,7 +8,7 @@ validation failures.
 import json
 import logging
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
@@ -132,19 +132,18 @@ def _field_path(loc: tuple[Any, ...]) -> str:
     return ".".join(str(part) for part in parts)
 
 
+# Starlette picks a handler by the exception's type, so each handler knows what it gets.
 async def _on_domain_error(request: Request, error: Exception) -> Response:
-    assert isinstance(error, errors.DomainError)
-    return domain_problem(error)
+    return domain_problem(cast(errors.DomainError, error))
 
 
 async def _on_validation_error(request: Request, error: Exception) -> Response:
-    assert isinstance(error, RequestValidationError)
-    return validation_problem(error)
+    return validation_problem(cast(RequestValidationError, error))
 
 
 async def _on_http_error(request: Request, error: Exception) -> Response:
-    assert isinstance(error, HTTPException)
-    return problem(error.status_code, str(error.detail), headers=error.headers)
+    http_error = cast(HTTPException, error)
+    return problem(http_error.status_code, str(http_error.detail), headers=http_error.headers)
 
 
 async def _on_downstream_failure(request: Request, error: Exception) -> Response:

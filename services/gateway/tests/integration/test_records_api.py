@@ -1,0 +1,133 @@
+"""Accounts and contacts over HTTP, served by a fake customer service over real gRPC."""
+
+import uuid
+
+import pytest
+
+from .conftest import (
+    Gateway,
+    assert_problem,
+)
+
+pytestmark = pytest.mark.integration
+
+
+async def test_create_account_and_read_it_back(gateway: Gateway) -> None:
+    auth = await gateway.login()
+    created = await gateway.client.post(
+        "/api/v1/accounts", json={"name": "Acme GmbH", "tags": ["b2b"]}, headers=auth
+    )
+    assert created.status_code == 201, created.text
+    account = created.json()
+    assert created.headers["etag"] == '"1"'
+    assert created.headers["location"] == f"/api/v1/accounts/{account['id']}"
+    assert account["version"] == 1
+    assert (account["name"], account["tags"], account["industry"]) == ("Acme GmbH", ["b2b"], "")
+    assert (account["parent_id"], account["team_id"]) == (None, None)
+    assert account["created_at"].endswith("Z")
+
+    fetched = await gateway.client.get(f"/api/v1/accounts/{account['id']}", headers=auth)
+    assert fetched.status_code == 200
+    assert fetched.json() == account
+    assert fetched.headers["etag"] == '"1"'
+    again = await gateway.client.get(
+        f"/api/v1/accounts/{account['id']}", headers={**auth, "If-None-Match": '"1"'}
+    )
+    assert again.status_code == 304
+    assert again.headers["etag"] == '"1"'
+
+
+async def test_malformed_and_unknown_ids_are_404(gateway: Gateway) -> None:
+    auth = await gateway.login()
+    for account_id in ("not-a-uuid", str(uuid.uuid4()), "x" * 500):
+        reply = await gateway.client.get(f"/api/v1/accounts/{account_id}", headers=auth)
+        assert_problem(reply, 404)
+
+
+async def test_updates_need_the_current_if_match(gateway: Gateway) -> None:
+    auth = await gateway.login()
+    account = (
+        await gateway.client.post("/api/v1/accounts", json={"name": "V"}, headers=auth)
+    ).json()
+    url = f"/api/v1/accounts/{account['id']}"
+    assert_problem(await gateway.client.patch(url, json={"name": "X"}, headers=auth), 428)
+    for tag in ('"two"', 'W/"1"'):
+        reply = await gateway.client.patch(
+            url, json={"name": "X"}, headers={**auth, "If-Match": tag}
+        )
+        assert_problem(reply, 412)
+    updated = await gateway.client.patch(
+        url, json={"industry": "Retail"}, headers={**auth, "If-Match": '"1"'}
+    )
+    assert updated.status_code == 200, updated.text
+    assert (updated.json()["version"], updated.json()["industry"]) == (2, "Retail")
+    assert updated.json()["name"] == "V"  # not in the patch, so not in the update mask
+    assert updated.headers["etag"] == '"2"'
+    stale = await gateway.client.patch(
+        url, json={"name": "Lost"}, headers={**auth, "If-Match": '"1"'}
+    )
+    assert_problem(stale, 412)
+
+
+async def test_bad_bodies_are_422_with_field_paths(gateway: Gateway) -> None:
+    auth = await gateway.login()
+    unknown = await gateway.client.post(
+        "/api/v1/accounts", json={"name": "X", "owner": "me"}, headers=auth
+    )
+    body = assert_problem(unknown, 422)
+    assert [e["field"] for e in body["errors"]] == ["owner"]  # type: ignore[attr-defined]
+    from_service = await gateway.client.post("/api/v1/accounts", json={"name": ""}, headers=auth)
+    assert_problem(from_service, 422)
+    not_json = await gateway.client.post(
+        "/api/v1/accounts", content=b"{", headers={**auth, "Content-Type": "application/json"}
+    )
+    assert_problem(not_json, 422)
+    huge = await gateway.client.post("/api/v1/accounts", json={"name": "x" * 100_000}, headers=auth)
+    assert_problem(huge, 413)
+    too_long = await gateway.client.get("/api/v1/accounts", params={"limit": 501}, headers=auth)
+    assert_problem(too_long, 422)
+    assert gateway.fake.accounts == {}
+
+
+async def test_lists_page_with_an_opaque_cursor(gateway: Gateway) -> None:
+    auth = await gateway.login()
+    for name in ("A", "B", "C"):
+        await gateway.client.post("/api/v1/accounts", json={"name": name}, headers=auth)
+    first = (await gateway.client.get("/api/v1/accounts", params={"limit": 2}, headers=auth)).json()
+    assert len(first["items"]) == 2
+    assert first["next_cursor"]
+    rest = await gateway.client.get(
+        "/api/v1/accounts", params={"limit": 2, "cursor": first["next_cursor"]}, headers=auth
+    )
+    assert [a["name"] for a in rest.json()["items"]] == ["C"]
+    assert rest.json()["next_cursor"] is None
+
+
+async def test_contacts_of_an_account(gateway: Gateway) -> None:
+    auth = await gateway.login()
+    account = (
+        await gateway.client.post("/api/v1/accounts", json={"name": "Acme"}, headers=auth)
+    ).json()
+    created = await gateway.client.post(
+        "/api/v1/contacts",
+        json={"first_name": "Li", "last_name": "Wei", "account_id": account["id"]},
+        headers=auth,
+    )
+    assert created.status_code == 201, created.text
+    contact = created.json()
+    assert (contact["account_id"], contact["email"], contact["version"]) == (account["id"], "", 1)
+    assert created.headers["location"] == f"/api/v1/contacts/{contact['id']}"
+    await gateway.client.post("/api/v1/contacts", json={"first_name": "Solo"}, headers=auth)
+    listed = await gateway.client.get(f"/api/v1/accounts/{account['id']}/contacts", headers=auth)
+    assert [c["id"] for c in listed.json()["items"]] == [contact["id"]]
+    assert listed.json()["next_cursor"] is None
+    filtered = await gateway.client.get(
+        "/api/v1/contacts", params={"account_id": account["id"]}, headers=auth
+    )
+    assert [c["id"] for c in filtered.json()["items"]] == [contact["id"]]
+    unknown = await gateway.client.get(f"/api/v1/accounts/{uuid.uuid4()}/contacts", headers=auth)
+    assert_problem(unknown, 404)
+    orphan = await gateway.client.post(
+        "/api/v1/contacts", json={"first_name": "X", "account_id": "nope"}, headers=auth
+    )
+    assert [e["field"] for e in assert_problem(orphan, 422)["errors"]] == ["account_id"]  # type: ignore[attr-defined]

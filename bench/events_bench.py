@@ -5,6 +5,7 @@ the write -> the consumer's handler) at a steady write rate.
 """
 
 import asyncio
+import contextlib
 import datetime as dt
 import shutil
 import tempfile
@@ -34,21 +35,17 @@ WRITE_RATE = 500
 
 
 def run(*, seconds: float) -> str:
-    return asyncio.run(_run(seconds))
-
-
-async def _run(seconds: float) -> str:
     root = Path(tempfile.mkdtemp(prefix="crm-bench-events-"))
-    root.chmod(0o755)
+    root.chmod(0o755)  # PostgreSQL runs as nobody when we are root
     postgres = PostgresServer(root / "pg", free_port(), durable=True)
     nats_server = NatsServer(root / "nats", free_port(), free_port())
     postgres.start()
     nats_server.start()
     try:
-        await postgres.create_database("bench", "bench", "bench")
+        asyncio.run(postgres.create_database("bench", "bench", "bench"))
         url = postgres.url("bench", "bench", "bench")
-        throughput = await _relay_throughput(url, nats_server.url)
-        latencies = await _latency(url, nats_server.url, seconds)
+        throughput = asyncio.run(_relay_throughput(url, nats_server.url))
+        latencies = asyncio.run(_latency(url, nats_server.url, seconds))
     finally:
         nats_server.stop()
         postgres.stop()
@@ -128,9 +125,13 @@ async def _latency(url: str, nats_url: str, seconds: float) -> list[float]:
     nc = await connect_nats(nats_url, name="bench")
     await ensure_service_stream(nc.jetstream(), SERVICE)
     latencies: list[float] = []
+    total = int(seconds * WRITE_RATE)
+    all_received = asyncio.Event()
 
     async def handler(session: AsyncSession, envelope: Envelope) -> None:
         latencies.append((dt.datetime.now(dt.UTC) - envelope.occurred_at).total_seconds() * 1000)
+        if len(latencies) >= total:
+            all_received.set()
 
     relay = OutboxRelay(engine, nc)
     consumer = EventConsumer(
@@ -143,7 +144,6 @@ async def _latency(url: str, nats_url: str, seconds: float) -> list[float]:
     )
     tasks = [asyncio.create_task(relay.run()), asyncio.create_task(consumer.run())]
     interval = 1 / WRITE_RATE
-    total = int(seconds * WRITE_RATE)
     started = time.perf_counter()
     for n in range(total):
         async with sessions() as session, session.begin():
@@ -151,9 +151,8 @@ async def _latency(url: str, nats_url: str, seconds: float) -> list[float]:
         delay = started + (n + 1) * interval - time.perf_counter()
         if delay > 0:
             await asyncio.sleep(delay)
-    deadline = time.monotonic() + 30
-    while len(latencies) < total and time.monotonic() < deadline:
-        await asyncio.sleep(0.05)
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(all_received.wait(), timeout=30)
     relay.stop()
     consumer.stop()
     await asyncio.gather(*tasks)

@@ -1,8 +1,8 @@
 """Maps record events to the published contract crm.customer.events.v1."""
 
-from crm.customer.events.v1 import events_pb2 as events
 from google.protobuf.message import Message
 
+from crm.customer.events.v1 import events_pb2 as events
 from crm.customer.v1 import customer_pb2 as pb
 from crm_customer.domain.accounts import Account
 from crm_customer.domain.records import RecordEvent

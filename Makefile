@@ -14,7 +14,7 @@ INSTALL := $(BIN)/uv pip install --python $(BIN)/python
 else
 INSTALL := $(BIN)/python -m pip install -q
 endif
-PYTEST := $(BIN)/python -m pytest
+PYTEST := $(BIN)/python -m pytest -q
 
 .PHONY: setup proto lint test test-unit test-integration test-e2e run up down status bench clean
 

@@ -4,7 +4,7 @@ from crm.customer.v1 import customer_pb2, customer_pb2_grpc
 from crm_customer.api.servicers import AccountServicer, ContactServicer
 from crm_customer.events.outbound import to_outbox_event
 from crm_customer.repository.unit_of_work import SqlUnitOfWork
-from crm_platform.db.engine import create_engine, create_session_factory
+from crm_platform.db.engine import autocommit, create_engine
 from crm_platform.events.connection import connect_nats
 from crm_platform.events.relay import OutboxRelay
 from crm_platform.events.streams import ensure_service_stream
@@ -14,7 +14,6 @@ from crm_platform.settings import ServiceSettings
 
 async def bootstrap(settings: ServiceSettings) -> ServiceRuntime:
     engine = create_engine(settings.database_url, pool_size=settings.database_pool_size)
-    sessions = create_session_factory(engine)
     nats = await connect_nats(settings.nats_url, name=settings.service_name)
     relay = OutboxRelay(
         engine,
@@ -23,20 +22,25 @@ async def bootstrap(settings: ServiceSettings) -> ServiceRuntime:
         on_connect=lambda js: ensure_service_stream(js, settings.service_name),
     )
 
+    read_engine = autocommit(engine)
+
     def uow() -> SqlUnitOfWork:
-        return SqlUnitOfWork(sessions, to_outbox_event)
+        return SqlUnitOfWork(engine, to_outbox_event)
+
+    def reads() -> SqlUnitOfWork:
+        return SqlUnitOfWork(read_engine, to_outbox_event)
 
     services = customer_pb2.DESCRIPTOR.services_by_name
     return ServiceRuntime(
         registrations=[
             (
                 customer_pb2_grpc.add_AccountServiceServicer_to_server,
-                AccountServicer(uow),
+                AccountServicer(uow=uow, reads=reads),
                 services["AccountService"].full_name,
             ),
             (
                 customer_pb2_grpc.add_ContactServiceServicer_to_server,
-                ContactServicer(uow),
+                ContactServicer(uow=uow, reads=reads),
                 services["ContactService"].full_name,
             ),
         ],

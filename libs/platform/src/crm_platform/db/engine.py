@@ -1,11 +1,15 @@
 """Async engine and session factory (SQLAlchemy 2 + asyncpg)."""
 
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
+
+# What repositories and the outbox writer execute statements on.
+Executor = AsyncSession | AsyncConnection
 
 
 def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
@@ -13,7 +17,8 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
         url,
         pool_size=pool_size,
         max_overflow=pool_size,
-        pool_pre_ping=True,
+        # No pre-ping: it costs a round trip per checkout. A connection broken by a database
+        # restart fails its call (UNAVAILABLE, retried by the client) and leaves the pool.
         # Fail fast when the database is away, so callers answer UNAVAILABLE quickly.
         connect_args={"timeout": 5, "command_timeout": 30},
     )
@@ -26,3 +31,9 @@ def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSessi
 def asyncpg_dsn(sqlalchemy_url: str) -> str:
     """The plain libpq DSN asyncpg.connect() accepts, from an SQLAlchemy URL."""
     return sqlalchemy_url.replace("postgresql+asyncpg://", "postgresql://", 1)
+
+
+def autocommit(engine: AsyncEngine) -> AsyncEngine:
+    """The same pool without BEGIN/ROLLBACK around each use: for single-statement reads,
+    where a transaction only adds two round trips."""
+    return engine.execution_options(isolation_level="AUTOCOMMIT")

@@ -8,8 +8,8 @@ from typing import Any
 
 from sqlalchemy import Column, DateTime, Index, MetaData, String, Table, insert
 from sqlalchemy.dialects.postgresql import JSONB, UUID
-from sqlalchemy.ext.asyncio import AsyncSession
 
+from crm_platform.db.engine import Executor
 from crm_platform.ids import uuid7
 
 
@@ -40,9 +40,7 @@ class HistoryEntry:
     changed_at: dt.datetime
 
 
-async def write_history(
-    session: AsyncSession, table: Table, entries: Sequence[HistoryEntry]
-) -> None:
+async def write_history(session: Executor, table: Table, entries: Sequence[HistoryEntry]) -> None:
     if not entries:
         return
     rows = [

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 
 from google.protobuf.message import Message
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
 
+from crm_platform.db.engine import Executor
 from crm_platform.events.envelope import current_trace_headers
 from crm_platform.ids import uuid7
 
@@ -67,7 +67,7 @@ class OutboxEvent:
             raise ValueError("occurred_at must be timezone-aware")
 
 
-async def write_events(session: AsyncSession, events: Sequence[OutboxEvent]) -> None:
+async def write_events(session: Executor, events: Sequence[OutboxEvent]) -> None:
     """Add `events` to the outbox inside the session's current transaction (no commit)."""
     if not events:
         return

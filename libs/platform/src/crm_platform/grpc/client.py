@@ -47,6 +47,9 @@ def create_channel(target: str, *, default_timeout: float = 5.0) -> grpc.aio.Cha
             ("grpc.enable_retries", 1),
             ("grpc.service_config", json.dumps(_RETRY_POLICY)),
             ("grpc.keepalive_time_ms", 30_000),
+            # gRPC's default reconnect backoff grows to 120 s: too slow after a restart.
+            ("grpc.initial_reconnect_backoff_ms", 200),
+            ("grpc.max_reconnect_backoff_ms", 2_000),
         ],
         interceptors=[_DefaultDeadline(default_timeout), *aio_client_interceptors()],
     )

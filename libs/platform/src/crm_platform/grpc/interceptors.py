@@ -11,7 +11,7 @@ import grpc
 
 from crm_platform import errors
 from crm_platform.auth.context import bind_principal, unbind_principal
-from crm_platform.auth.principal import METADATA_KEY, verify_token
+from crm_platform.auth.principal import METADATA_KEY, TokenVerifier
 from crm_platform.db.errors import is_database_outage
 from crm_platform.grpc.errors import STATUS_DETAILS_KEY, rich_status, status_code_for
 from crm_platform.telemetry.metrics import GRPC_SERVER_HANDLED, GRPC_SERVER_LATENCY
@@ -23,7 +23,7 @@ Behavior = Callable[[Any, grpc.aio.ServicerContext], Awaitable[Any]]
 
 class CallInterceptor(grpc.aio.ServerInterceptor):
     def __init__(self, *, principal_secret: str, max_deadline_seconds: float = 30.0) -> None:
-        self._secret = principal_secret
+        self._verifier = TokenVerifier(principal_secret)
         self._max_deadline = max_deadline_seconds
 
     async def intercept_service(
@@ -82,7 +82,7 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
     def _principal(self, context: grpc.aio.ServicerContext) -> Any:
         for key, value in context.invocation_metadata() or ():
             if key == METADATA_KEY:
-                return verify_token(str(value), self._secret)
+                return self._verifier.verify(str(value))
         raise errors.Unauthenticated("missing internal principal")
 
     def _deadline(self, context: grpc.aio.ServicerContext) -> float:

@@ -19,8 +19,9 @@ Context: TypeAlias = grpc.aio.ServicerContext
 
 
 class AccountServicer(pb_grpc.AccountServiceServicer):
-    def __init__(self, uow: UnitOfWorkFactory) -> None:
+    def __init__(self, *, uow: UnitOfWorkFactory, reads: UnitOfWorkFactory) -> None:
         self._uow = uow
+        self._reads = reads  # no transaction: queries are single statements
 
     async def CreateAccount(
         self, request: pb.CreateAccountRequest, context: Context
@@ -35,7 +36,7 @@ class AccountServicer(pb_grpc.AccountServiceServicer):
         self, request: pb.GetAccountRequest, context: Context
     ) -> pb.GetAccountResponse:
         account = await accounts.get_account(
-            uow=self._uow(), principal=current_principal(), account_id=request.id
+            uow=self._reads(), principal=current_principal(), account_id=request.id
         )
         return pb.GetAccountResponse(account=to_proto(account, pb.Account))
 
@@ -43,7 +44,7 @@ class AccountServicer(pb_grpc.AccountServiceServicer):
         self, request: pb.ListAccountsRequest, context: Context
     ) -> pb.ListAccountsResponse:
         found, token = await accounts.list_accounts(
-            uow=self._uow(),
+            uow=self._reads(),
             principal=current_principal(),
             page_size=request.page_size,
             page_token=request.page_token,
@@ -67,8 +68,9 @@ class AccountServicer(pb_grpc.AccountServiceServicer):
 
 
 class ContactServicer(pb_grpc.ContactServiceServicer):
-    def __init__(self, uow: UnitOfWorkFactory) -> None:
+    def __init__(self, *, uow: UnitOfWorkFactory, reads: UnitOfWorkFactory) -> None:
         self._uow = uow
+        self._reads = reads  # no transaction: queries are single statements
 
     async def CreateContact(
         self, request: pb.CreateContactRequest, context: Context
@@ -83,7 +85,7 @@ class ContactServicer(pb_grpc.ContactServiceServicer):
         self, request: pb.GetContactRequest, context: Context
     ) -> pb.GetContactResponse:
         contact = await contacts.get_contact(
-            uow=self._uow(), principal=current_principal(), contact_id=request.id
+            uow=self._reads(), principal=current_principal(), contact_id=request.id
         )
         return pb.GetContactResponse(contact=to_proto(contact, pb.Contact))
 
@@ -91,7 +93,7 @@ class ContactServicer(pb_grpc.ContactServiceServicer):
         self, request: pb.ListContactsRequest, context: Context
     ) -> pb.ListContactsResponse:
         found, token = await contacts.list_contacts(
-            uow=self._uow(),
+            uow=self._reads(),
             principal=current_principal(),
             page_size=request.page_size,
             page_token=request.page_token,

@@ -6,15 +6,15 @@ from dataclasses import fields
 from typing import Any, Generic
 
 from sqlalchemy import Table, and_, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_customer.domain.records import R
 from crm_platform.auth.principal import Principal, Scope
+from crm_platform.db.engine import Executor
 from crm_platform.db.visibility import visible_rows
 
 
 class SqlRecordRepository(Generic[R]):
-    def __init__(self, session: AsyncSession, table: Table, record_type: type[R]) -> None:
+    def __init__(self, session: Executor, table: Table, record_type: type[R]) -> None:
         self._session = session
         self._table = table
         self._type = record_type

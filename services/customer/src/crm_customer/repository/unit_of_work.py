@@ -4,7 +4,7 @@ import uuid
 from collections.abc import Callable
 from typing import Self
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from crm_customer.domain.accounts import Account
 from crm_customer.domain.contacts import Contact
@@ -22,31 +22,39 @@ class SqlUnitOfWork:
     accounts: SqlRecordRepository[Account]
     contacts: SqlRecordRepository[Contact]
 
-    def __init__(self, session_factory: async_sessionmaker[AsyncSession], to_outbox: EventMapper):
-        self._session_factory = session_factory
+    def __init__(self, engine: AsyncEngine, to_outbox: EventMapper) -> None:
+        """With an autocommit engine (crm_platform.db.engine.autocommit) this serves reads
+        without a transaction; commit() then has nothing to make atomic, so it refuses."""
+        self._engine = engine
         self._to_outbox = to_outbox
         self._events: list[tuple[RecordEvent, uuid.UUID]] = []
 
     async def __aenter__(self) -> Self:
-        self._session = self._session_factory()
-        await self._session.begin()
+        self._connection = await self._engine.connect()
+        self._transaction = (
+            None
+            if self._engine.get_execution_options().get("isolation_level") == "AUTOCOMMIT"
+            else await self._connection.begin()
+        )
         self._events = []
-        self.accounts = SqlRecordRepository(self._session, tables.accounts, Account)
-        self.contacts = SqlRecordRepository(self._session, tables.contacts, Contact)
+        self.accounts = SqlRecordRepository(self._connection, tables.accounts, Account)
+        self.contacts = SqlRecordRepository(self._connection, tables.contacts, Contact)
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
         # Anything not committed explicitly is rolled back.
-        await self._session.close()
+        await self._connection.close()
 
     def record(self, event: RecordEvent, *, actor_id: uuid.UUID) -> None:
         self._events.append((event, actor_id))
 
     async def commit(self) -> None:
         history = [entry for event, actor in self._events for entry in _history(event, actor)]
-        await write_history(self._session, tables.field_history, history)
-        await write_events(self._session, [self._to_outbox(event) for event, _ in self._events])
-        await self._session.commit()
+        if self._transaction is None:
+            raise RuntimeError("a read-only unit of work cannot commit")
+        await write_history(self._connection, tables.field_history, history)
+        await write_events(self._connection, [self._to_outbox(event) for event, _ in self._events])
+        await self._transaction.commit()
         self._events = []
 
 

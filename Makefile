@@ -10,7 +10,9 @@ PROTO_FILES := $(shell find protos -name '*.proto')
 # uv is much faster; `make setup INSTALLER=pip` uses plain pip instead.
 INSTALLER ?= uv
 ifeq ($(INSTALLER),uv)
-INSTALL := $(BIN)/uv pip install --python $(BIN)/python
+# Bytecode compiled at install: this environment may set PYTHONDONTWRITEBYTECODE, and
+# without .pyc files every service start recompiles its dependencies (~2 s each).
+INSTALL := $(BIN)/uv pip install --compile-bytecode --python $(BIN)/python
 else
 INSTALL := $(BIN)/python -m pip install -q
 endif

@@ -253,16 +253,10 @@ class _ServiceStarter:
         return pid is not None and _is_service_process(pid, spec)
 
     def start_all(self) -> None:
-        gateway = self.config.gateway
-        backends = [spec for spec in self.config.services if spec is not gateway]
+        # All at once: services connect to each other lazily, and the gateway's readiness
+        # already waits for the backends it routes to.
         with ThreadPoolExecutor(max_workers=len(self.config.services)) as pool:
-            # Backends are independent of each other; the gateway's migration can overlap
-            # them, but it serves only once the backends it routes to are ready.
-            started = [pool.submit(self._migrate_start_wait, spec) for spec in backends]
-            gateway_migrated = pool.submit(self._migrate, gateway)
-            _results(started)
-            _results([gateway_migrated])
-            self._start_and_wait(gateway)
+            _results([pool.submit(self._migrate_start_wait, s) for s in self.config.services])
 
     def _migrate_start_wait(self, spec: ServiceSpec) -> None:
         self._migrate(spec)

@@ -7,10 +7,12 @@ the write -> the consumer's handler) at a steady write rate.
 import asyncio
 import contextlib
 import datetime as dt
+import multiprocessing
 import shutil
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from google.protobuf.wrappers_pb2 import StringValue
 from sqlalchemy import func, select
@@ -45,7 +47,7 @@ def run(*, seconds: float) -> str:
         asyncio.run(postgres.create_database("bench", "bench", "bench"))
         url = postgres.url("bench", "bench", "bench")
         throughput = asyncio.run(_relay_throughput(url, nats_server.url))
-        latencies = asyncio.run(_latency(url, nats_server.url, seconds))
+        latencies = _latency(url, nats_server.url, seconds)
     finally:
         nats_server.stop()
         postgres.stop()
@@ -119,30 +121,31 @@ async def _relay_throughput(url: str, nats_url: str) -> float:
     return BACKLOG / elapsed
 
 
-async def _latency(url: str, nats_url: str, seconds: float) -> list[float]:
-    engine = await _fresh_engine(url)
-    sessions = create_session_factory(engine)
-    nc = await connect_nats(nats_url, name="bench")
-    await ensure_service_stream(nc.jetstream(), SERVICE)
-    latencies: list[float] = []
+def _latency(url: str, nats_url: str, seconds: float) -> list[float]:
+    """Writer + relay here, the consumer in its own process: as the publishing and the
+    consuming service are deployed, and so neither one's CPU delays the other's loop."""
     total = int(seconds * WRITE_RATE)
-    all_received = asyncio.Event()
+    context = multiprocessing.get_context("spawn")
+    results: multiprocessing.Queue[list[float]] = context.Queue()
+    ready = context.Event()
+    consumer = context.Process(target=_consume, args=(url, nats_url, total, ready, results))
+    consumer.start()
+    try:
+        ready.wait(timeout=30)
+        asyncio.run(_write_steadily(url, nats_url, total))
+        return results.get(timeout=60)
+    finally:
+        consumer.join(timeout=10)
+        if consumer.is_alive():
+            consumer.kill()
 
-    async def handler(session: AsyncSession, envelope: Envelope) -> None:
-        latencies.append((dt.datetime.now(dt.UTC) - envelope.occurred_at).total_seconds() * 1000)
-        if len(latencies) >= total:
-            all_received.set()
 
+async def _write_steadily(url: str, nats_url: str, total: int) -> None:
+    engine = create_engine(url)
+    sessions = create_session_factory(engine)
+    nc = await connect_nats(nats_url, name="bench-writer")
     relay = OutboxRelay(engine, nc)
-    consumer = EventConsumer(
-        nc,
-        sessions,
-        stream=stream_name(SERVICE),
-        durable="bench-latency",
-        subjects=[f"crm.{SERVICE}.>"],
-        handlers={StringValue.DESCRIPTOR.full_name: handler},
-    )
-    tasks = [asyncio.create_task(relay.run()), asyncio.create_task(consumer.run())]
+    relay_task = asyncio.create_task(relay.run())
     interval = 1 / WRITE_RATE
     started = time.perf_counter()
     for n in range(total):
@@ -151,11 +154,48 @@ async def _latency(url: str, nats_url: str, seconds: float) -> list[float]:
         delay = started + (n + 1) * interval - time.perf_counter()
         if delay > 0:
             await asyncio.sleep(delay)
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(all_received.wait(), timeout=30)
+    await asyncio.sleep(1)  # let the relay publish the tail before it stops
     relay.stop()
+    await relay_task
+    await nc.close()
+    await engine.dispose()
+
+
+def _consume(url: str, nats_url: str, total: int, ready: Any, results: Any) -> None:
+    results.put(asyncio.run(_consume_async(url, nats_url, total, ready)))
+
+
+async def _consume_async(url: str, nats_url: str, total: int, ready: Any) -> list[float]:
+    engine = await _fresh_engine(url)
+    sessions = create_session_factory(engine)
+    nc = await connect_nats(nats_url, name="bench-consumer")
+    await ensure_service_stream(nc.jetstream(), SERVICE)
+    latencies: list[float] = []
+    all_received = asyncio.Event()
+
+    async def handler(session: AsyncSession, envelope: Envelope) -> None:
+        latencies.append((dt.datetime.now(dt.UTC) - envelope.occurred_at).total_seconds() * 1000)
+        if len(latencies) >= total:
+            all_received.set()
+
+    consumer = EventConsumer(
+        nc,
+        sessions,
+        stream=stream_name(SERVICE),
+        durable="bench-latency",
+        subjects=[f"crm.{SERVICE}.>"],
+        handlers={StringValue.DESCRIPTOR.full_name: handler},
+    )
+    task = asyncio.create_task(consumer.run())
+    ready.set()
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(all_received.wait(), timeout=seconds_for(total) + 30)
     consumer.stop()
-    await asyncio.gather(*tasks)
+    await task
     await nc.close()
     await engine.dispose()
     return latencies
+
+
+def seconds_for(events: int) -> float:
+    return events / WRITE_RATE

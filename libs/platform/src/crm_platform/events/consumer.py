@@ -39,6 +39,8 @@ from crm_platform.events.streams import ensure_deadletter_stream
 
 log = logging.getLogger(__name__)
 _MAX_OUTAGE_PAUSE = 10.0
+# Bounds how long a message may wait behind a drain poll that found the stream empty.
+_DRAIN_POLL = 0.01
 tracer = trace.get_tracer("crm_platform.events")
 
 # Decodes `envelope.payload` itself; runs inside the inbox transaction and must not commit.
@@ -89,6 +91,7 @@ class EventConsumer:
         self._retry_delays = list(retry_delays)
         self._fetch_timeout = fetch_timeout
         self._subscription: JetStreamContext.PullSubscription | None = None
+        self._draining = False
         self._stopping = asyncio.Event()
         self._outage_pause = self._retry_delays[0]
 
@@ -133,7 +136,7 @@ class EventConsumer:
                     continue
             assert self._subscription is not None
             try:
-                messages = await self._subscription.fetch(self._batch, timeout=self._fetch_timeout)
+                messages = await self._fetch(self._subscription)
             except TimeoutError:
                 continue  # nothing to do, or NATS away: the next fetch finds out
             except Exception as exc:
@@ -142,6 +145,20 @@ class EventConsumer:
                 await self._pause(1.0)
                 continue
             await self._process_batch(messages)
+
+    async def _fetch(self, subscription: JetStreamContext.PullSubscription) -> list[Msg]:
+        """nats-py's fetch(n) returns what is already pending at once, but a long poll for n
+        messages waits for all n or the timeout after the first arrives. So an idle consumer
+        long-polls for one message (woken the moment it is published) and then drains with
+        short polls for whole batches until the stream is quiet again."""
+        if self._draining:
+            try:
+                return await subscription.fetch(self._batch, timeout=_DRAIN_POLL)
+            except TimeoutError:
+                self._draining = False
+        messages = await subscription.fetch(1, timeout=self._fetch_timeout)
+        self._draining = True
+        return messages
 
     async def _process_batch(self, messages: list[Msg]) -> None:
         for index, msg in enumerate(messages):

@@ -86,3 +86,10 @@ def test_page_token_round_trip_and_garbage() -> None:
     assert decode_page_token(encode_page_token(some_id)) == some_id
     with pytest.raises(InvalidArgument):
         decode_page_token("!!garbage")
+
+
+def test_an_account_cannot_be_its_own_parent() -> None:
+    account = new_account(name="Acme")
+    with pytest.raises(InvalidArgument) as raised:
+        account.update({"parent_id": str(account.id)})
+    assert raised.value.violations[0].field == "parent_id"

@@ -1,117 +1,131 @@
-"""Thin gRPC servicers: decode, call a use case with the caller's principal, encode."""
+"""Thin gRPC servicers: decode, call a use case with the caller's principal, encode.
+`_Records` does that once for any record kind; the servicers only name their messages."""
 
 from collections.abc import Callable
-from typing import TypeAlias
+from typing import Any, Generic, TypeAlias
 
 import grpc
+from google.protobuf.message import Message
 
 from crm.customer.v1 import customer_pb2 as pb
 from crm.customer.v1 import customer_pb2_grpc as pb_grpc
-from crm_customer.domain.accounts import Account
-from crm_customer.domain.contacts import Contact
+from crm_customer.domain.records import R
 from crm_customer.proto_mapping import to_proto, writable_values
-from crm_customer.usecases import accounts, contacts
+from crm_customer.usecases.accounts import ACCOUNTS
+from crm_customer.usecases.contacts import CONTACTS, list_contacts
 from crm_customer.usecases.ports import UnitOfWork
+from crm_customer.usecases.records import (
+    RecordKind,
+    create_record,
+    get_record,
+    list_records,
+    update_record,
+)
 from crm_platform.auth.context import current_principal
 
 UnitOfWorkFactory = Callable[[], UnitOfWork]
 Context: TypeAlias = grpc.aio.ServicerContext
 
 
+class _Records(Generic[R]):
+    def __init__(
+        self,
+        kind: RecordKind[R],
+        message_type: type[Message],
+        *,
+        uow: UnitOfWorkFactory,
+        reads: UnitOfWorkFactory,
+    ) -> None:
+        self.kind = kind
+        self.message_type = message_type
+        self.uow = uow
+        self.reads = reads  # no transaction: queries are single statements
+
+    def encode(self, record: R) -> Any:
+        return to_proto(record, self.message_type)
+
+    async def create(self, message: Any) -> Any:
+        rules = self.kind.record_type.RULES
+        record = await create_record(
+            kind=self.kind,
+            uow=self.uow(),
+            principal=current_principal(),
+            values=writable_values(message, rules, rules),
+        )
+        return self.encode(record)
+
+    async def get(self, record_id: str) -> Any:
+        record = await get_record(
+            kind=self.kind, uow=self.reads(), principal=current_principal(), record_id=record_id
+        )
+        return self.encode(record)
+
+    async def page(self, page_size: int, page_token: str) -> tuple[list[Any], str]:
+        records, token = await list_records(
+            kind=self.kind,
+            uow=self.reads(),
+            principal=current_principal(),
+            page_size=page_size,
+            page_token=page_token,
+        )
+        return [self.encode(record) for record in records], token
+
+    async def update(self, message: Any, paths: Any, expected_version: int) -> Any:
+        record = await update_record(
+            kind=self.kind,
+            uow=self.uow(),
+            principal=current_principal(),
+            record_id=message.id,
+            expected_version=expected_version,
+            values=writable_values(message, paths, self.kind.record_type.RULES),
+        )
+        return self.encode(record)
+
+
 class AccountServicer(pb_grpc.AccountServiceServicer):
     def __init__(self, *, uow: UnitOfWorkFactory, reads: UnitOfWorkFactory) -> None:
-        self._uow = uow
-        self._reads = reads  # no transaction: queries are single statements
+        self._records = _Records(ACCOUNTS, pb.Account, uow=uow, reads=reads)
 
-    async def CreateAccount(
-        self, request: pb.CreateAccountRequest, context: Context
-    ) -> pb.CreateAccountResponse:
-        values = writable_values(request.account, Account.RULES, Account.RULES)
-        account = await accounts.create_account(
-            uow=self._uow(), principal=current_principal(), values=values
-        )
-        return pb.CreateAccountResponse(account=to_proto(account, pb.Account))
+    async def CreateAccount(self, request: Any, context: Context) -> pb.CreateAccountResponse:
+        return pb.CreateAccountResponse(account=await self._records.create(request.account))
 
-    async def GetAccount(
-        self, request: pb.GetAccountRequest, context: Context
-    ) -> pb.GetAccountResponse:
-        account = await accounts.get_account(
-            uow=self._reads(), principal=current_principal(), account_id=request.id
-        )
-        return pb.GetAccountResponse(account=to_proto(account, pb.Account))
+    async def GetAccount(self, request: Any, context: Context) -> pb.GetAccountResponse:
+        return pb.GetAccountResponse(account=await self._records.get(request.id))
 
-    async def ListAccounts(
-        self, request: pb.ListAccountsRequest, context: Context
-    ) -> pb.ListAccountsResponse:
-        found, token = await accounts.list_accounts(
-            uow=self._reads(),
-            principal=current_principal(),
-            page_size=request.page_size,
-            page_token=request.page_token,
-        )
-        return pb.ListAccountsResponse(
-            accounts=[to_proto(a, pb.Account) for a in found], next_page_token=token
-        )
+    async def ListAccounts(self, request: Any, context: Context) -> pb.ListAccountsResponse:
+        found, token = await self._records.page(request.page_size, request.page_token)
+        return pb.ListAccountsResponse(accounts=found, next_page_token=token)
 
-    async def UpdateAccount(
-        self, request: pb.UpdateAccountRequest, context: Context
-    ) -> pb.UpdateAccountResponse:
-        values = writable_values(request.account, request.update_mask.paths, Account.RULES)
-        account = await accounts.update_account(
-            uow=self._uow(),
-            principal=current_principal(),
-            account_id=request.account.id,
-            expected_version=request.expected_version,
-            values=values,
+    async def UpdateAccount(self, request: Any, context: Context) -> pb.UpdateAccountResponse:
+        account = await self._records.update(
+            request.account, request.update_mask.paths, request.expected_version
         )
-        return pb.UpdateAccountResponse(account=to_proto(account, pb.Account))
+        return pb.UpdateAccountResponse(account=account)
 
 
 class ContactServicer(pb_grpc.ContactServiceServicer):
     def __init__(self, *, uow: UnitOfWorkFactory, reads: UnitOfWorkFactory) -> None:
-        self._uow = uow
-        self._reads = reads  # no transaction: queries are single statements
+        self._records = _Records(CONTACTS, pb.Contact, uow=uow, reads=reads)
 
-    async def CreateContact(
-        self, request: pb.CreateContactRequest, context: Context
-    ) -> pb.CreateContactResponse:
-        values = writable_values(request.contact, Contact.RULES, Contact.RULES)
-        contact = await contacts.create_contact(
-            uow=self._uow(), principal=current_principal(), values=values
-        )
-        return pb.CreateContactResponse(contact=to_proto(contact, pb.Contact))
+    async def CreateContact(self, request: Any, context: Context) -> pb.CreateContactResponse:
+        return pb.CreateContactResponse(contact=await self._records.create(request.contact))
 
-    async def GetContact(
-        self, request: pb.GetContactRequest, context: Context
-    ) -> pb.GetContactResponse:
-        contact = await contacts.get_contact(
-            uow=self._reads(), principal=current_principal(), contact_id=request.id
-        )
-        return pb.GetContactResponse(contact=to_proto(contact, pb.Contact))
+    async def GetContact(self, request: Any, context: Context) -> pb.GetContactResponse:
+        return pb.GetContactResponse(contact=await self._records.get(request.id))
 
-    async def ListContacts(
-        self, request: pb.ListContactsRequest, context: Context
-    ) -> pb.ListContactsResponse:
-        found, token = await contacts.list_contacts(
-            uow=self._reads(),
+    async def ListContacts(self, request: Any, context: Context) -> pb.ListContactsResponse:
+        found, token = await list_contacts(
+            uow=self._records.reads(),
             principal=current_principal(),
             page_size=request.page_size,
             page_token=request.page_token,
             account_id=request.account_id,
         )
-        return pb.ListContactsResponse(
-            contacts=[to_proto(c, pb.Contact) for c in found], next_page_token=token
-        )
+        encoded = [self._records.encode(contact) for contact in found]
+        return pb.ListContactsResponse(contacts=encoded, next_page_token=token)
 
-    async def UpdateContact(
-        self, request: pb.UpdateContactRequest, context: Context
-    ) -> pb.UpdateContactResponse:
-        values = writable_values(request.contact, request.update_mask.paths, Contact.RULES)
-        contact = await contacts.update_contact(
-            uow=self._uow(),
-            principal=current_principal(),
-            contact_id=request.contact.id,
-            expected_version=request.expected_version,
-            values=values,
+    async def UpdateContact(self, request: Any, context: Context) -> pb.UpdateContactResponse:
+        contact = await self._records.update(
+            request.contact, request.update_mask.paths, request.expected_version
         )
-        return pb.UpdateContactResponse(contact=to_proto(contact, pb.Contact))
+        return pb.UpdateContactResponse(contact=contact)

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 
 from crm_customer.domain import fields as rule
 from crm_customer.domain.records import Record
+from crm_platform.errors import FieldViolation, InvalidArgument
 
 
 @dataclass(frozen=True)
@@ -25,3 +26,10 @@ class Account(Record):
     phone: str = ""
     tags: tuple[str, ...] = ()
     parent_id: uuid.UUID | None = None
+
+    def check(self) -> None:
+        super().check()
+        if self.parent_id == self.id:
+            raise InvalidArgument(
+                [FieldViolation("parent_id", "an account cannot be its own parent")]
+            )

@@ -49,7 +49,7 @@ class Record:
             updated_at=now,
             **validate(cls.RULES, values),
         )
-        record._check_required()
+        record.check()
         return record, RecordEvent("created", record)
 
     def update(self, values: Mapping[str, Any]) -> tuple[Self, RecordEvent | None]:
@@ -68,10 +68,11 @@ class Record:
             version=self.version + 1,
             updated_at=dt.datetime.now(dt.UTC),
         )
-        updated._check_required()
+        updated.check()
         return updated, RecordEvent("updated", updated, changes)
 
-    def _check_required(self) -> None:
+    def check(self) -> None:
+        """Rules over several fields, run after every create and update."""
         if self.REQUIRED_ANY and not any(getattr(self, name) for name in self.REQUIRED_ANY):
             names = " or ".join(self.REQUIRED_ANY)
             raise InvalidArgument([FieldViolation(self.REQUIRED_ANY[0], f"{names} is required")])

@@ -1,12 +1,14 @@
-"""The commands and queries accounts and contacts share; their own modules add the rules
-that differ (which references must exist)."""
+"""The commands and queries of every customer record (accounts, contacts), written once;
+each aggregate's module declares its `RecordKind`: name, type, repository, references."""
 
 import base64
 import uuid
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Generic
 
-from crm_customer.usecases.ports import R, RecordRepository, UnitOfWork
+from crm_customer.domain.records import R
+from crm_customer.usecases.ports import RecordRepository, UnitOfWork
 from crm_platform.auth.principal import Action, Principal
 from crm_platform.errors import (
     FieldViolation,
@@ -21,76 +23,94 @@ MAX_PAGE_SIZE = 500
 DEFAULT_PAGE_SIZE = 50
 
 
-async def create(
-    *,
-    uow: UnitOfWork,
-    repo: RecordRepository[R],
-    record_type: type[R],
-    obj: str,
-    principal: Principal,
-    values: Mapping[str, Any],
+@dataclass(frozen=True)
+class Reference:
+    """A field holding the id of another record, which the caller must be able to see."""
+
+    field: str
+    obj: str
+    repo: Callable[[UnitOfWork], RecordRepository[Any]]
+
+
+@dataclass(frozen=True)
+class RecordKind(Generic[R]):
+    obj: str  # the permission object, e.g. "account"
+    record_type: type[R]
+    repo: Callable[[UnitOfWork], RecordRepository[R]]
+    references: tuple[Reference, ...] = ()
+
+
+async def create_record(
+    *, kind: RecordKind[R], uow: UnitOfWork, principal: Principal, values: Mapping[str, Any]
 ) -> R:
-    principal.require(obj, Action.CREATE)
-    record, event = record_type.create(
+    principal.require(kind.obj, Action.CREATE)
+    record, event = kind.record_type.create(
         id=uuid7(), owner_id=principal.subject_id, team_id=principal.team_id, values=values
     )
-    await repo.add(record)
-    uow.record(event, actor_id=principal.subject_id)
+    async with uow:
+        await _check_references(kind, uow, principal, record, changed=values.keys())
+        await kind.repo(uow).add(record)
+        uow.record(event, actor_id=principal.subject_id)
+        await uow.commit()
     return record
 
 
-async def get(*, repo: RecordRepository[R], obj: str, principal: Principal, record_id: str) -> R:
-    scope = principal.require(obj, Action.READ)
-    parsed = parse_uuid(record_id)
-    record = await repo.get(parsed, principal=principal, scope=scope) if parsed else None
-    if record is None:
-        raise NotFound(f"{obj} {record_id} not found")
-    return record
+async def get_record(
+    *, kind: RecordKind[R], uow: UnitOfWork, principal: Principal, record_id: str
+) -> R:
+    async with uow:
+        return await _visible(kind, kind.repo(uow), principal, record_id)
 
 
-async def update(
+async def update_record(
     *,
+    kind: RecordKind[R],
     uow: UnitOfWork,
-    repo: RecordRepository[R],
-    obj: str,
     principal: Principal,
     record_id: str,
     expected_version: int,
     values: Mapping[str, Any],
 ) -> R:
-    current = await get(repo=repo, obj=obj, principal=principal, record_id=record_id)
-    edit_scope = principal.require(obj, Action.EDIT)
-    if not principal.reaches(edit_scope, owner_id=current.owner_id, team_id=current.team_id):
-        raise PermissionDenied(f"not allowed to edit this {obj}")
-    if current.version != expected_version:
-        raise StaleVersion(f"{obj} is at version {current.version}, not {expected_version}")
-    updated, event = current.update(values)
-    if event is None:
-        return current
-    if not await repo.replace(updated, expected_version=expected_version):
-        raise StaleVersion(f"{obj} was changed concurrently")
-    uow.record(event, actor_id=principal.subject_id)
+    async with uow:
+        repo = kind.repo(uow)
+        current = await _visible(kind, repo, principal, record_id)
+        edit_scope = principal.require(kind.obj, Action.EDIT)
+        if not principal.reaches(edit_scope, owner_id=current.owner_id, team_id=current.team_id):
+            raise PermissionDenied(f"not allowed to edit this {kind.obj}")
+        if current.version != expected_version:
+            raise StaleVersion(
+                f"{kind.obj} is at version {current.version}, not {expected_version}"
+            )
+        updated, event = current.update(values)
+        if event is None:
+            return current
+        await _check_references(kind, uow, principal, updated, changed=values.keys())
+        if not await repo.replace(updated, expected_version=expected_version):
+            raise StaleVersion(f"{kind.obj} was changed concurrently")
+        uow.record(event, actor_id=principal.subject_id)
+        await uow.commit()
     return updated
 
 
-async def page(
+async def list_records(
     *,
-    repo: RecordRepository[R],
-    obj: str,
+    kind: RecordKind[R],
+    uow: UnitOfWork,
     principal: Principal,
     page_size: int,
     page_token: str,
     filters: dict[str, Any] | None = None,
 ) -> tuple[list[R], str]:
-    """One page of visible records and the token of the next page ("" at the end)."""
-    scope = principal.require(obj, Action.READ)
+    """One page of visible records, newest first, and the next page's token ("" at the end)."""
+    scope = principal.require(kind.obj, Action.READ)
     limit = page_size or DEFAULT_PAGE_SIZE
     if not 0 < limit <= MAX_PAGE_SIZE:
         raise InvalidArgument([FieldViolation("page_size", f"must be 1..{MAX_PAGE_SIZE}")])
     after = decode_page_token(page_token) if page_token else None
-    records = await repo.page(
-        principal=principal, scope=scope, after=after, limit=limit + 1, filters=filters or {}
-    )
+    async with uow:
+        records = await kind.repo(uow).page(
+            principal=principal, scope=scope, after=after, limit=limit + 1, filters=filters or {}
+        )
     if len(records) <= limit:
         return records, ""
     return records[:limit], encode_page_token(records[limit - 1].id)
@@ -107,12 +127,25 @@ def decode_page_token(token: str) -> uuid.UUID:
         raise InvalidArgument([FieldViolation("page_token", "is not a valid cursor")]) from None
 
 
-async def require_visible(
-    *, repo: RecordRepository[Any], obj: str, principal: Principal, field: str, record_id: Any
+async def _visible(
+    kind: RecordKind[R], repo: RecordRepository[R], principal: Principal, record_id: str
+) -> R:
+    scope = principal.require(kind.obj, Action.READ)
+    parsed = parse_uuid(record_id)
+    record = await repo.get(parsed, principal=principal, scope=scope) if parsed else None
+    if record is None:
+        raise NotFound(f"{kind.obj} {record_id} not found")
+    return record
+
+
+async def _check_references(
+    kind: RecordKind[R], uow: UnitOfWork, principal: Principal, record: R, *, changed: Any
 ) -> None:
-    """A reference to another record must point at one the caller can see."""
-    if record_id is None:
-        return
-    scope = principal.require(obj, Action.READ)
-    if await repo.get(record_id, principal=principal, scope=scope) is None:
-        raise InvalidArgument([FieldViolation(field, f"no such {obj}")])
+    """Every reference set by this change points at a record the caller can see."""
+    for ref in kind.references:
+        target = getattr(record, ref.field)
+        if ref.field not in changed or target is None:
+            continue
+        scope = principal.require(ref.obj, Action.READ)
+        if await ref.repo(uow).get(target, principal=principal, scope=scope) is None:
+            raise InvalidArgument([FieldViolation(ref.field, f"no such {ref.obj}")])

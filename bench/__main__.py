@@ -46,7 +46,8 @@ def main() -> None:
         f"Measured {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC with `make bench` "
         f"(`{sys.executable} -m bench`) on {machine()}. Everything — load generator, gateway, "
         "services, PostgreSQL and NATS — shares this one machine, so the figures are a floor "
-        "for a real deployment, not a ceiling.\n\n" + body + "\n"
+        "for a real deployment, not a ceiling. What the figures mean and what we tried: "
+        "[performance.md](performance.md).\n\n" + body + "\n"
     )
     print(f"\nwritten to {REPORT}")
 

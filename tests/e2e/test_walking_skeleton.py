@@ -8,6 +8,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import grpc
 import httpx
 import pytest
@@ -15,6 +16,7 @@ import pytest
 from crm.sales.v1 import account_projection_pb2 as sales_pb
 from crm.sales.v1 import account_projection_pb2_grpc as sales_grpc
 from crm_platform.auth.principal import Principal, issue_token
+from crm_platform.db.engine import asyncpg_dsn
 from crm_platform.grpc.client import create_channel, principal_metadata
 
 pytestmark = pytest.mark.e2e
@@ -225,3 +227,46 @@ def test_database_down_is_503_with_retry_after(
         time.sleep(0.2)
     assert reply.status_code == 200
     assert reply.json()["name"] == "Durable"
+
+
+def event_counts(stack: Any) -> tuple[int, int]:
+    """(account events in the customer outbox, events the sales consumer recorded)."""
+
+    async def count() -> tuple[int, int]:
+        customer = await asyncpg.connect(asyncpg_dsn(stack.info.database_urls["customer"]))
+        sales = await asyncpg.connect(asyncpg_dsn(stack.info.database_urls["sales"]))
+        try:
+            published = await customer.fetchval(
+                "SELECT count(*) FROM outbox WHERE subject LIKE 'crm.customer.account.%'"
+            )
+            applied = await sales.fetchval(
+                "SELECT count(*) FROM inbox WHERE consumer = 'sales-account-projection'"
+            )
+            return int(published), int(applied)
+        finally:
+            await customer.close()
+            await sales.close()
+
+    return asyncio.run(count())
+
+
+def test_a_killed_consumer_loses_nothing_and_applies_nothing_twice(
+    client: httpx.Client, auth: dict[str, str], stack: Any
+) -> None:
+    def create(n: int) -> str:
+        reply = client.post("/api/v1/accounts", json={"name": f"Crash {n}"}, headers=auth)
+        assert reply.status_code == 201, reply.text
+        return str(reply.json()["id"])
+
+    ids = [create(n) for n in range(20)]
+    stack.kill_service("sales")  # some of those events are still in flight
+    ids += [create(n) for n in range(20, 40)]  # written while the consumer is dead
+    stack.restart()
+    for account_id in ids:
+        assert projected_account(stack, account_id, timeout=30).source_version == 1
+    deadline = time.monotonic() + 30
+    while (counts := event_counts(stack))[0] != counts[1] and time.monotonic() < deadline:
+        time.sleep(0.2)
+    published, applied = counts
+    # The inbox's key is (consumer, event id): equal counts mean every event once.
+    assert published == applied

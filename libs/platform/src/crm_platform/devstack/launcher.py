@@ -24,7 +24,7 @@ from crm_platform.devstack.servers import (
 from crm_platform.devstack.services import ServiceStarter, is_service_process, service_environment
 from crm_platform.devstack.stack import StackConfig
 from crm_platform.devstack.state import State, make_state_dirs, shared_secrets
-from crm_platform.testing.processes import cmdline, pid_alive, terminate
+from crm_platform.testing.processes import cmdline, pid_alive, send, terminate, wait_gone
 
 # Re-exported: callers import the whole devstack API from here.
 __all__ = [
@@ -68,6 +68,17 @@ class RunningStack:
 
     def status(self) -> dict[str, bool]:
         return status(self.config)
+
+    def kill_service(self, name: str) -> None:
+        """SIGKILL one service, as a crash would; `restart()` brings it back."""
+        pid = State(self.config).service_pids()[name]
+        if pid_alive(pid) and f"crm-{name}" in cmdline(pid):
+            send(pid, signal.SIGKILL)
+            wait_gone([pid], STOP_TIMEOUT)
+
+    def restart(self) -> None:
+        """Start whatever is not running (`up` is idempotent)."""
+        up(self.config)
 
 
 def up(config: StackConfig | None = None) -> StackInfo:

@@ -7,7 +7,8 @@ as the outbox relay and event consumers); this module runs it and stops it clean
 import asyncio
 import logging
 import signal
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -41,6 +42,16 @@ class ServiceRuntime:
 
 async def serve(settings: ServiceSettings, runtime: ServiceRuntime) -> None:
     start_http_server(settings.metrics_port, addr=settings.metrics_host)
+    async with running(settings, runtime) as server:
+        log.info("serving", extra={"address": server.address})
+        await _until_signalled()
+        log.info("stopping")
+    shutdown_tracing()
+
+
+@asynccontextmanager
+async def running(settings: ServiceSettings, runtime: ServiceRuntime) -> AsyncIterator[GrpcServer]:
+    """The gRPC server and workers of `runtime`, started; stopped cleanly on exit."""
     server = GrpcServer(
         host=settings.grpc_host,
         port=settings.grpc_port,
@@ -49,16 +60,16 @@ async def serve(settings: ServiceSettings, runtime: ServiceRuntime) -> None:
     server.register(runtime.registrations)
     await server.start()
     tasks = [asyncio.create_task(worker.run()) for worker in runtime.workers]
-    log.info("serving", extra={"address": server.address})
-    await _until_signalled()
-    log.info("stopping")
-    await server.stop()
-    for worker in runtime.workers:
-        worker.stop()
-    await asyncio.wait(tasks, timeout=10) if tasks else None
-    for closer in runtime.closers:
-        await closer()
-    shutdown_tracing()
+    try:
+        yield server
+    finally:
+        await server.stop()
+        for worker in runtime.workers:
+            worker.stop()
+        if tasks:
+            await asyncio.wait(tasks, timeout=10)
+        for closer in runtime.closers:
+            await closer()
 
 
 async def _until_signalled() -> None:

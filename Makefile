@@ -12,9 +12,13 @@ INSTALLER ?= uv
 ifeq ($(INSTALLER),uv)
 # Bytecode compiled at install: this environment may set PYTHONDONTWRITEBYTECODE, and
 # without .pyc files every service start recompiles its dependencies (~2 s each).
-INSTALL := $(BIN)/uv pip install --compile-bytecode --python $(BIN)/python
+INSTALL := $(BIN)/uv pip install --compile-bytecode --python $(BIN)/python \
+	-c constraints.txt --build-constraint constraints.txt
+BOOTSTRAP := $(BIN)/python -m pip install -q -c constraints.txt uv
 else
-INSTALL := $(BIN)/python -m pip install -q
+# PIP_CONSTRAINT also reaches pip's isolated build environments (hatchling).
+INSTALL := PIP_CONSTRAINT=constraints.txt $(BIN)/python -m pip install -q
+BOOTSTRAP := true
 endif
 PYTEST := $(BIN)/python -m pytest -q
 
@@ -24,9 +28,8 @@ setup: $(STAMP)
 
 $(STAMP): constraints.txt requirements-dev.txt $(addsuffix /pyproject.toml,$(PACKAGES))
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q -c constraints.txt uv
-	$(INSTALL) -c constraints.txt --build-constraint constraints.txt \
-		-r requirements-dev.txt $(addprefix -e ,$(PACKAGES))
+	$(BOOTSTRAP)
+	$(INSTALL) -r requirements-dev.txt $(addprefix -e ,$(PACKAGES))
 	touch $@
 
 proto: $(PROTO_STAMP)

@@ -1,6 +1,5 @@
 """The customer service over real gRPC, PostgreSQL and NATS."""
 
-import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -18,9 +17,12 @@ from crm_customer.bootstrap import bootstrap
 from crm_customer.config import CustomerSettings
 from crm_customer.repository import tables
 from crm_platform.auth.principal import Action, Scope
-from crm_platform.db.migrations import schema_drift, upgrade_to_head
-from crm_platform.testing.ports import free_port
-from crm_platform.testing.services import TEST_SECRET, call_metadata, principal, running_service
+from crm_platform.testing.services import (
+    assert_schema_matches,
+    call_metadata,
+    principal,
+    running_service,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -30,20 +32,18 @@ ADMIN = principal(objects=["account", "contact"])
 
 @pytest.fixture
 async def customer(database_url: str, nats_url: str) -> AsyncIterator[grpc.aio.Channel]:
-    await asyncio.to_thread(upgrade_to_head, MIGRATIONS, database_url)
-    settings = CustomerSettings(
+    async with running_service(
+        CustomerSettings,
+        bootstrap,
+        migrations=MIGRATIONS,
         database_url=database_url,
         nats_url=nats_url,
-        grpc_port=free_port(),
-        principal_secret=TEST_SECRET,
-    )
-    async with running_service(settings, bootstrap) as channel:
+    ) as channel:
         yield channel
 
 
 async def test_migrations_match_the_tables(database_url: str) -> None:
-    await asyncio.to_thread(upgrade_to_head, MIGRATIONS, database_url)
-    assert await asyncio.to_thread(schema_drift, database_url, tables.metadata) == []
+    await assert_schema_matches(MIGRATIONS, database_url, tables.metadata)
 
 
 async def test_create_get_update_writes_history_and_outbox(

@@ -13,12 +13,15 @@ from crm.customer.events.v1 import events_pb2 as customer_events
 from crm.customer.v1 import customer_pb2
 from crm.sales.v1 import account_projection_pb2 as pb
 from crm.sales.v1 import account_projection_pb2_grpc as pb_grpc
-from crm_platform.db.migrations import schema_drift, upgrade_to_head
 from crm_platform.events.envelope import Envelope
 from crm_platform.events.streams import ensure_service_stream
 from crm_platform.ids import uuid7
-from crm_platform.testing.ports import free_port
-from crm_platform.testing.services import TEST_SECRET, call_metadata, principal, running_service
+from crm_platform.testing.services import (
+    assert_schema_matches,
+    call_metadata,
+    principal,
+    running_service,
+)
 from crm_sales.bootstrap import bootstrap
 from crm_sales.config import SalesSettings
 from crm_sales.repository import tables
@@ -31,14 +34,13 @@ READER = principal(objects=["account"])
 
 @pytest.fixture
 async def sales(database_url: str, nats_url: str) -> AsyncIterator[grpc.aio.Channel]:
-    await asyncio.to_thread(upgrade_to_head, MIGRATIONS, database_url)
-    settings = SalesSettings(
+    async with running_service(
+        SalesSettings,
+        bootstrap,
+        migrations=MIGRATIONS,
         database_url=database_url,
         nats_url=nats_url,
-        grpc_port=free_port(),
-        principal_secret=TEST_SECRET,
-    )
-    async with running_service(settings, bootstrap) as channel:
+    ) as channel:
         yield channel
 
 
@@ -91,8 +93,7 @@ async def eventually(
 
 
 async def test_migrations_match_the_tables(database_url: str) -> None:
-    await asyncio.to_thread(upgrade_to_head, MIGRATIONS, database_url)
-    assert await asyncio.to_thread(schema_drift, database_url, tables.metadata) == []
+    await assert_schema_matches(MIGRATIONS, database_url, tables.metadata)
 
 
 async def test_events_update_the_projection_in_version_order(

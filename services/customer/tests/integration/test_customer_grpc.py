@@ -3,12 +3,14 @@
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import grpc
 import pytest
 from google.protobuf.field_mask_pb2 import FieldMask
+from google.rpc import error_details_pb2
 from grpc_status import rpc_status
-from sqlalchemy import func, select
+from sqlalchemy import Table, func, select
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from crm.customer.v1 import customer_pb2 as pb
@@ -112,23 +114,45 @@ async def test_stale_version_is_failed_precondition_and_changes_nothing(
     assert (again.name, again.version) == ("A", 1)
 
 
-async def test_bad_input_gets_field_violations(customer: grpc.aio.Channel) -> None:
+async def test_bad_input_gets_field_violations_and_writes_nothing(
+    customer: grpc.aio.Channel, database_url: str
+) -> None:
     contacts = pb_grpc.ContactServiceStub(customer)
-    request = pb.CreateContactRequest(
-        contact=pb.Contact(first_name="Ann", email="not-an-email", account_id=str(uuid.uuid4()))
-    )
-    with pytest.raises(grpc.aio.AioRpcError) as raised:
-        await contacts.CreateContact(request, metadata=call_metadata(ADMIN))
-    assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    status = rpc_status.from_call(raised.value)
-    assert status is not None
-    assert "email" in raised.value.details()
+    invalid = pb.Contact(first_name="Ann", email="not-an-email", phone="call me")
+    assert await violated_fields(
+        contacts.CreateContact(
+            pb.CreateContactRequest(contact=invalid), metadata=call_metadata(ADMIN)
+        )
+    ) == [
+        "email",
+        "phone",
+    ]
+    dangling = pb.Contact(first_name="Ann", account_id=str(uuid.uuid4()))
+    assert await violated_fields(
+        contacts.CreateContact(
+            pb.CreateContactRequest(contact=dangling), metadata=call_metadata(ADMIN)
+        )
+    ) == ["account_id"]
+    assert await _count(database_url, tables.contacts) == 0
+    assert await _count(database_url, tables.outbox) == 0
 
     with pytest.raises(grpc.aio.AioRpcError) as raised:
         await contacts.GetContact(
             pb.GetContactRequest(id="not-a-uuid"), metadata=call_metadata(ADMIN)
         )
     assert raised.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+async def violated_fields(call: Any) -> list[str]:
+    """The fields named in the google.rpc.BadRequest of a call that must fail."""
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await call
+    assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    status = rpc_status.from_call(raised.value)
+    assert status is not None
+    bad_request = error_details_pb2.BadRequest()
+    assert status.details[0].Unpack(bad_request)
+    return sorted(v.field for v in bad_request.field_violations)
 
 
 async def test_missing_or_forged_principal_is_unauthenticated(customer: grpc.aio.Channel) -> None:
@@ -194,9 +218,9 @@ async def test_list_pages_through_everything_once(customer: grpc.aio.Channel) ->
     assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
 
 
-async def _count(database_url: str) -> int:
+async def _count(database_url: str, table: Table) -> int:
     engine = create_async_engine(database_url)
     async with engine.connect() as conn:
-        count = await conn.scalar(select(func.count()).select_from(tables.accounts))
+        count = await conn.scalar(select(func.count()).select_from(table))
     await engine.dispose()
     return int(count or 0)

@@ -6,7 +6,6 @@ from typing import Any
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
-from opentelemetry.instrumentation.grpc import aio_server_interceptor
 
 from crm_platform.grpc.interceptors import CallInterceptor
 
@@ -17,10 +16,7 @@ Registration = tuple[Callable[[Any, grpc.aio.Server], None], object, str]
 class GrpcServer:
     def __init__(self, *, host: str, port: int, principal_secret: str) -> None:
         self.server = grpc.aio.server(
-            interceptors=[
-                aio_server_interceptor(),
-                CallInterceptor(principal_secret=principal_secret),
-            ],
+            interceptors=[CallInterceptor(principal_secret=principal_secret)],
             options=[("grpc.so_reuseport", 0), ("grpc.max_receive_message_length", 16 << 20)],
         )
         self.health = health.aio.HealthServicer()

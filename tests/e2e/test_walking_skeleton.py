@@ -190,6 +190,7 @@ def test_metrics_are_exposed(client: httpx.Client, auth: dict[str, str], stack: 
     customer = httpx.get(stack.info.metrics_urls["customer"]).text
     assert "crm_grpc_server_handled_total" in customer
     assert "crm_outbox_published_total" in customer
+    assert 'crm_db_pool_connections{database="crm_customer",state="in_use"}' in customer
     sales = httpx.get(stack.info.metrics_urls["sales"]).text
     assert "crm_consumer_processed_total" in sales
 

@@ -8,12 +8,14 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from crm_platform.db.pool_metrics import POOLS
+
 # What repositories and the outbox writer execute statements on.
 Executor = AsyncSession | AsyncConnection
 
 
 def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
-    return create_async_engine(
+    engine = create_async_engine(
         url,
         pool_size=pool_size,
         max_overflow=pool_size,
@@ -22,6 +24,8 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
         # Fail fast when the database is away, so callers answer UNAVAILABLE quickly.
         connect_args={"timeout": 5, "command_timeout": 30},
     )
+    POOLS.watch(engine)
+    return engine
 
 
 def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

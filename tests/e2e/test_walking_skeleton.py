@@ -185,6 +185,9 @@ def test_contacts_belong_to_accounts(client: httpx.Client, auth: dict[str, str])
 
 
 def test_metrics_are_exposed(client: httpx.Client, auth: dict[str, str], stack: Any) -> None:
+    created = client.post("/api/v1/accounts", json={"name": "Measured"}, headers=auth)
+    assert created.status_code == 201
+    projected_account(stack, created.json()["id"])  # the consumer has run at least once
     gateway = client.get("/metrics").text
     assert 'crm_http_requests_total{method="POST",route="/api/v1/accounts",status="201"}' in gateway
     customer = httpx.get(stack.info.metrics_urls["customer"]).text

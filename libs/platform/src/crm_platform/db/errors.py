@@ -22,7 +22,11 @@ def is_database_outage(exc: BaseException) -> bool:
         seen.add(id(current))
         if isinstance(current, _OUTAGE):
             return True
-        if isinstance(current, DBAPIError) and current.connection_invalidated:
-            return True
+        if isinstance(current, DBAPIError):
+            if current.connection_invalidated:
+                return True
+            if isinstance(current.orig, BaseException):
+                current = current.orig  # the driver's own error
+                continue
         current = current.__cause__ or current.__context__
     return False

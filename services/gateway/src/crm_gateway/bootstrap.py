@@ -8,8 +8,10 @@ from fastapi import FastAPI
 
 from crm_gateway.api.app import create_app
 from crm_gateway.api.deps import Services
-from crm_gateway.clients.customer import CustomerClient
+from crm_gateway.clients.customer import EVENT_SUBJECTS, CustomerClient, Record
 from crm_gateway.clients.health import HealthProbe
+from crm_gateway.clients.invalidation import CacheInvalidation
+from crm_gateway.clients.read_cache import ReadCache
 from crm_gateway.config import GatewaySettings
 from crm_gateway.identity.callers import CallerCache
 from crm_gateway.identity.passwords import Argon2Hasher
@@ -38,6 +40,14 @@ def build_app(settings: GatewaySettings) -> FastAPI:
             HealthProbe("customer", settings.customer_target),
             HealthProbe("sales", settings.sales_target),
         ]
+        cache: ReadCache[Record] = ReadCache(
+            max_records=settings.read_cache_records, ttl_seconds=settings.read_cache_ttl_seconds
+        )
+        invalidation = (
+            CacheInvalidation(cache, settings.nats_url, EVENT_SUBJECTS)
+            if settings.nats_url and settings.read_cache_records
+            else None
+        )
         identity = Identity(SqlUserRepository(engine), Argon2Hasher())
         tokens = AccessTokens(
             settings.jwt_secret.get_secret_value(), settings.access_token_ttl_seconds
@@ -46,13 +56,17 @@ def build_app(settings: GatewaySettings) -> FastAPI:
             identity=identity,
             tokens=tokens,
             callers=CallerCache(tokens, settings.principal_secret.get_secret_value()),
-            customer=CustomerClient(customer),
+            customer=CustomerClient(customer, cache),
             readiness=Readiness(engine, probes),
         )
         try:
+            if invalidation is not None:
+                await invalidation.start()
             await _ensure_admin(settings, identity)
             yield
         finally:
+            if invalidation is not None:
+                await invalidation.stop()
             for probe in probes:
                 await probe.close()
             await customer.close()

@@ -16,6 +16,8 @@ class GatewaySettings(BaseSettings):
     service_name: str = "gateway"
     http_host: str = "127.0.0.1"
     http_port: int = 8080
+    # One process serves one core (the GIL); replicas scale further.
+    workers: int = Field(default=1, ge=1, le=64)
     database_url: str = "postgresql+asyncpg://127.0.0.1:5432/crm_gateway"
     # Logins, /me and readiness only: the hot path never touches the database.
     database_pool_size: int = 5
@@ -27,6 +29,11 @@ class GatewaySettings(BaseSettings):
     customer_target: str = "127.0.0.1:50061"
     sales_target: str = "127.0.0.1:50062"
     grpc_timeout_seconds: float = 5.0
+    # Events keep the read cache current; without NATS the cache stays off.
+    nats_url: str | None = None
+    read_cache_records: int = Field(default=100_000, ge=0)
+    # The longest a cached record is served when its service's events stop coming.
+    read_cache_ttl_seconds: float = Field(default=30.0, ge=0)
     otel_spans_file: str | None = None
     log_level: str = "INFO"
     bootstrap_admin_email: str | None = Field(

@@ -111,7 +111,11 @@ def service_environment(config: StackConfig, spec: ServiceSpec, info: StackInfo)
 
 def _gateway_environment(config: StackConfig, info: StackInfo) -> dict[str, str]:
     p = config.gateway.env_prefix
-    env = {p + "JWT_SECRET": info.jwt_secret}
+    env = {
+        p + "JWT_SECRET": info.jwt_secret,
+        # One worker per core, up to a handful: every request passes through the gateway.
+        p + "WORKERS": os.environ.get(p + "WORKERS", str(min(os.cpu_count() or 1, 4))),
+    }
     for backend in config.grpc_services:
         target_key = backend.name.upper().replace("-", "_") + "_TARGET"
         env[p + target_key] = str(backend.grpc_target)

@@ -8,6 +8,7 @@ the background when NATS does not answer within a moment, and reconnects never s
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 
 from nats.aio.client import Client
 
@@ -22,6 +23,11 @@ class ResilientClient(Client):
 
     _connecting: asyncio.Task[None] | None = None
 
+    async def connected(self) -> None:
+        """Returns once the first connection is made (at once if it already is)."""
+        if self._connecting is not None:
+            await asyncio.shield(self._connecting)
+
     async def close(self) -> None:
         # A never-ending first-connect loop would otherwise keep running after close.
         if self._connecting is not None and not self._connecting.done():
@@ -31,22 +37,43 @@ class ResilientClient(Client):
         await super().close()
 
 
+Hook = Callable[[], Awaitable[None]]
+
+
+async def _nothing() -> None:
+    return None
+
+
+async def _ignore(_: Exception) -> None:
+    return None
+
+
 async def connect_nats(
-    url: str, name: str, *, first_connect_timeout: float = CONNECT_TIMEOUT_SECONDS
-) -> Client:
+    url: str,
+    name: str,
+    *,
+    first_connect_timeout: float = CONNECT_TIMEOUT_SECONDS,
+    on_disconnected: Hook = _nothing,
+    on_reconnected: Hook = _nothing,
+    on_error: Callable[[Exception], Awaitable[None]] = _ignore,
+) -> ResilientClient:
     """Connected when NATS answers within `first_connect_timeout`; otherwise returned at once
-    while connecting in the background (check `is_connected`, or just let calls fail)."""
+    while connecting in the background (check `is_connected`, or just let calls fail).
+    The hooks let an owner react to losing and regaining the connection."""
     client = ResilientClient()
 
-    async def on_error(error: Exception) -> None:
+    async def errored(error: Exception) -> None:
         # Every failed reconnect attempt reports here; a traceback each time is only noise.
         log.debug("nats error: %r", error)
+        await on_error(error)
 
-    async def on_disconnected() -> None:
+    async def disconnected() -> None:
         log.warning("nats disconnected", extra={"nats_url": url})
+        await on_disconnected()
 
-    async def on_reconnected() -> None:
+    async def reconnected() -> None:
         log.info("nats reconnected", extra={"nats_url": url})
+        await on_reconnected()
 
     client._connecting = asyncio.create_task(
         client.connect(
@@ -55,9 +82,9 @@ async def connect_nats(
             max_reconnect_attempts=-1,
             reconnect_time_wait=RECONNECT_WAIT_SECONDS,  # type: ignore[arg-type]
             connect_timeout=CONNECT_TIMEOUT_SECONDS,
-            error_cb=on_error,
-            disconnected_cb=on_disconnected,
-            reconnected_cb=on_reconnected,
+            error_cb=errored,
+            disconnected_cb=disconnected,
+            reconnected_cb=reconnected,
         )
     )
     done, _ = await asyncio.wait({client._connecting}, timeout=first_connect_timeout)

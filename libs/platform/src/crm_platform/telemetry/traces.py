@@ -4,7 +4,6 @@ file for the local stack and e2e tests, which read one trace across services fro
 import json
 import os
 from collections.abc import Sequence
-from typing import IO
 
 from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
@@ -13,10 +12,14 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, Spa
 
 
 class JsonLinesSpanExporter(SpanExporter):
+    """Appends one JSON line per span; each batch in one write, so several processes can
+    share the file without their lines interleaving."""
+
     def __init__(self, path: str) -> None:
-        self._file: IO[str] = open(path, "a", encoding="utf-8")  # noqa: SIM115 - closed on shutdown
+        self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        lines = []
         for span in spans:
             context = span.get_span_context()
             if context is None:
@@ -33,12 +36,13 @@ class JsonLinesSpanExporter(SpanExporter):
                 "end_ns": span.end_time,
                 "status": span.status.status_code.name,
             }
-            self._file.write(json.dumps(record) + "\n")
-        self._file.flush()
+            lines.append(json.dumps(record) + "\n")
+        if lines:
+            os.write(self._fd, "".join(lines).encode())
         return SpanExportResult.SUCCESS
 
     def shutdown(self) -> None:
-        self._file.close()
+        os.close(self._fd)
 
 
 def setup_tracing(*, service_name: str, spans_file: str | None) -> None:

@@ -1,6 +1,6 @@
 """The customer service's accounts and contacts, as the gateway calls them."""
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 
 import grpc
@@ -10,6 +10,7 @@ from google.protobuf.message import Message
 from crm.customer.v1 import customer_pb2 as pb
 from crm.customer.v1 import customer_pb2_grpc as pb_grpc
 from crm_gateway.clients.errors import translate
+from crm_gateway.clients.read_cache import ReadCache
 
 Metadata = tuple[tuple[str, str], ...]
 Req = TypeVar("Req", bound=Message)
@@ -27,18 +28,43 @@ async def call(
         raise translate(error, SERVICE) from error
 
 
+Record = pb.Account | pb.Contact
+R = TypeVar("R", pb.Account, pb.Contact)
+
+# Every event the customer service publishes names the record it is about.
+EVENT_SUBJECTS = ("crm.customer.>",)
+
+
 class CustomerClient:
-    def __init__(self, channel: grpc.aio.Channel) -> None:
+    def __init__(self, channel: grpc.aio.Channel, cache: ReadCache[Record] | None = None) -> None:
         self._accounts = pb_grpc.AccountServiceStub(channel)
         self._contacts = pb_grpc.ContactServiceStub(channel)
+        # Without events to invalidate it the cache stays off; a disabled one stands in.
+        self._cache: ReadCache[Record] = (
+            cache if cache is not None else ReadCache(max_records=0, ttl_seconds=0)
+        )
 
     async def create_account(self, md: Metadata, account: pb.Account) -> pb.Account:
         request = pb.CreateAccountRequest(account=account)
         return (await call(self._accounts.CreateAccount, request, md)).account
 
+    async def _cached(
+        self, kind: type[R], record_id: str, md: Metadata, fetch: Callable[[], Awaitable[R]]
+    ) -> R:
+        cached = self._cache.get(record_id, md)
+        if isinstance(cached, kind):
+            return cached
+        epoch = self._cache.epoch
+        record = await fetch()
+        self._cache.put(record_id, md, record.version, record, epoch=epoch)
+        return record
+
     async def get_account(self, md: Metadata, account_id: str) -> pb.Account:
-        request = pb.GetAccountRequest(id=account_id)
-        return (await call(self._accounts.GetAccount, request, md)).account
+        async def fetch() -> pb.Account:
+            request = pb.GetAccountRequest(id=account_id)
+            return (await call(self._accounts.GetAccount, request, md)).account
+
+        return await self._cached(pb.Account, account_id, md, fetch)
 
     async def list_accounts(
         self, md: Metadata, limit: int, cursor: str
@@ -53,15 +79,21 @@ class CustomerClient:
         request = pb.UpdateAccountRequest(
             account=account, update_mask=FieldMask(paths=fields), expected_version=version
         )
-        return (await call(self._accounts.UpdateAccount, request, md)).account
+        updated: pb.Account = (await call(self._accounts.UpdateAccount, request, md)).account
+        # Our own caller reads its write at once, before the event comes round.
+        self._cache.invalidate(updated.id, updated.version)
+        return updated
 
     async def create_contact(self, md: Metadata, contact: pb.Contact) -> pb.Contact:
         request = pb.CreateContactRequest(contact=contact)
         return (await call(self._contacts.CreateContact, request, md)).contact
 
     async def get_contact(self, md: Metadata, contact_id: str) -> pb.Contact:
-        request = pb.GetContactRequest(id=contact_id)
-        return (await call(self._contacts.GetContact, request, md)).contact
+        async def fetch() -> pb.Contact:
+            request = pb.GetContactRequest(id=contact_id)
+            return (await call(self._contacts.GetContact, request, md)).contact
+
+        return await self._cached(pb.Contact, contact_id, md, fetch)
 
     async def list_contacts(
         self, md: Metadata, limit: int, cursor: str, account_id: str = ""
@@ -76,4 +108,6 @@ class CustomerClient:
         request = pb.UpdateContactRequest(
             contact=contact, update_mask=FieldMask(paths=fields), expected_version=version
         )
-        return (await call(self._contacts.UpdateContact, request, md)).contact
+        updated: pb.Contact = (await call(self._contacts.UpdateContact, request, md)).contact
+        self._cache.invalidate(updated.id, updated.version)
+        return updated

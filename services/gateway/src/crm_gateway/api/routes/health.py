@@ -1,7 +1,7 @@
 """Probes and metrics: `/healthz` (alive), `/readyz` (dependencies answer), `/metrics`."""
 
 from fastapi import APIRouter
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.responses import Response
 
 from crm_gateway.api import schemas
@@ -9,6 +9,8 @@ from crm_gateway.api.deps import GatewayServices
 from crm_gateway.api.problems import problem
 from crm_gateway.api.routes import common
 from crm_gateway.api.routes.common import problems
+from crm_platform.db.pool_metrics import POOLS
+from crm_platform.telemetry.metrics import exposition
 
 router = APIRouter(tags=["operations"])
 
@@ -35,4 +37,4 @@ async def readyz(services: GatewayServices) -> Response:
 
 @router.get("/metrics", include_in_schema=False)
 async def metrics() -> Response:
-    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+    return Response(exposition(POOLS), media_type=CONTENT_TYPE_LATEST)

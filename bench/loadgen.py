@@ -3,9 +3,13 @@ connection) that records every latency. Written with raw asyncio streams on uvlo
 costs the 2-core machine as little CPU as possible next to the system under test."""
 
 import asyncio
+import itertools
 import statistics
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
+
+import uvloop
 
 
 @dataclass(frozen=True)
@@ -33,11 +37,18 @@ class LoadResult:
 
 
 async def _worker(
-    host: str, port: int, request: bytes, deadline: float, out: list[float], errors: list[int]
+    host: str,
+    port: int,
+    requests: list[bytes],
+    deadline: float,
+    out: list[float],
+    errors: list[int],
 ) -> None:
     reader, writer = await asyncio.open_connection(host, port)
     try:
-        while time.perf_counter() < deadline:
+        for request in itertools.cycle(requests):
+            if time.perf_counter() >= deadline:
+                break
             started = time.perf_counter()
             writer.write(request)
             status, length = await _read_response(reader)
@@ -61,17 +72,47 @@ async def _read_response(reader: asyncio.StreamReader) -> tuple[int, int]:
     return status, length
 
 
-async def run_load(
-    *, host: str, port: int, path: str, headers: dict[str, str], connections: int, seconds: float
+def run_load(
+    *,
+    host: str,
+    port: int,
+    paths: Sequence[str],
+    headers: dict[str, str],
+    connections: int,
+    seconds: float,
+) -> LoadResult:
+    """GET `paths` round-robin for `seconds`, the connections' starting points spread evenly
+    over them (so every path is read early, whichever server process a connection reaches)."""
+    return uvloop.run(_load(host, port, paths, headers, connections, seconds))
+
+
+async def _load(
+    host: str,
+    port: int,
+    paths: Sequence[str],
+    headers: dict[str, str],
+    connections: int,
+    seconds: float,
 ) -> LoadResult:
     header_lines = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
-    request = f"GET {path} HTTP/1.1\r\nHost: {host}\r\n{header_lines}\r\n".encode()
+    requests = [
+        f"GET {path} HTTP/1.1\r\nHost: {host}\r\n{header_lines}\r\n".encode() for path in paths
+    ]
     latencies: list[float] = []
     errors = [0]
     started = time.perf_counter()
     deadline = started + seconds
+    shared = (deadline, latencies, errors)
     await asyncio.gather(
-        *(_worker(host, port, request, deadline, latencies, errors) for _ in range(connections))
+        *(
+            _worker(host, port, _rotated(requests, n * len(requests) // connections), *shared)
+            for n in range(connections)
+        )
     )
     elapsed = time.perf_counter() - started
     return LoadResult(len(latencies), errors[0], elapsed, latencies)
+
+
+def _rotated(items: list[bytes], by: int) -> list[bytes]:
+    by %= len(items)
+    return items[by:] + items[:by]

@@ -1,4 +1,6 @@
+import asyncio
 import time
+from dataclasses import dataclass
 
 import pytest
 
@@ -84,3 +86,74 @@ def test_holds_at_most_max_records_least_recently_read_out_first() -> None:
     assert cache.get("r1", ALICE) == "r1"
     assert cache.get("r3", ALICE) == "r3"
     assert len(cache) == 2
+
+
+@dataclass
+class Row:
+    version: int
+    name: str
+
+
+class SlowService:
+    """Answers reads only when told to, counting them."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.release = asyncio.Event()
+        self.answer: Row | Exception = Row(1, "first")
+
+    async def fetch(self) -> Row:
+        self.calls += 1
+        await self.release.wait()
+        if isinstance(self.answer, Exception):
+            raise self.answer
+        return self.answer
+
+
+async def test_concurrent_misses_ask_the_service_once() -> None:
+    cache: ReadCache[Row] = ReadCache(max_records=10, ttl_seconds=60)
+    cache.enable()
+    service = SlowService()
+    readers = [
+        asyncio.create_task(cache.read_through(Row, "r1", ALICE, service.fetch)) for _ in range(20)
+    ]
+    await asyncio.sleep(0)
+    service.release.set()
+    assert {(await reader).name for reader in readers} == {"first"}
+    assert service.calls == 1
+    assert (await cache.read_through(Row, "r1", ALICE, service.fetch)).name == "first"
+    assert service.calls == 1
+
+
+async def test_a_failed_read_reaches_every_waiting_reader_and_is_not_kept() -> None:
+    cache: ReadCache[Row] = ReadCache(max_records=10, ttl_seconds=60)
+    cache.enable()
+    service = SlowService()
+    service.answer = LookupError("no such record")
+    readers = [
+        asyncio.create_task(cache.read_through(Row, "r1", ALICE, service.fetch)) for _ in range(3)
+    ]
+    await asyncio.sleep(0)
+    service.release.set()
+    for reader in readers:
+        with pytest.raises(LookupError):
+            await reader
+    assert len(cache) == 0
+    assert service.calls == 1
+
+
+async def test_a_reader_after_a_change_does_not_join_a_fetch_from_before_it() -> None:
+    cache: ReadCache[Row] = ReadCache(max_records=10, ttl_seconds=60)
+    cache.enable()
+    service = SlowService()
+    before = asyncio.create_task(cache.read_through(Row, "r1", ALICE, service.fetch))
+    await asyncio.sleep(0)
+    cache.invalidate("r1", 2)  # version 2 was written while version 1 is on its way
+    service.answer = Row(2, "second")
+    after = asyncio.create_task(cache.read_through(Row, "r1", ALICE, service.fetch))
+    await asyncio.sleep(0)
+    service.release.set()
+    assert (await after).name == "second"
+    await before
+    assert service.calls == 2
+    assert (await cache.read_through(Row, "r1", ALICE, service.fetch)).version == 2

@@ -24,7 +24,8 @@ def alembic_config(migrations_dir: Path, database_url: str) -> Config:
 
 
 def upgrade_to_head(migrations_dir: Path, database_url: str) -> None:
-    command.upgrade(alembic_config(migrations_dir, database_url), "head")
+    # "heads": branches written side by side (and merged later) all apply.
+    command.upgrade(alembic_config(migrations_dir, database_url), "heads")
 
 
 def run_env() -> None:

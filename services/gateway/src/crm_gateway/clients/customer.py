@@ -1,6 +1,6 @@
 """The customer service's accounts and contacts, as the gateway calls them."""
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from typing import TypeVar
 
 import grpc
@@ -29,7 +29,6 @@ async def call(
 
 
 Record = pb.Account | pb.Contact
-R = TypeVar("R", pb.Account, pb.Contact)
 
 # Every event the customer service publishes names the record it is about.
 EVENT_SUBJECTS = ("crm.customer.>",)
@@ -48,23 +47,12 @@ class CustomerClient:
         request = pb.CreateAccountRequest(account=account)
         return (await call(self._accounts.CreateAccount, request, md)).account
 
-    async def _cached(
-        self, kind: type[R], record_id: str, md: Metadata, fetch: Callable[[], Awaitable[R]]
-    ) -> R:
-        cached = self._cache.get(record_id, md)
-        if isinstance(cached, kind):
-            return cached
-        epoch = self._cache.epoch
-        record = await fetch()
-        self._cache.put(record_id, md, record.version, record, epoch=epoch)
-        return record
-
     async def get_account(self, md: Metadata, account_id: str) -> pb.Account:
         async def fetch() -> pb.Account:
             request = pb.GetAccountRequest(id=account_id)
             return (await call(self._accounts.GetAccount, request, md)).account
 
-        return await self._cached(pb.Account, account_id, md, fetch)
+        return await self._cache.read_through(pb.Account, account_id, md, fetch)
 
     async def list_accounts(
         self, md: Metadata, limit: int, cursor: str
@@ -93,7 +81,7 @@ class CustomerClient:
             request = pb.GetContactRequest(id=contact_id)
             return (await call(self._contacts.GetContact, request, md)).contact
 
-        return await self._cached(pb.Contact, contact_id, md, fetch)
+        return await self._cache.read_through(pb.Contact, contact_id, md, fetch)
 
     async def list_contacts(
         self, md: Metadata, limit: int, cursor: str, account_id: str = ""

@@ -11,9 +11,11 @@ arriving, e.g. the owning service's relay is down), and switching the cache off 
 gateway is not subscribed to events at all.
 """
 
+import asyncio
 import time
 from collections import OrderedDict
-from typing import Generic, TypeVar
+from collections.abc import Awaitable, Callable
+from typing import Generic, Protocol, TypeVar, cast
 
 from prometheus_client import Counter
 
@@ -22,7 +24,13 @@ READS = Counter(
 )
 _HIT, _MISS = READS.labels("hit"), READS.labels("miss")
 
-Record = TypeVar("Record")
+
+class Versioned(Protocol):
+    version: int
+
+
+Record = TypeVar("Record", bound=Versioned)
+Kind = TypeVar("Kind", bound=Versioned)
 
 # The caller's signed principal metadata: what the service authorized the answer for.
 CallerKey = tuple[tuple[str, str], ...]
@@ -40,6 +48,9 @@ class ReadCache(Generic[Record]):
         # Record id -> the newest version an event announced. An answer read before that
         # event but stored after it must not be kept; remembered for as many ids as we cache.
         self._announced: OrderedDict[str, int] = OrderedDict()
+        # Record id -> caller -> the fetch under way: concurrent misses share one call, so
+        # a burst of readers of a record the cache has not got (or just dropped) asks once.
+        self._in_flight: dict[str, dict[CallerKey, asyncio.Future[Versioned]]] = {}
         self._enabled = False
         # Changes whenever events may have been missed; an answer read under an older epoch
         # is not kept, since the event that would have dropped it may be among those missed.
@@ -91,11 +102,53 @@ class ReadCache(Generic[Record]):
             callers.clear()
         callers[caller] = (time.monotonic(), record)
 
+    async def read_through(
+        self,
+        kind: type[Kind],
+        record_id: str,
+        caller: CallerKey,
+        fetch: Callable[[], Awaitable[Kind]],
+    ) -> Kind:
+        """The record from memory, else from `fetch` (shared with concurrent readers)."""
+        cached = self.get(record_id, caller)
+        if isinstance(cached, kind):
+            return cached
+        fetches = self._in_flight.setdefault(record_id, {})
+        pending = fetches.get(caller)
+        if pending is None:
+            pending = fetches[caller] = asyncio.ensure_future(self._fetch(record_id, caller, fetch))
+            pending.add_done_callback(_retrieve_exception)
+        # Shielded: one reader hanging up must not cancel the others' answer.
+        return cast(Kind, await asyncio.shield(pending))
+
+    async def _fetch(
+        self, record_id: str, caller: CallerKey, fetch: Callable[[], Awaitable[Versioned]]
+    ) -> Versioned:
+        epoch = self.epoch
+        try:
+            record = await fetch()
+        finally:
+            fetches = self._in_flight.get(record_id, {})
+            if fetches.get(caller) is asyncio.current_task():
+                del fetches[caller]
+                if not fetches:
+                    del self._in_flight[record_id]
+        self.put(record_id, caller, record.version, cast(Record, record), epoch=epoch)
+        return record
+
     def invalidate(self, record_id: str, version: int = 0) -> None:
         """Record `record_id` changed (to `version`, when known): no caller's copy is current."""
         self._records.pop(record_id, None)
+        # Readers from now on must not join a fetch that may have read the old version.
+        self._in_flight.pop(record_id, None)
         if version > self._announced.get(record_id, 0):
             self._announced[record_id] = version
             self._announced.move_to_end(record_id)
             if len(self._announced) > self._max_records:
                 self._announced.popitem(last=False)
+
+
+def _retrieve_exception(fetch: "asyncio.Future[Versioned]") -> None:
+    # Every reader may have hung up; the failure was theirs to see, not the event loop's.
+    if not fetch.cancelled():
+        fetch.exception()

@@ -157,3 +157,38 @@ async def test_a_reader_after_a_change_does_not_join_a_fetch_from_before_it() ->
     await before
     assert service.calls == 2
     assert (await cache.read_through(Row, "r1", ALICE, service.fetch)).version == 2
+
+
+async def test_a_copy_past_half_its_ttl_is_served_and_refreshed_behind_the_reader(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    cache: ReadCache[Row] = ReadCache(max_records=10, ttl_seconds=10)
+    cache.enable()
+    service = SlowService()
+    service.release.set()
+    now = time.monotonic()
+    monkeypatch.setattr(time, "monotonic", lambda: now)
+    await cache.read_through(Row, "r1", ALICE, service.fetch)
+    monkeypatch.setattr(time, "monotonic", lambda: now + 6)
+    service.answer = Row(2, "refreshed")
+    assert (await cache.read_through(Row, "r1", ALICE, service.fetch)).name == "first"
+    await asyncio.sleep(0)  # the refresh runs
+    assert service.calls == 2
+    monkeypatch.setattr(time, "monotonic", lambda: now + 12)  # past the first copy's TTL
+    assert (await cache.read_through(Row, "r1", ALICE, service.fetch)).name == "refreshed"
+    assert service.calls == 2
+
+
+async def test_a_refresh_that_fails_drops_the_copy(monkeypatch: pytest.MonkeyPatch) -> None:
+    cache: ReadCache[Row] = ReadCache(max_records=10, ttl_seconds=10)
+    cache.enable()
+    service = SlowService()
+    service.release.set()
+    now = time.monotonic()
+    monkeypatch.setattr(time, "monotonic", lambda: now)
+    await cache.read_through(Row, "r1", ALICE, service.fetch)
+    monkeypatch.setattr(time, "monotonic", lambda: now + 6)
+    service.answer = LookupError("gone")
+    await cache.read_through(Row, "r1", ALICE, service.fetch)
+    await asyncio.sleep(0)
+    assert cache.get("r1", ALICE) is None

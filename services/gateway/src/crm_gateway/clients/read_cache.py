@@ -76,16 +76,22 @@ class ReadCache(Generic[Record]):
         return sum(len(callers) for callers in self._records.values())
 
     def get(self, record_id: str, caller: CallerKey) -> Record | None:
+        entry = self._entry(record_id, caller)
+        return entry[1] if entry is not None else None
+
+    def _entry(self, record_id: str, caller: CallerKey) -> tuple[float, Record] | None:
+        """(age in seconds, record) of a live copy, counted as a hit or a miss."""
         if not self._enabled:
             return None
         callers = self._records.get(record_id)
         entry = callers.get(caller) if callers is not None else None
-        if entry is None or time.monotonic() - entry[0] > self._ttl:
+        age = time.monotonic() - entry[0] if entry is not None else 0.0
+        if entry is None or age > self._ttl:
             _MISS.inc()
             return None
         self._records.move_to_end(record_id)
         _HIT.inc()
-        return entry[1]
+        return age, entry[1]
 
     def put(
         self, record_id: str, caller: CallerKey, version: int, record: Record, *, epoch: int
@@ -109,17 +115,28 @@ class ReadCache(Generic[Record]):
         caller: CallerKey,
         fetch: Callable[[], Awaitable[Kind]],
     ) -> Kind:
-        """The record from memory, else from `fetch` (shared with concurrent readers)."""
-        cached = self.get(record_id, caller)
-        if isinstance(cached, kind):
-            return cached
+        """The record from memory, else from `fetch` (shared with concurrent readers).
+
+        A copy past half its TTL is still served, and refreshed in the background: records
+        read all the time then never expire all at once into a burst of misses."""
+        entry = self._entry(record_id, caller)
+        if entry is not None and isinstance(entry[1], kind):
+            if entry[0] > self._ttl / 2:
+                self._fetching(record_id, caller, fetch)
+            return entry[1]
+        # Shielded: one reader hanging up must not cancel the others' answer.
+        return cast(Kind, await asyncio.shield(self._fetching(record_id, caller, fetch)))
+
+    def _fetching(
+        self, record_id: str, caller: CallerKey, fetch: Callable[[], Awaitable[Versioned]]
+    ) -> "asyncio.Future[Versioned]":
+        """The fetch of this record for this caller under way, started if there is none."""
         fetches = self._in_flight.setdefault(record_id, {})
         pending = fetches.get(caller)
         if pending is None:
             pending = fetches[caller] = asyncio.ensure_future(self._fetch(record_id, caller, fetch))
             pending.add_done_callback(_retrieve_exception)
-        # Shielded: one reader hanging up must not cancel the others' answer.
-        return cast(Kind, await asyncio.shield(pending))
+        return pending
 
     async def _fetch(
         self, record_id: str, caller: CallerKey, fetch: Callable[[], Awaitable[Versioned]]
@@ -127,6 +144,10 @@ class ReadCache(Generic[Record]):
         epoch = self.epoch
         try:
             record = await fetch()
+        except BaseException:
+            # A refresh that finds the record gone (or no longer this caller's to see).
+            self._records.get(record_id, {}).pop(caller, None)
+            raise
         finally:
             fetches = self._in_flight.get(record_id, {})
             if fetches.get(caller) is asyncio.current_task():

@@ -155,3 +155,27 @@ async def test_without_events_every_read_asks_the_service(
     await until(lambda: cached.cache.enabled)
     assert await cached.service_calls_for(account_id) == 1  # emptied on reconnect
     assert await cached.service_calls_for(account_id) == 0
+
+
+async def test_a_write_through_one_gateway_process_is_read_back_from_another(
+    cached: CachedGateway, nats_url: str
+) -> None:
+    """The fake service publishes no events: only the word between the processes helps."""
+    account_id = await create(cached, "Old name")
+    peer_settings = cached.gateway.settings.model_copy(update={"nats_url": nats_url})
+    async with running_gateway(peer_settings) as (peer_app, peer_client):
+        peer_cache = peer_app.state.services.customer._cache
+        await until(lambda: peer_cache.enabled)
+        path = f"/api/v1/accounts/{account_id}"
+        first = await peer_client.get(path, headers=cached.auth)
+        assert first.status_code == 200, first.text
+        assert len(peer_cache) == 1
+        patched = await cached.gateway.client.patch(
+            path,
+            json={"name": "New name"},
+            headers={**cached.auth, "If-Match": first.headers["ETag"]},
+        )
+        assert patched.status_code == 200, patched.text
+        await until(lambda: len(peer_cache) == 0)
+        again = await peer_client.get(path, headers=cached.auth)
+        assert again.json()["name"] == "New name"

@@ -68,8 +68,7 @@ class CustomerClient:
             account=account, update_mask=FieldMask(paths=fields), expected_version=version
         )
         updated: pb.Account = (await call(self._accounts.UpdateAccount, request, md)).account
-        # Our own caller reads its write at once, before the event comes round.
-        self._cache.invalidate(updated.id, updated.version)
+        await self._cache.changed_here(updated.id, updated.version)
         return updated
 
     async def create_contact(self, md: Metadata, contact: pb.Contact) -> pb.Contact:
@@ -97,5 +96,5 @@ class CustomerClient:
             contact=contact, update_mask=FieldMask(paths=fields), expected_version=version
         )
         updated: pb.Contact = (await call(self._contacts.UpdateContact, request, md)).contact
-        self._cache.invalidate(updated.id, updated.version)
+        await self._cache.changed_here(updated.id, updated.version)
         return updated

@@ -19,6 +19,9 @@ from crm_platform.events.envelope import AGGREGATE_ID, AGGREGATE_VERSION
 
 log = logging.getLogger(__name__)
 
+# Gateway processes tell each other about their own writes here; no stream keeps these.
+PEER_SUBJECT = "crm_gateway.read_cache.changed"
+
 
 class CacheInvalidation:
     def __init__(self, cache: ReadCache[Any], nats_url: str, subjects: tuple[str, ...]) -> None:
@@ -50,9 +53,10 @@ class CacheInvalidation:
     async def _subscribe(self) -> None:
         assert self._nc is not None
         await self._nc.connected()  # the first connection may still be under way
-        for subject in self._subjects:
+        for subject in (*self._subjects, PEER_SUBJECT):
             await self._nc.subscribe(subject, cb=self._on_event, pending_msgs_limit=1_000_000)
         await self._nc.flush()  # the server has our interest: no later event passes us by
+        self._cache.tell_peers = self._tell_peers
         self._cache.enable()
         log.info("read cache on", extra={"subjects": list(self._subjects)})
 
@@ -63,6 +67,15 @@ class CacheInvalidation:
             return
         version = headers.get(AGGREGATE_VERSION, "")
         self._cache.invalidate(record_id, int(version) if version.isdigit() else 0)
+
+    async def _tell_peers(self, record_id: str, version: int) -> None:
+        assert self._nc is not None
+        headers = {AGGREGATE_ID: record_id, AGGREGATE_VERSION: str(version)}
+        try:
+            await self._nc.publish(PEER_SUBJECT, b"", headers=headers)
+            await self._nc.flush(timeout=1)
+        except Exception:  # the write stands; peers then learn of it from the event
+            log.warning("could not tell peer gateways of a change", exc_info=True)
 
     async def _lost(self) -> None:
         self._cache.disable()

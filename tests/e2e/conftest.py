@@ -3,7 +3,9 @@
 import random
 import shutil
 from collections.abc import Iterator
+from typing import Any
 
+import httpx
 import pytest
 
 from crm_platform.devstack import launcher
@@ -42,3 +44,25 @@ def stack(request: pytest.FixtureRequest) -> Iterator[RunningStack]:
                 print(f"\ne2e stack state kept in {config.state_dir}")
             else:
                 shutil.rmtree(root, ignore_errors=True)
+
+
+def login(client: httpx.Client, stack: Any) -> dict[str, str]:
+    reply = client.post(
+        "/api/v1/auth/token",
+        data={"username": stack.info.admin_email, "password": stack.info.admin_password},
+    )
+    assert reply.status_code == 200, reply.text
+    body = reply.json()
+    assert body["token_type"] == "bearer"
+    return {"Authorization": f"Bearer {body['access_token']}"}
+
+
+@pytest.fixture(scope="module")
+def client(stack: Any) -> httpx.Client:
+    with httpx.Client(base_url=stack.info.gateway_url, timeout=10) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def auth(client: httpx.Client, stack: Any) -> dict[str, str]:
+    return login(client, stack)

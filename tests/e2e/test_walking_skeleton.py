@@ -22,28 +22,6 @@ from crm_platform.grpc.client import create_channel, principal_metadata
 pytestmark = pytest.mark.e2e
 
 
-def login(client: httpx.Client, stack: Any) -> dict[str, str]:
-    reply = client.post(
-        "/api/v1/auth/token",
-        data={"username": stack.info.admin_email, "password": stack.info.admin_password},
-    )
-    assert reply.status_code == 200, reply.text
-    body = reply.json()
-    assert body["token_type"] == "bearer"
-    return {"Authorization": f"Bearer {body['access_token']}"}
-
-
-@pytest.fixture(scope="module")
-def client(stack: Any) -> httpx.Client:
-    with httpx.Client(base_url=stack.info.gateway_url, timeout=10) as client:
-        yield client
-
-
-@pytest.fixture(scope="module")
-def auth(client: httpx.Client, stack: Any) -> dict[str, str]:
-    return login(client, stack)
-
-
 def projected_account(
     stack: Any, account_id: str, timeout: float = 15
 ) -> sales_pb.ProjectedAccount:

@@ -56,14 +56,16 @@ def principal(
     subject_id: uuid.UUID | None = None,
     team_id: uuid.UUID | None = None,
     team_ids: Iterable[uuid.UUID] = (),
+    partner_id: uuid.UUID | None = None,
 ) -> Principal:
     grants = {obj: {action.value: scope.value for action in actions} for obj in objects}
     return Principal(
         subject_id=subject_id or uuid.uuid4(),
-        kind="user",
+        kind="api_key" if partner_id else "user",
         roles=frozenset({"test"}),
         team_id=team_id,
         team_ids=frozenset(team_ids),
+        partner_id=partner_id,
         grants=grants,
     )
 

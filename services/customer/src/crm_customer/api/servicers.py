@@ -17,6 +17,7 @@ from crm_customer.usecases.ports import UnitOfWork
 from crm_customer.usecases.records import (
     RecordKind,
     create_record,
+    delete_record,
     get_record,
     list_records,
     update_record,
@@ -45,7 +46,7 @@ class _Records(Generic[R]):
         return to_proto(record, self.message_type)
 
     async def create(self, message: Any) -> Any:
-        rules = self.kind.record_type.RULES
+        rules = self.kind.record_type.creatable()
         record = await create_record(
             kind=self.kind,
             uow=self.uow(),
@@ -77,9 +78,18 @@ class _Records(Generic[R]):
             principal=current_principal(),
             record_id=message.id,
             expected_version=expected_version,
-            values=writable_values(message, paths, self.kind.record_type.RULES),
+            values=writable_values(message, paths, self.kind.record_type.updatable()),
         )
         return self.encode(record)
+
+    async def delete(self, record_id: str, expected_version: int) -> None:
+        await delete_record(
+            kind=self.kind,
+            uow=self.uow(),
+            principal=current_principal(),
+            record_id=record_id,
+            expected_version=expected_version,
+        )
 
 
 class AccountServicer(pb_grpc.AccountServiceServicer):
@@ -101,6 +111,10 @@ class AccountServicer(pb_grpc.AccountServiceServicer):
             request.account, request.update_mask.paths, request.expected_version
         )
         return pb.UpdateAccountResponse(account=account)
+
+    async def DeleteAccount(self, request: Any, context: Context) -> pb.DeleteAccountResponse:
+        await self._records.delete(request.id, request.expected_version)
+        return pb.DeleteAccountResponse()
 
 
 class ContactServicer(pb_grpc.ContactServiceServicer):
@@ -129,3 +143,7 @@ class ContactServicer(pb_grpc.ContactServiceServicer):
             request.contact, request.update_mask.paths, request.expected_version
         )
         return pb.UpdateContactResponse(contact=contact)
+
+    async def DeleteContact(self, request: Any, context: Context) -> pb.DeleteContactResponse:
+        await self._records.delete(request.id, request.expected_version)
+        return pb.DeleteContactResponse()

@@ -66,6 +66,13 @@ def optional_id(value: Any) -> uuid.UUID | None:
         raise ValueError("is not a valid id") from None
 
 
+def required_id(value: Any) -> uuid.UUID:
+    found = optional_id(value)
+    if found is None:
+        raise ValueError("must not be empty")
+    return found
+
+
 def tags(value: Any) -> tuple[str, ...]:
     if not isinstance(value, list | tuple):
         raise ValueError("must be a list of strings")

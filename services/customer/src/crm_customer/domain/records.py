@@ -6,15 +6,31 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, ClassVar, Self, TypeVar
 
+from crm_customer.domain import fields as rule
 from crm_customer.domain.fields import FieldChange, Validator, validate
 from crm_platform.errors import FieldViolation, InvalidArgument
+
+# Fields every record has besides its own.
+SHARED_RULES: Mapping[str, Validator] = {
+    "partner_id": rule.optional_id,
+    "internal_notes": rule.text(5000),
+}
+# Changing these hands the record to someone else: the transfer permission, never on create.
+TRANSFER_RULES: Mapping[str, Validator] = {
+    "owner_id": rule.required_id,
+    "team_id": rule.optional_id,
+}
+# Never shown to, nor written by, partner callers (DESIGN §7 field-level rules).
+INTERNAL_FIELDS = frozenset({"internal_notes"})
+# A partner may not re-link a record to another partner either.
+NOT_FOR_PARTNERS = INTERNAL_FIELDS | {"partner_id"}
 
 
 @dataclass(frozen=True)
 class RecordEvent:
     """A fact about a record, published by the events layer after commit-safe storage."""
 
-    kind: str  # "created" or "updated"
+    kind: str  # "created", "updated" or "deleted"
     record: "Record"
     changes: tuple[FieldChange, ...] = ()
 
@@ -30,6 +46,17 @@ class Record:
     version: int = 1
     created_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
     updated_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
+    partner_id: uuid.UUID | None = None
+    # None only in a copy meant for a caller who may not see internal fields.
+    internal_notes: str | None = ""
+
+    @classmethod
+    def creatable(cls) -> Mapping[str, Validator]:
+        return {**cls.RULES, **SHARED_RULES}
+
+    @classmethod
+    def updatable(cls) -> Mapping[str, Validator]:
+        return {**cls.RULES, **SHARED_RULES, **TRANSFER_RULES}
 
     @classmethod
     def create(
@@ -47,14 +74,14 @@ class Record:
             team_id=team_id,
             created_at=now,
             updated_at=now,
-            **validate(cls.RULES, values),
+            **validate(cls.creatable(), values),
         )
         record.check()
         return record, RecordEvent("created", record)
 
     def update(self, values: Mapping[str, Any]) -> tuple[Self, RecordEvent | None]:
         """The record after applying `values`, and the event; no event when nothing changed."""
-        cleaned = validate(self.RULES, values)
+        cleaned = validate(self.updatable(), values)
         changes = tuple(
             FieldChange(name, getattr(self, name), new)
             for name, new in cleaned.items()
@@ -70,6 +97,14 @@ class Record:
         )
         updated.check()
         return updated, RecordEvent("updated", updated, changes)
+
+    def delete(self) -> tuple[Self, RecordEvent]:
+        deleted = replace(self, version=self.version + 1, updated_at=dt.datetime.now(dt.UTC))
+        return deleted, RecordEvent("deleted", deleted)
+
+    def without_internal_fields(self) -> Self:
+        hidden: dict[str, Any] = dict.fromkeys(INTERNAL_FIELDS)
+        return replace(self, **hidden)
 
     def check(self) -> None:
         """Rules over several fields, run after every create and update."""

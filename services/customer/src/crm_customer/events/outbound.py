@@ -15,19 +15,19 @@ def to_outbox_event(event: RecordEvent) -> OutboxEvent:
     changed = [change.field for change in event.changes]
     if isinstance(record, Account):
         account = to_proto(record, pb.Account)
-        message: Message = (
-            events.AccountCreated(account=account)
-            if event.kind == "created"
-            else events.AccountUpdated(account=account, changed_fields=changed)
-        )
+        message: Message = {
+            "created": lambda: events.AccountCreated(account=account),
+            "updated": lambda: events.AccountUpdated(account=account, changed_fields=changed),
+            "deleted": lambda: events.AccountDeleted(account=account),
+        }[event.kind]()
         aggregate = "account"
     else:
         contact = to_proto(record, pb.Contact)
-        message = (
-            events.ContactCreated(contact=contact)
-            if event.kind == "created"
-            else events.ContactUpdated(contact=contact, changed_fields=changed)
-        )
+        message = {
+            "created": lambda: events.ContactCreated(contact=contact),
+            "updated": lambda: events.ContactUpdated(contact=contact, changed_fields=changed),
+            "deleted": lambda: events.ContactDeleted(contact=contact),
+        }[event.kind]()
         aggregate = "contact"
     return OutboxEvent(
         subject=f"crm.customer.{aggregate}.{event.kind}.v1",

@@ -5,7 +5,7 @@ import uuid
 from dataclasses import fields
 from typing import Any, Generic
 
-from sqlalchemy import Table, and_, insert, select, update
+from sqlalchemy import Table, and_, func, insert, select, update
 
 from crm_customer.domain.records import R
 from crm_platform.auth.principal import Principal, Scope
@@ -22,7 +22,9 @@ class SqlRecordRepository(Generic[R]):
 
     async def get(self, record_id: uuid.UUID, *, principal: Principal, scope: Scope) -> R | None:
         query = select(*self._columns).where(
-            self._table.c.id == record_id, visible_rows(self._table, principal, scope)
+            self._table.c.id == record_id,
+            self._table.c.deleted_at.is_(None),
+            visible_rows(self._table, principal, scope),
         )
         row = (await self._session.execute(query)).first()
         return self._to_record(row._mapping) if row else None
@@ -36,7 +38,10 @@ class SqlRecordRepository(Generic[R]):
         limit: int,
         filters: dict[str, Any],
     ) -> list[R]:
-        conditions = [visible_rows(self._table, principal, scope)]
+        conditions = [
+            self._table.c.deleted_at.is_(None),
+            visible_rows(self._table, principal, scope),
+        ]
         conditions += [self._table.c[name] == value for name, value in filters.items()]
         if after is not None:
             conditions.append(self._table.c.id < after)
@@ -59,6 +64,19 @@ class SqlRecordRepository(Generic[R]):
             update(self._table)
             .where(self._table.c.id == record.id, self._table.c.version == expected_version)
             .values(**values)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def delete(self, record: R, *, expected_version: int) -> bool:
+        # Kept, marked deleted: history, events and references to it stay meaningful.
+        result = await self._session.execute(
+            update(self._table)
+            .where(
+                self._table.c.id == record.id,
+                self._table.c.version == expected_version,
+                self._table.c.deleted_at.is_(None),
+            )
+            .values(version=record.version, updated_at=record.updated_at, deleted_at=func.now())
         )
         return bool(result.rowcount)  # type: ignore[attr-defined]
 

@@ -1,6 +1,6 @@
 """The customer database schema (mirrored by migrations/)."""
 
-from sqlalchemy import ARRAY, Column, ForeignKey, Index, String, Table, text
+from sqlalchemy import ARRAY, Column, DateTime, ForeignKey, Index, String, Table, Text, text
 from sqlalchemy.dialects.postgresql import UUID
 
 from crm_platform.db.history import history_table
@@ -14,6 +14,9 @@ def _ownership() -> list[Column[object]]:
     return [
         Column("owner_id", UUID(as_uuid=True), nullable=False),
         Column("team_id", UUID(as_uuid=True)),
+        Column("partner_id", UUID(as_uuid=True)),
+        Column("internal_notes", Text, nullable=False, server_default=""),
+        Column("deleted_at", DateTime(timezone=True)),
     ]
 
 
@@ -32,6 +35,7 @@ accounts = Table(
     *timestamp_columns(),
     Index("ix_accounts_owner_id", "owner_id", "id"),
     Index("ix_accounts_team_id", "team_id", "id"),
+    Index("ix_accounts_partner_id", "partner_id", "id"),
 )
 
 contacts = Table(
@@ -49,6 +53,7 @@ contacts = Table(
     *timestamp_columns(),
     Index("ix_contacts_owner_id", "owner_id", "id"),
     Index("ix_contacts_team_id", "team_id", "id"),
+    Index("ix_contacts_partner_id", "partner_id", "id"),
     Index("ix_contacts_account_id", "account_id", "id"),
 )
 

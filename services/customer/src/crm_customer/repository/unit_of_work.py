@@ -61,8 +61,8 @@ class SqlUnitOfWork:
 def _history(event: RecordEvent, actor_id: uuid.UUID) -> list[HistoryEntry]:
     record = event.record
     record_type = type(record).__name__.lower()
-    if event.kind == "created":
-        changes = [("created", None, None)]
+    if event.kind in ("created", "deleted"):
+        changes = [(event.kind, None, None)]
     else:
         changes = [(c.field, c.old, c.new) for c in event.changes]
     return [

@@ -32,6 +32,10 @@ class RecordRepository(Protocol[R]):
         """Store `record` if the stored version is still `expected_version`."""
         ...
 
+    async def delete(self, record: R, *, expected_version: int) -> bool:
+        """Mark `record` deleted if the stored version is still `expected_version`."""
+        ...
+
 
 class UnitOfWork(Protocol):
     @property

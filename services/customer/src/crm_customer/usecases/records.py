@@ -3,11 +3,11 @@ each aggregate's module declares its `RecordKind`: name, type, repository, refer
 
 import base64
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic
 
-from crm_customer.domain.records import R
+from crm_customer.domain.records import NOT_FOR_PARTNERS, TRANSFER_RULES, R
 from crm_customer.usecases.ports import RecordRepository, UnitOfWork
 from crm_platform.auth.principal import Action, Principal
 from crm_platform.errors import (
@@ -44,6 +44,10 @@ async def create_record(
     *, kind: RecordKind[R], uow: UnitOfWork, principal: Principal, values: Mapping[str, Any]
 ) -> R:
     principal.require(kind.obj, Action.CREATE)
+    # Empty values are what an unset proto field reads as: only real ones count as sent.
+    _check_writable(kind, principal, [name for name, value in values.items() if value])
+    if principal.partner_id is not None:  # what a partner creates stays in its sight
+        values = {**values, "partner_id": principal.partner_id}
     record, event = kind.record_type.create(
         id=uuid7(), owner_id=principal.subject_id, team_id=principal.team_id, values=values
     )
@@ -52,14 +56,14 @@ async def create_record(
         await kind.repo(uow).add(record)
         uow.record(event, actor_id=principal.subject_id)
         await uow.commit()
-    return record
+    return seen_by(principal, record)
 
 
 async def get_record(
     *, kind: RecordKind[R], uow: UnitOfWork, principal: Principal, record_id: str
 ) -> R:
     async with uow:
-        return await _visible(kind, kind.repo(uow), principal, record_id)
+        return seen_by(principal, await _visible(kind, kind.repo(uow), principal, record_id))
 
 
 async def update_record(
@@ -71,25 +75,48 @@ async def update_record(
     expected_version: int,
     values: Mapping[str, Any],
 ) -> R:
+    _check_writable(kind, principal, values)
     async with uow:
         repo = kind.repo(uow)
         current = await _visible(kind, repo, principal, record_id)
-        edit_scope = principal.require(kind.obj, Action.EDIT)
-        if not principal.reaches(edit_scope, owner_id=current.owner_id, team_id=current.team_id):
-            raise PermissionDenied(f"not allowed to edit this {kind.obj}")
-        if current.version != expected_version:
-            raise StaleVersion(
-                f"{kind.obj} is at version {current.version}, not {expected_version}"
-            )
+        _require_reach(kind, principal, Action.EDIT, current)
+        if TRANSFER_RULES.keys() & values.keys():
+            _require_reach(kind, principal, Action.TRANSFER, current)
+        _require_version(kind, current, expected_version)
         updated, event = current.update(values)
         if event is None:
-            return current
+            return seen_by(principal, current)
         await _check_references(kind, uow, principal, updated, changed=values.keys())
         if not await repo.replace(updated, expected_version=expected_version):
             raise StaleVersion(f"{kind.obj} was changed concurrently")
         uow.record(event, actor_id=principal.subject_id)
         await uow.commit()
-    return updated
+    return seen_by(principal, updated)
+
+
+async def delete_record(
+    *,
+    kind: RecordKind[R],
+    uow: UnitOfWork,
+    principal: Principal,
+    record_id: str,
+    expected_version: int,
+) -> None:
+    async with uow:
+        repo = kind.repo(uow)
+        current = await _visible(kind, repo, principal, record_id)
+        _require_reach(kind, principal, Action.DELETE, current)
+        _require_version(kind, current, expected_version)
+        deleted, event = current.delete()
+        if not await repo.delete(deleted, expected_version=expected_version):
+            raise StaleVersion(f"{kind.obj} was changed concurrently")
+        uow.record(event, actor_id=principal.subject_id)
+        await uow.commit()
+
+
+def seen_by(principal: Principal, record: R) -> R:
+    """The record as `principal` may see it: partners never see internal fields."""
+    return record.without_internal_fields() if principal.partner_id is not None else record
 
 
 async def list_records(
@@ -111,6 +138,7 @@ async def list_records(
         records = await kind.repo(uow).page(
             principal=principal, scope=scope, after=after, limit=limit + 1, filters=filters or {}
         )
+    records = [seen_by(principal, record) for record in records]
     if len(records) <= limit:
         return records, ""
     return records[:limit], encode_page_token(records[limit - 1].id)
@@ -136,6 +164,31 @@ async def _visible(
     if record is None:
         raise NotFound(f"{kind.obj} {record_id} not found")
     return record
+
+
+def _check_writable(kind: RecordKind[R], principal: Principal, names: Iterable[str]) -> None:
+    """Fields the caller may not set at all are a bad request, whatever the record."""
+    violations = []
+    for name in names:
+        if principal.partner_id is not None and name in NOT_FOR_PARTNERS:
+            violations.append(FieldViolation(name, "is not writable by partners"))
+        elif name in TRANSFER_RULES and principal.scope(kind.obj, Action.TRANSFER) is None:
+            violations.append(FieldViolation(name, "needs the transfer permission"))
+    if violations:
+        raise InvalidArgument(violations)
+
+
+def _require_reach(kind: RecordKind[R], principal: Principal, action: Action, record: R) -> None:
+    scope = principal.require(kind.obj, action)
+    if not principal.reaches(
+        scope, owner_id=record.owner_id, team_id=record.team_id, partner_id=record.partner_id
+    ):
+        raise PermissionDenied(f"not allowed to {action.value} this {kind.obj}")
+
+
+def _require_version(kind: RecordKind[R], record: R, expected_version: int) -> None:
+    if record.version != expected_version:
+        raise StaleVersion(f"{kind.obj} is at version {record.version}, not {expected_version}")
 
 
 async def _check_references(

@@ -27,10 +27,7 @@ def account_json(a: pb.Account) -> JsonObject:
         "phone": a.phone,
         "tags": list(a.tags),
         "parent_id": a.parent_id or None,
-        "owner_id": a.owner_id,
-        "team_id": a.team_id or None,
-        "created_at": _time(a.created_at),
-        "updated_at": _time(a.updated_at),
+        **_ownership(a),
     }
 
 
@@ -44,11 +41,22 @@ def contact_json(c: pb.Contact) -> JsonObject:
         "phone": c.phone,
         "account_id": c.account_id or None,
         "title": c.title,
-        "owner_id": c.owner_id,
-        "team_id": c.team_id or None,
-        "created_at": _time(c.created_at),
-        "updated_at": _time(c.updated_at),
+        **_ownership(c),
     }
+
+
+def _ownership(r: pb.Account | pb.Contact) -> JsonObject:
+    found: JsonObject = {
+        "owner_id": r.owner_id,
+        "team_id": r.team_id or None,
+        "partner_id": r.partner_id or None,
+        "created_at": _time(r.created_at),
+        "updated_at": _time(r.updated_at),
+    }
+    # The service leaves internal fields unset for callers who may not see them.
+    if r.HasField("internal_notes"):
+        found["internal_notes"] = r.internal_notes
+    return found
 
 
 def proto_values(values: Mapping[str, Any]) -> dict[str, Any]:

@@ -16,8 +16,25 @@ Tag = Annotated[str, Field(min_length=1, max_length=50)]
 _NEXT_CURSOR = "Pass as `cursor` for the next page; null at the end."
 
 
+InternalNotes = Annotated[
+    str | None,
+    Field(max_length=5000, description="Internal only: partners can neither see nor set it."),
+]
+PartnerId = Annotated[
+    str | None,
+    Field(max_length=64, description="The partner the record is linked to; not for partners."),
+]
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+class Transfer(Strict):
+    """Changing the owner (and team) needs the transfer permission; without it, 422."""
+
+    owner_id: str | None = Field(default=None, max_length=64, description="The new owner.")
+    team_id: RefId = None
 
 
 class AccountCreate(Strict):
@@ -27,9 +44,11 @@ class AccountCreate(Strict):
     phone: str | None = Field(default=None, max_length=32)
     tags: list[Tag] | None = Field(default=None, max_length=50)
     parent_id: RefId = None
+    partner_id: PartnerId = None
+    internal_notes: InternalNotes = None
 
 
-class AccountPatch(Strict):
+class AccountPatch(Transfer):
     """JSON merge patch: only the fields present change; null clears a field."""
 
     name: str | None = Field(default=None, min_length=1, max_length=200)
@@ -38,6 +57,8 @@ class AccountPatch(Strict):
     phone: str | None = Field(default=None, max_length=32)
     tags: list[Tag] | None = Field(default=None, max_length=50)
     parent_id: RefId = None
+    partner_id: PartnerId = None
+    internal_notes: InternalNotes = None
 
 
 class ContactCreate(Strict):
@@ -47,9 +68,11 @@ class ContactCreate(Strict):
     phone: str | None = Field(default=None, max_length=32)
     account_id: RefId = None
     title: str | None = Field(default=None, max_length=100)
+    partner_id: PartnerId = None
+    internal_notes: InternalNotes = None
 
 
-class ContactPatch(ContactCreate):
+class ContactPatch(ContactCreate, Transfer):
     """JSON merge patch: only the fields present change; null clears a field."""
 
 
@@ -58,6 +81,10 @@ class Record(BaseModel):
     version: int = Field(description="Increases with every change; the ETag is its quoted value.")
     owner_id: Id
     team_id: str | None
+    partner_id: str | None
+    internal_notes: str | None = Field(
+        default=None, description="Internal only: absent in answers to partners."
+    )
     created_at: str = Field(description="RFC 3339, UTC.")
     updated_at: str = Field(description="RFC 3339, UTC.")
 

@@ -71,6 +71,11 @@ class CustomerClient:
         await self._cache.changed_here(updated.id, updated.version)
         return updated
 
+    async def delete_account(self, md: Metadata, account_id: str, version: int) -> None:
+        request = pb.DeleteAccountRequest(id=account_id, expected_version=version)
+        await call(self._accounts.DeleteAccount, request, md)
+        await self._cache.changed_here(account_id, version + 1)
+
     async def create_contact(self, md: Metadata, contact: pb.Contact) -> pb.Contact:
         request = pb.CreateContactRequest(contact=contact)
         return (await call(self._contacts.CreateContact, request, md)).contact
@@ -98,3 +103,8 @@ class CustomerClient:
         updated: pb.Contact = (await call(self._contacts.UpdateContact, request, md)).contact
         await self._cache.changed_here(updated.id, updated.version)
         return updated
+
+    async def delete_contact(self, md: Metadata, contact_id: str, version: int) -> None:
+        request = pb.DeleteContactRequest(id=contact_id, expected_version=version)
+        await call(self._contacts.DeleteContact, request, md)
+        await self._cache.changed_here(contact_id, version + 1)

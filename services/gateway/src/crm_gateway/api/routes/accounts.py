@@ -84,6 +84,23 @@ async def update_account(
     return common.record_response(account_json(account), account.version)
 
 
+@router.delete(
+    "/{account_id}",
+    status_code=204,
+    responses=problems(404, 412, 428),
+    summary="Delete an account",
+)
+async def delete_account(
+    account_id: str, caller: CurrentCaller, customer: Customer, if_match: IfMatch = None
+) -> Response:
+    version = common.expected_version(if_match)
+    common.require_plausible_id(account_id, "account")
+    if version is None:  # If-Match: * — whatever version is current
+        version = (await customer.get_account(caller.metadata, account_id)).version
+    await customer.delete_account(caller.metadata, account_id, version)
+    return Response(status_code=204)
+
+
 @router.get(
     "/{account_id}/contacts",
     response_model=schemas.ContactPage,

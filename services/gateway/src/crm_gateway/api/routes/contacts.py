@@ -95,3 +95,20 @@ async def update_contact(
         caller.metadata, to_contact(values, contact_id), present(body.model_fields_set), version
     )
     return common.record_response(contact_json(contact), contact.version)
+
+
+@router.delete(
+    "/{contact_id}",
+    status_code=204,
+    responses=problems(404, 412, 428),
+    summary="Delete a contact",
+)
+async def delete_contact(
+    contact_id: str, caller: CurrentCaller, customer: Customer, if_match: IfMatch = None
+) -> Response:
+    version = common.expected_version(if_match)
+    common.require_plausible_id(contact_id, "contact")
+    if version is None:  # If-Match: * — whatever version is current
+        version = (await customer.get_contact(caller.metadata, contact_id)).version
+    await customer.delete_contact(caller.metadata, contact_id, version)
+    return Response(status_code=204)

@@ -93,6 +93,10 @@ app.kubernetes.io/component: {{ .name }}
       key: {{ .name }}-database-url
 - name: {{ $p }}NATS_URL
   value: {{ include "crm.natsUrl" $root | quote }}
+{{- if eq .svc.protocol "grpc" }}
+- name: {{ $p }}NATS_STREAM_REPLICAS
+  value: {{ $root.Values.events.streamReplicas | quote }}
+{{- end }}
 - name: {{ $p }}PRINCIPAL_SECRET
   valueFrom:
     secretKeyRef:

@@ -1,6 +1,6 @@
 """Settings every service shares; each service subclasses with its own env prefix."""
 
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -22,5 +22,8 @@ class ServiceSettings(BaseSettings):
     log_level: str = "INFO"
     # When set, finished spans are appended to this file as JSON lines (local stack, tests).
     otel_spans_file: str | None = None
+    # JetStream replicas of the streams this service provisions: 3 on a 3-node NATS cluster
+    # (DESIGN §6); 1 for a single server, which must then fsync every write.
+    nats_stream_replicas: int = Field(default=1, ge=1, le=5)
     outbox_poll_interval_seconds: float = 1.0
     consumer_max_deliver: int = 5

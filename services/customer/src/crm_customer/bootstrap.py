@@ -19,7 +19,9 @@ async def bootstrap(settings: ServiceSettings) -> ServiceRuntime:
         engine,
         nats,
         poll_interval=settings.outbox_poll_interval_seconds,
-        on_connect=lambda js: ensure_service_stream(js, settings.service_name),
+        on_connect=lambda js: ensure_service_stream(
+            js, settings.service_name, replicas=settings.nats_stream_replicas
+        ),
     )
 
     read_engine = autocommit(engine)

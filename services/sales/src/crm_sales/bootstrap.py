@@ -27,6 +27,7 @@ async def bootstrap(settings: ServiceSettings) -> ServiceRuntime:
         subjects=ACCOUNT_SUBJECTS,
         handlers=account_handlers(SqlProjectionStore),
         max_deliver=settings.consumer_max_deliver,
+        stream_replicas=settings.nats_stream_replicas,
     )
 
     @asynccontextmanager

@@ -73,6 +73,7 @@ class EventConsumer:
         batch: int = 100,
         retry_delays: Sequence[float] = (1.0, 5.0, 30.0),
         fetch_timeout: float = 1.0,
+        stream_replicas: int = 1,
     ) -> None:
         """`handlers` maps full proto names (`Crm-Event-Type`) to handlers; `durable` names
         the JetStream consumer, the inbox partition and the dead-letter subject.
@@ -88,6 +89,7 @@ class EventConsumer:
         self._max_deliver = max_deliver
         self._ack_wait = ack_wait
         self._batch = batch
+        self._stream_replicas = stream_replicas
         self._retry_delays = list(retry_delays)
         self._fetch_timeout = fetch_timeout
         self._subscription: JetStreamContext.PullSubscription | None = None
@@ -104,7 +106,7 @@ class EventConsumer:
 
     async def ensure(self) -> None:
         """Create or update the durable consumer (and the dead-letter stream); bind to it."""
-        await ensure_deadletter_stream(self._js)
+        await ensure_deadletter_stream(self._js, replicas=self._stream_replicas)
         several = len(self._subjects) > 1
         await self._js.add_consumer(
             self._stream,

@@ -76,7 +76,7 @@ async def ensure_stream(
             current.evolve(
                 subjects=wanted.subjects,
                 duplicate_window=wanted.duplicate_window,
-                num_replicas=wanted.num_replicas,
+                num_replicas=max(current.num_replicas or 1, wanted.num_replicas or 1),
                 max_age=wanted.max_age,
             )
         )
@@ -87,15 +87,21 @@ def _differs(current: StreamConfig, wanted: StreamConfig) -> bool:
     return (
         sorted(current.subjects or []) != sorted(wanted.subjects or [])
         or abs((current.duplicate_window or 0) - (wanted.duplicate_window or 0)) > 1e-3
-        or (current.num_replicas or 1) != (wanted.num_replicas or 1)
+        # Replicas only ever grow here: a tool started with the default must not shrink a
+        # stream that operators (or a service's settings) replicated.
+        or (current.num_replicas or 1) < (wanted.num_replicas or 1)
         or abs((current.max_age or 0) - (wanted.max_age or 0)) > 1e-3
     )
 
 
-async def ensure_service_stream(js: JetStreamContext, service: str) -> StreamInfo:
-    return await ensure_stream(js, stream_name(service), stream_subjects(service))
+async def ensure_service_stream(
+    js: JetStreamContext, service: str, *, replicas: int = 1
+) -> StreamInfo:
+    return await ensure_stream(
+        js, stream_name(service), stream_subjects(service), replicas=replicas
+    )
 
 
-async def ensure_deadletter_stream(js: JetStreamContext) -> StreamInfo:
+async def ensure_deadletter_stream(js: JetStreamContext, *, replicas: int = 1) -> StreamInfo:
     # No age limit: a dead letter leaves only by re-drive or a deliberate purge.
-    return await ensure_stream(js, DEADLETTER_STREAM, [f"{DEADLETTER_PREFIX}.>"])
+    return await ensure_stream(js, DEADLETTER_STREAM, [f"{DEADLETTER_PREFIX}.>"], replicas=replicas)

@@ -4,18 +4,22 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import httpx
 from fastapi import FastAPI
 
 from crm_gateway.api.app import create_app
 from crm_gateway.api.deps import Services
+from crm_gateway.api.edge import EdgeSettings
 from crm_gateway.clients.customer import EVENT_SUBJECTS, CustomerClient, Record
 from crm_gateway.clients.health import HealthProbe
 from crm_gateway.clients.invalidation import CacheInvalidation
 from crm_gateway.clients.read_cache import ReadCache
 from crm_gateway.config import GatewaySettings
-from crm_gateway.identity.callers import CallerCache
+from crm_gateway.identity.callers import CallerCache, ExternalTokens
+from crm_gateway.identity.oidc import KeyCache, OidcIssuer, OidcVerifier
 from crm_gateway.identity.passwords import Argon2Hasher
 from crm_gateway.identity.repository import SqlUserRepository
+from crm_gateway.identity.sso import SsoLogin, SsoPolicy
 from crm_gateway.identity.tokens import AccessTokens
 from crm_gateway.identity.usecases import Identity
 from crm_gateway.readiness import Readiness
@@ -23,6 +27,9 @@ from crm_platform.db.engine import create_engine
 from crm_platform.grpc.client import create_channel
 
 log = logging.getLogger(__name__)
+
+# The SSO issuer's discovery and key documents; a slow issuer must not hold requests long.
+_ISSUER_TIMEOUT_SECONDS = 5.0
 
 
 def build_app(settings: GatewaySettings) -> FastAPI:
@@ -48,14 +55,17 @@ def build_app(settings: GatewaySettings) -> FastAPI:
             if settings.nats_url and settings.read_cache_records
             else None
         )
-        identity = Identity(SqlUserRepository(engine), Argon2Hasher())
+        users = SqlUserRepository(engine)
+        identity = Identity(users, Argon2Hasher())
         tokens = AccessTokens(
             settings.jwt_secret.get_secret_value(), settings.access_token_ttl_seconds
         )
+        issuer_http = httpx.AsyncClient(timeout=_ISSUER_TIMEOUT_SECONDS)
+        sso = _sso(settings, users, issuer_http)
         app.state.services = Services(
             identity=identity,
             tokens=tokens,
-            callers=CallerCache(tokens, settings.principal_secret.get_secret_value()),
+            callers=CallerCache(tokens, settings.principal_secret.get_secret_value(), external=sso),
             customer=CustomerClient(customer, cache),
             readiness=Readiness(engine, probes),
         )
@@ -70,9 +80,42 @@ def build_app(settings: GatewaySettings) -> FastAPI:
             for probe in probes:
                 await probe.close()
             await customer.close()
+            await issuer_http.aclose()
             await engine.dispose()
 
-    return create_app(lifespan)
+    edge = EdgeSettings(
+        cors_origins=settings.cors_origins,
+        hsts_seconds=settings.hsts_seconds,
+        request_timeout_seconds=settings.request_timeout_seconds,
+    )
+    return create_app(lifespan, edge)
+
+
+def _sso(
+    settings: GatewaySettings, users: SqlUserRepository, http: httpx.AsyncClient
+) -> ExternalTokens | None:
+    if not (settings.sso_issuer and settings.sso_audience):
+        return None
+    issuer = OidcIssuer(
+        issuer=settings.sso_issuer,
+        audience=settings.sso_audience,
+        algorithms=frozenset(settings.sso_algorithms),
+        jwks_url=settings.sso_jwks_url,
+        leeway_seconds=settings.sso_leeway_seconds,
+    )
+    keys = KeyCache(
+        issuer,
+        http,
+        refetch_seconds=settings.sso_jwks_refetch_seconds,
+        max_age_seconds=settings.sso_jwks_max_age_seconds,
+    )
+    policy = SsoPolicy(
+        issuer=settings.sso_issuer,
+        roles_claim=settings.sso_roles_claim,
+        role_map=settings.sso_role_map,
+        auto_provision=settings.sso_auto_provision,
+    )
+    return SsoLogin(OidcVerifier(issuer, keys), users, policy)
 
 
 async def _ensure_admin(settings: GatewaySettings, identity: Identity) -> None:

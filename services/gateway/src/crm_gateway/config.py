@@ -4,8 +4,17 @@ The bootstrap admin's credentials are read from the un-prefixed CRM_BOOTSTRAP_AD
 CRM_BOOTSTRAP_ADMIN_PASSWORD, the names the local stack and the Helm chart share.
 """
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+import json
+from typing import Annotated, Any
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+# Lists from the environment: a JSON array, or names separated by commas.
+EnvList = Annotated[list[str], NoDecode]
+
+
+SSO_ALGORITHMS = frozenset({"RS256", "RS384", "RS512", "PS256", "ES256", "ES384", "EdDSA"})
 
 
 class GatewaySettings(BaseSettings):
@@ -35,6 +44,30 @@ class GatewaySettings(BaseSettings):
     # The longest a cached record is served when its service's events stop coming.
     read_cache_ttl_seconds: float = Field(default=30.0, ge=0)
     otel_spans_file: str | None = None
+    # Edge (crm_gateway.api.edge). Portal origins allowed to call the API from a browser;
+    # none by default, so browsers on other sites get no CORS headers at all.
+    cors_origins: EnvList = Field(default_factory=list)
+    # Strict-Transport-Security max-age; 0 sends none (TLS is usually ended in front of us).
+    hsts_seconds: int = Field(default=0, ge=0)
+    # Longer than grpc_timeout_seconds, so a slow service answers with its own problem first.
+    request_timeout_seconds: float = Field(default=10.0, gt=0)
+    # SSO: access tokens of an external OIDC issuer (crm_gateway.identity.oidc). Off unless
+    # sso_issuer is set; the keys come from sso_jwks_url or the issuer's discovery document.
+    sso_issuer: str | None = None
+    sso_audience: str | None = None
+    sso_jwks_url: str | None = None
+    sso_algorithms: EnvList = Field(default_factory=lambda: ["RS256", "ES256"])
+    # Dotted path of the claim listing the caller's roles at the issuer (`realm_access.roles`).
+    sso_roles_claim: str = "roles"
+    # Issuer role -> our role, as JSON (`{"crm-admins": "admin"}`); other roles are ignored.
+    sso_role_map: dict[str, str] = Field(default_factory=dict)
+    # Unknown users are refused (401) unless this is on; then they are created from a
+    # verified email with the mapped roles.
+    sso_auto_provision: bool = False
+    sso_leeway_seconds: int = Field(default=30, ge=0, le=300)
+    # An unknown `kid` refetches the keys at most this often, so garbage cannot flood the issuer.
+    sso_jwks_refetch_seconds: float = Field(default=60.0, ge=0)
+    sso_jwks_max_age_seconds: float = Field(default=3600.0, gt=0)
     log_level: str = "INFO"
     bootstrap_admin_email: str | None = Field(
         default=None, validation_alias="CRM_BOOTSTRAP_ADMIN_EMAIL"
@@ -42,6 +75,26 @@ class GatewaySettings(BaseSettings):
     bootstrap_admin_password: SecretStr | None = Field(
         default=None, validation_alias="CRM_BOOTSTRAP_ADMIN_PASSWORD"
     )
+
+    @field_validator("cors_origins", "sso_algorithms", mode="before")
+    @classmethod
+    def _split_list(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = value.strip()
+            if value.startswith("["):
+                return json.loads(value)
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+
+    @model_validator(mode="after")
+    def _sso_is_complete(self) -> "GatewaySettings":
+        if self.sso_issuer and not self.sso_audience:
+            raise ValueError("CRM_GATEWAY_SSO_AUDIENCE is required with CRM_GATEWAY_SSO_ISSUER")
+        # Only public-key algorithms: an HMAC "key" from a JWKS would be a shared secret.
+        unsafe = set(self.sso_algorithms) - SSO_ALGORITHMS
+        if unsafe:
+            raise ValueError(f"unsupported SSO algorithms {sorted(unsafe)}")
+        return self
 
     def require_secrets(self) -> None:
         """Serving without signing keys would accept forged tokens: refuse to start."""

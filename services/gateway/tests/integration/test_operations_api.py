@@ -62,15 +62,23 @@ async def test_health_readiness_and_metrics(gateway: Gateway) -> None:
     )
 
 
-async def test_openapi_documents_bearer_auth_and_problems(gateway: Gateway) -> None:
+async def test_openapi_documents_auth_schemes_and_problems(gateway: Gateway) -> None:
     schema = (await gateway.client.get("/openapi.json")).json()
-    assert schema["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
+    schemes = schema["components"]["securitySchemes"]
+    assert schemes["bearerAuth"]["scheme"] == "bearer"
+    assert (schemes["apiKeyAuth"]["in"], schemes["apiKeyAuth"]["name"]) == ("header", "X-API-Key")
     patch = schema["paths"]["/api/v1/accounts/{account_id}"]["patch"]
-    assert patch["security"] == [{"bearerAuth": []}]
+    assert patch["security"] == [{"bearerAuth": []}, {"apiKeyAuth": []}]
     assert "security" not in schema["paths"]["/api/v1/auth/token"]["post"]
-    assert {"401", "412", "422", "428", "503"} <= set(patch["responses"])
+    assert {"401", "412", "422", "428", "429", "503", "default"} <= set(patch["responses"])
     assert "application/problem+json" in patch["responses"]["412"]["content"]
-    assert (await gateway.client.get("/docs")).status_code == 200
+    for path, item in schema["paths"].items():
+        for method, operation in item.items():
+            default = operation["responses"]["default"]
+            assert "application/problem+json" in default["content"], (method, path)
+    docs = await gateway.client.get("/docs")
+    assert docs.status_code == 200
+    assert "swagger-ui" in docs.text
 
 
 async def test_a_down_service_is_503_with_retry_after(migrated_database: str) -> None:

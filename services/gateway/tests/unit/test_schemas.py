@@ -2,8 +2,10 @@
 fields were sent."""
 
 import pytest
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
+from crm_gateway.api import schemas
+from crm_gateway.api.app import create_app
 from crm_gateway.api.mapping import present, to_account
 from crm_gateway.api.schemas import AccountCreate, AccountPatch, ContactCreate
 
@@ -43,3 +45,34 @@ def test_a_patch_changes_only_the_fields_sent_and_null_clears() -> None:
 def test_null_tags_clear_the_list() -> None:
     patch = AccountPatch.model_validate({"tags": None})
     assert list(to_account(patch.model_dump(include=patch.model_fields_set)).tags) == []
+
+
+@pytest.mark.parametrize(
+    "model",
+    [
+        schemas.AccountCreate,
+        schemas.AccountPatch,
+        schemas.Account,
+        schemas.AccountPage,
+        schemas.ContactCreate,
+        schemas.ContactPatch,
+        schemas.Contact,
+        schemas.ContactPage,
+    ],
+)
+def test_the_documented_examples_are_valid(model: type[BaseModel]) -> None:
+    documented = create_app().openapi()["components"]["schemas"]
+    examples = documented[model.__name__]["examples"]
+    assert examples
+    for example in examples:
+        model.model_validate(example)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{"name": "a\x00b"}, {"name": "A", "tags": ["\x00"]}, {"name": "A", "parent_id": "\x00"}],
+)
+def test_nul_characters_are_refused(body: dict[str, object]) -> None:
+    # PostgreSQL cannot store them: the service would fail with a 500 instead of a 422.
+    with pytest.raises(ValidationError):
+        AccountCreate.model_validate(body)

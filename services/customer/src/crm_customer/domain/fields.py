@@ -22,6 +22,8 @@ def text(max_length: int, *, required: bool = False) -> Validator:
         if not isinstance(value, str):
             raise ValueError("must be a string")
         value = value.strip()
+        if "\x00" in value:  # PostgreSQL cannot store it; other gRPC callers may send it
+            raise ValueError("must not contain NUL characters")
         if required and not value:
             raise ValueError("must not be empty")
         if len(value) > max_length:

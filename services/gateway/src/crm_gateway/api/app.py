@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.telemetry import TelemetryConfig
 
+from crm_gateway.api.edge import Edge, EdgeSettings
 from crm_gateway.api.middleware import BodyLimit, LastResort, RedMetrics
 from crm_gateway.api.openapi import problem_openapi
 from crm_gateway.api.problems import EXCEPTION_HANDLERS
@@ -17,8 +18,10 @@ Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 DESCRIPTION = """The CRM suite's public REST API.
 
 Log in with `POST /api/v1/auth/token` (OAuth2 password form) and send the access token as
-`Authorization: Bearer <token>`. Errors are RFC 9457 `application/problem+json`. Single
-records carry an `ETag`; `PATCH` requires `If-Match`. Lists take `limit` and `cursor`.
+`Authorization: Bearer <token>`; an access token of the configured SSO (OIDC) issuer works
+the same way. Partner and ERP systems send an API key as `X-API-Key`. Errors are RFC 9457
+`application/problem+json`. Single records carry an `ETag`; `PATCH` requires `If-Match`.
+Lists take `limit` and `cursor`.
 """
 
 # Records are small; a larger body is a mistake or an attack. Our own limit rather than
@@ -43,7 +46,7 @@ _TELEMETRY: TelemetryConfig = {
 }
 
 
-def create_app(lifespan: Lifespan | None = None) -> FastAPI:
+def create_app(lifespan: Lifespan | None = None, edge: EdgeSettings | None = None) -> FastAPI:
     app = FastAPI(
         title="CRM API",
         version="1.0.0",
@@ -60,9 +63,11 @@ def create_app(lifespan: Lifespan | None = None) -> FastAPI:
     # Hot routes first: the router tries routes in order.
     for module in (accounts, contacts, me, auth, health):
         app.include_router(module.router)
-    # Added last = outermost: metrics see the 500 that LastResort makes of a crash.
+    # Added last = outermost: metrics see the 500 that LastResort makes of a crash, and
+    # the edge puts its headers on every answer, its own 504 included.
     app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
     app.add_middleware(LastResort)
+    app.add_middleware(Edge, settings=edge or EdgeSettings())
     app.add_middleware(RedMetrics)
     app.openapi = lambda: problem_openapi(app)  # type: ignore[method-assign]
     return app

@@ -48,13 +48,16 @@ class BearerCaller(HTTPBearer):
         scheme, _, token = (request.headers.get("authorization") or "").partition(" ")
         if scheme.lower() != "bearer" or not token:
             raise Unauthenticated("a bearer access token is required")
-        return services_of(request).callers.resolve(token.strip())
+        return await services_of(request).callers.authenticate(token.strip())
 
 
 current_caller = BearerCaller(
     scheme_name="bearerAuth",
     bearerFormat="JWT",
-    description="An access token from `POST /api/v1/auth/token`.",
+    description=(
+        "An access token from `POST /api/v1/auth/token`, or one of the configured "
+        "SSO (OIDC) issuer."
+    ),
 )
 
 

@@ -45,6 +45,7 @@ _KINDS: dict[int, tuple[str, str]] = {
     429: ("rate-limited", "Too Many Requests"),
     500: ("internal", "Internal Server Error"),
     503: ("unavailable", "Service Unavailable"),
+    504: ("timeout", "Gateway Timeout"),
 }
 
 # Most specific first: StaleVersion before other failed preconditions, and so on.

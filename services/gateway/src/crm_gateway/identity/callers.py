@@ -9,6 +9,7 @@ import time
 import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
+from typing import Protocol
 
 from crm_gateway.identity.roles import merged_grants
 from crm_gateway.identity.tokens import AccessClaims, AccessTokens
@@ -40,31 +41,63 @@ def principal_for(claims: AccessClaims) -> Principal:
     )
 
 
+class ExternalTokens(Protocol):
+    """Access tokens of another issuer (SSO), turned into claims like our own."""
+
+    def accepts(self, token: str) -> bool: ...
+
+    async def claims(self, token: str) -> AccessClaims: ...
+
+
 class CallerCache:
-    def __init__(self, tokens: AccessTokens, principal_secret: str, max_entries: int = 10_000):
+    def __init__(
+        self,
+        tokens: AccessTokens,
+        principal_secret: str,
+        max_entries: int = 10_000,
+        external: ExternalTokens | None = None,
+    ):
         self._tokens = tokens
         self._secret = principal_secret
         self._max = max_entries
+        self._external = external
         self._entries: OrderedDict[str, Caller] = OrderedDict()
 
     def resolve(self, access_token: str) -> Caller:
-        """The caller of `access_token`; raises Unauthenticated when it is not valid."""
+        """The caller of one of our access tokens; raises Unauthenticated when not valid."""
         now = time.time()
-        caller = self._entries.get(access_token)
+        return self._cached(access_token, now) or self._remember(
+            access_token, self._tokens.decode(access_token), now
+        )
+
+    async def authenticate(self, token: str) -> Caller:
+        """The caller of our access token or of an SSO token; raises Unauthenticated."""
+        now = time.time()
+        caller = self._cached(token, now)
+        if caller is not None:
+            return caller
+        if self._external is not None and self._external.accepts(token):
+            return self._remember(token, await self._external.claims(token), time.time())
+        return self._remember(token, self._tokens.decode(token), now)
+
+    def _cached(self, token: str, now: float) -> Caller | None:
+        caller = self._entries.get(token)
         if caller is not None and caller.valid_until > now:
-            self._entries.move_to_end(access_token)
+            self._entries.move_to_end(token)
             return caller
         if caller is not None:
-            del self._entries[access_token]  # expired: decode again, which may now refuse
-        caller = self._fresh(access_token, now)
-        self._entries[access_token] = caller
-        self._entries.move_to_end(access_token)
+            del self._entries[token]  # expired: decode again, which may now refuse
+        return None
+
+    def _remember(self, token: str, claims: AccessClaims, now: float) -> Caller:
+        caller = self._fresh(claims, now)
+        self._entries[token] = caller
+        self._entries.move_to_end(token)
         if len(self._entries) > self._max:
             self._entries.popitem(last=False)
         return caller
 
-    def _fresh(self, access_token: str, now: float) -> Caller:
-        claims = self._tokens.decode(access_token)
+    def _fresh(self, claims: AccessClaims, now: float) -> Caller:
         signed = issue_token(principal_for(claims), self._secret, ttl_seconds=PRINCIPAL_TTL_SECONDS)
         principal_valid_until = now + PRINCIPAL_TTL_SECONDS - _PRINCIPAL_MARGIN_SECONDS
         return Caller(

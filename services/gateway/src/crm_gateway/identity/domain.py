@@ -22,7 +22,8 @@ class User:
     team_id: uuid.UUID | None
     active: bool
     version: int
-    password_hash: str = field(repr=False)
+    # None for users who sign in only through SSO.
+    password_hash: str | None = field(repr=False)
 
 
 def normalize_email(email: str) -> str:

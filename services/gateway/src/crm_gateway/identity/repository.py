@@ -3,7 +3,19 @@
 import uuid
 from typing import Any
 
-from sqlalchemy import ARRAY, Boolean, CheckConstraint, Column, String, Table, select, update
+from sqlalchemy import (
+    ARRAY,
+    Boolean,
+    CheckConstraint,
+    Column,
+    ForeignKey,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    UniqueConstraint,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import UUID, insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -25,13 +37,28 @@ users = Table(
     version_column(),
     Column("email", String(254), nullable=False, unique=True),
     Column("display_name", String(200), nullable=False, server_default=""),
-    Column("password_hash", String(255), nullable=False),
+    # Null for users who sign in only through SSO.
+    Column("password_hash", String(255)),
     Column("roles", ARRAY(String(50)), nullable=False, server_default="{}"),
     Column("team_id", UUID(as_uuid=True)),
     Column("active", Boolean, nullable=False, server_default="true"),
     *timestamp_columns(),
     # Lookups lower-case the email; the constraint keeps every writer honest.
     CheckConstraint("email = lower(email)", name="email_lower_case"),
+)
+
+# A user's identity at an external OIDC issuer: one per issuer and user.
+sso_identities = Table(
+    "sso_identities",
+    metadata,
+    Column("issuer", String(500), nullable=False),
+    Column("subject", String(255), nullable=False),
+    Column(
+        "user_id", UUID(as_uuid=True), ForeignKey("users.id", ondelete="CASCADE"), nullable=False
+    ),
+    timestamp_columns()[0],  # created_at
+    PrimaryKeyConstraint("issuer", "subject"),
+    UniqueConstraint("issuer", "user_id"),
 )
 
 
@@ -66,21 +93,77 @@ class SqlUserRepository:
         async with self._engine.begin() as connection:
             await connection.execute(statement)
 
-    async def _one(self, condition: Any) -> User | None:
-        async with self._engine.connect() as connection:
-            row = (await connection.execute(select(users).where(condition))).first()
-        if row is None:
-            return None
-        return User(
-            id=row.id,
-            email=row.email,
-            display_name=row.display_name,
-            roles=tuple(row.roles),
-            team_id=row.team_id,
-            active=row.active,
-            version=row.version,
-            password_hash=row.password_hash,
+    async def get_by_sso(self, issuer: str, subject: str) -> User | None:
+        joined = users.join(sso_identities, sso_identities.c.user_id == users.c.id)
+        statement = select(users).select_from(joined)
+        return await self._first(
+            statement.where(sso_identities.c.issuer == issuer, sso_identities.c.subject == subject)
         )
+
+    async def link_sso(self, user_id: uuid.UUID, issuer: str, subject: str) -> bool:
+        statement = (
+            insert(sso_identities)
+            .values(issuer=issuer, subject=subject, user_id=user_id)
+            .on_conflict_do_nothing()
+            .returning(sso_identities.c.user_id)
+        )
+        async with self._engine.begin() as connection:
+            return (await connection.execute(statement)).first() is not None
+
+    async def add_sso_user(self, user: User, issuer: str, subject: str) -> bool:
+        add_user = (
+            insert(users)
+            .values(_row(user))
+            .on_conflict_do_nothing(index_elements=[users.c.email])
+            .returning(users.c.id)
+        )
+        link = (
+            insert(sso_identities)
+            .values(issuer=issuer, subject=subject, user_id=user.id)
+            .on_conflict_do_nothing()
+            .returning(sso_identities.c.user_id)
+        )
+        async with self._engine.begin() as connection:
+            if (await connection.execute(add_user)).first() is None:
+                return False
+            if (await connection.execute(link)).first() is None:
+                # A concurrent first request of the same identity linked it first.
+                await connection.rollback()
+                return False
+            return True
+
+    async def replace_roles(self, user: User, roles: tuple[str, ...]) -> User:
+        # Unguarded by version: the issuer's word on roles is the newest there is.
+        statement = (
+            update(users)
+            .where(users.c.id == user.id)
+            .values(roles=list(roles), version=users.c.version + 1, updated_at=utcnow())
+            .returning(*users.c)
+        )
+        async with self._engine.begin() as connection:
+            row = (await connection.execute(statement)).first()
+        return user if row is None else _user(row)
+
+    async def _one(self, condition: Any) -> User | None:
+        return await self._first(select(users).where(condition))
+
+    async def _first(self, statement: Any) -> User | None:
+        async with self._engine.connect() as connection:
+            row = (await connection.execute(statement)).first()
+        return None if row is None else _user(row)
+
+
+def _user(row: Any) -> User:
+    return User(
+        id=row.id,
+        email=row.email,
+        display_name=row.display_name,
+        roles=tuple(row.roles),
+        team_id=row.team_id,
+        active=row.active,
+        version=row.version,
+        password_hash=row.password_hash,
+    )
 
 
 def _row(user: User) -> dict[str, Any]:

@@ -20,7 +20,9 @@ router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
     summary="Log in with email and password",
 )
 async def issue_token(
-    username: Annotated[str, Form(min_length=1, max_length=254, description="The email.")],
+    username: Annotated[
+        str, Form(min_length=1, max_length=254, pattern=schemas.NO_NUL, description="The email.")
+    ],
     password: Annotated[str, Form(min_length=1, max_length=1024)],
     services: GatewayServices,
     grant_type: Annotated[str | None, Form(pattern="^password$")] = None,

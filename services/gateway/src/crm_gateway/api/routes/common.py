@@ -8,6 +8,7 @@ from fastapi import Header, Query
 from starlette.responses import Response
 
 from crm_gateway.api.problems import Problem
+from crm_gateway.api.schemas import NO_NUL
 from crm_gateway.errors import PreconditionRequired
 from crm_platform.errors import NotFound, StaleVersion
 
@@ -25,7 +26,8 @@ IfNoneMatch = Annotated[
     str | None, Header(description="ETag(s) the client holds; 304 when one is current.")
 ]
 Cursor = Annotated[
-    str | None, Query(max_length=512, description="`next_cursor` of the previous page.")
+    str | None,
+    Query(max_length=512, pattern=NO_NUL, description="`next_cursor` of the previous page."),
 ]
 
 

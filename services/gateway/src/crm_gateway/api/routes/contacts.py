@@ -17,7 +17,11 @@ router = APIRouter(prefix=PATH, tags=["contacts"], responses=problems(401, 403, 
 
 AccountFilter = Annotated[
     str | None,
-    Query(max_length=common.MAX_ID_LENGTH, description="Only contacts of this account."),
+    Query(
+        max_length=common.MAX_ID_LENGTH,
+        pattern=schemas.NO_NUL,
+        description="Only contacts of this account.",
+    ),
 ]
 
 

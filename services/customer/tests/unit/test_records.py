@@ -93,3 +93,15 @@ def test_an_account_cannot_be_its_own_parent() -> None:
     with pytest.raises(InvalidArgument) as raised:
         account.update({"parent_id": str(account.id)})
     assert raised.value.violations[0].field == "parent_id"
+
+
+def test_phones_are_stored_in_e164_whatever_way_they_are_written() -> None:
+    for written in ("+49 30 1234567", "+49 (30) 123-4567", "+4930 1234567"):
+        assert new_account(name="Acme", phone=written).phone == "+49301234567"
+
+
+def test_phones_without_a_country_or_impossible_ones_are_refused() -> None:
+    for written in ("030 1234567", "+49 1", "+1 555"):
+        with pytest.raises(InvalidArgument) as refused:
+            new_account(name="Acme", phone=written)
+        assert [v.field for v in refused.value.violations] == ["phone"]

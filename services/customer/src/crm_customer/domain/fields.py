@@ -7,13 +7,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
 from crm_platform.errors import FieldViolation, InvalidArgument
 
 Validator = Callable[[Any], Any]
 
-_PHONE = re.compile(r"^\+?[0-9 ()./-]{3,32}$")
 _WEBSITE = re.compile(r"^(https?://)?[A-Za-z0-9.-]+\.[A-Za-z]{2,}(:[0-9]{1,5})?(/\S*)?$")
 
 
@@ -44,10 +44,19 @@ def email(value: Any) -> str:
 
 
 def phone(value: Any) -> str:
+    """Stored in E.164 (`+493012345678`), so one number written many ways is one number."""
     value = text(32)(value)
-    if value and not _PHONE.match(value):
-        raise ValueError("is not a phone number")
-    return value
+    if not value:
+        return ""
+    try:
+        parsed = phonenumbers.parse(value, None)
+    except phonenumbers.NumberParseException:
+        raise ValueError(
+            "is not a phone number in international format, e.g. +49 30 1234567"
+        ) from None
+    if not phonenumbers.is_valid_number(parsed):
+        raise ValueError("is not a valid phone number")
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
 def website(value: Any) -> str:

@@ -15,7 +15,9 @@ from crm_gateway.clients.health import HealthProbe
 from crm_gateway.clients.invalidation import CacheInvalidation
 from crm_gateway.clients.read_cache import ReadCache
 from crm_gateway.config import GatewaySettings
-from crm_gateway.identity.callers import CallerCache, ExternalTokens
+from crm_gateway.identity.callers import CallerCache, ExternalTokens, KeyCallers
+from crm_gateway.identity.key_repository import SqlApiKeyRepository
+from crm_gateway.identity.key_usecases import ApiKeys
 from crm_gateway.identity.oidc import KeyCache, OidcIssuer, OidcVerifier
 from crm_gateway.identity.passwords import Argon2Hasher
 from crm_gateway.identity.repository import SqlUserRepository
@@ -62,10 +64,17 @@ def build_app(settings: GatewaySettings) -> FastAPI:
         )
         issuer_http = httpx.AsyncClient(timeout=_ISSUER_TIMEOUT_SECONDS)
         sso = _sso(settings, users, issuer_http)
+        api_keys = ApiKeys(SqlApiKeyRepository(engine))
         app.state.services = Services(
             identity=identity,
             tokens=tokens,
             callers=CallerCache(tokens, settings.principal_secret.get_secret_value(), external=sso),
+            api_keys=api_keys,
+            key_callers=KeyCallers(
+                api_keys,
+                settings.principal_secret.get_secret_value(),
+                cache_seconds=settings.api_key_cache_seconds,
+            ),
             customer=CustomerClient(customer, cache),
             readiness=Readiness(engine, probes),
         )

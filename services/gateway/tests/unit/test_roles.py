@@ -2,7 +2,7 @@
 
 import uuid
 
-from crm_gateway.identity.roles import BUILT_IN_ROLES, OBJECTS, merged_grants
+from crm_gateway.identity.roles import ADMIN_OBJECTS, BUILT_IN_ROLES, OBJECTS, merged_grants
 from crm_platform.auth.principal import Action, Principal, Scope
 
 
@@ -18,10 +18,15 @@ def test_every_built_in_role_of_the_design_exists() -> None:
     } == BUILT_IN_ROLES  # fmt: skip
 
 
-def test_admin_may_do_everything_to_every_record() -> None:
+def test_admin_may_do_everything_to_every_record_and_administer_the_gateway() -> None:
     grants = merged_grants(["admin"])
-    assert set(grants) == set(OBJECTS)
-    assert all(grants[obj] == {a.value: "all" for a in Action} for obj in OBJECTS)
+    assert set(grants) == {*OBJECTS, *ADMIN_OBJECTS}
+    assert all(grants[obj] == {a.value: "all" for a in Action} for obj in grants)
+
+
+def test_no_other_built_in_role_administers_the_gateway() -> None:
+    for role in BUILT_IN_ROLES - {"admin"}:
+        assert not set(merged_grants([role])) & set(ADMIN_OBJECTS), role
 
 
 def test_the_widest_scope_wins_across_roles() -> None:

@@ -9,7 +9,8 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPBearer
 
 from crm_gateway.clients.customer import CustomerClient
-from crm_gateway.identity.callers import Caller, CallerCache
+from crm_gateway.identity.callers import Caller, CallerCache, KeyCallers
+from crm_gateway.identity.key_usecases import ApiKeys
 from crm_gateway.identity.tokens import AccessTokens
 from crm_gateway.identity.usecases import Identity
 from crm_platform.errors import Unauthenticated
@@ -23,6 +24,8 @@ class Services:
     identity: Identity
     tokens: AccessTokens
     callers: CallerCache
+    api_keys: ApiKeys
+    key_callers: KeyCallers
     customer: CustomerClient
     readiness: ReadinessCheck
 
@@ -45,6 +48,9 @@ class BearerCaller(HTTPBearer):
     this runs on every request, and the stock class adds a sub-dependency and a model."""
 
     async def __call__(self, request: Request) -> Caller:  # type: ignore[override]
+        api_key = request.headers.get("x-api-key")
+        if api_key:
+            return await services_of(request).key_callers.authenticate(api_key.strip())
         scheme, _, token = (request.headers.get("authorization") or "").partition(" ")
         if scheme.lower() != "bearer" or not token:
             raise Unauthenticated("a bearer access token is required")

@@ -11,22 +11,27 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Protocol
 
+from crm_gateway.identity.key_usecases import ApiKeys
+from crm_gateway.identity.keys import ApiKey, hash_secret
 from crm_gateway.identity.roles import merged_grants
 from crm_gateway.identity.tokens import AccessClaims, AccessTokens
 from crm_platform.auth.principal import Principal, issue_token
 from crm_platform.grpc.client import principal_metadata
 
 PRINCIPAL_TTL_SECONDS = 300
+KEY_CACHE_SECONDS = 5.0
 # A cached principal is re-signed this long before it expires, so none expires in flight.
 _PRINCIPAL_MARGIN_SECONDS = 60
 
 
 @dataclass(frozen=True)
 class Caller:
-    user_id: uuid.UUID
+    user_id: uuid.UUID  # for an API key, the key's id
     # gRPC metadata carrying the signed principal; passed as is on every call.
     metadata: tuple[tuple[str, str], ...]
     valid_until: float
+    # What the gateway's own routes check (users, keys); services verify the signed copy.
+    principal: Principal
 
 
 def principal_for(claims: AccessClaims) -> Principal:
@@ -98,10 +103,67 @@ class CallerCache:
         return caller
 
     def _fresh(self, claims: AccessClaims, now: float) -> Caller:
-        signed = issue_token(principal_for(claims), self._secret, ttl_seconds=PRINCIPAL_TTL_SECONDS)
-        principal_valid_until = now + PRINCIPAL_TTL_SECONDS - _PRINCIPAL_MARGIN_SECONDS
-        return Caller(
-            user_id=claims.user_id,
-            metadata=principal_metadata(signed),
-            valid_until=min(float(claims.expires_at), principal_valid_until),
+        return signed_caller(
+            principal_for(claims), self._secret, now=now, valid_until=float(claims.expires_at)
         )
+
+
+def signed_caller(
+    principal: Principal, principal_secret: str, *, now: float, valid_until: float
+) -> Caller:
+    signed = issue_token(principal, principal_secret, ttl_seconds=PRINCIPAL_TTL_SECONDS)
+    principal_valid_until = now + PRINCIPAL_TTL_SECONDS - _PRINCIPAL_MARGIN_SECONDS
+    return Caller(
+        user_id=principal.subject_id,
+        metadata=principal_metadata(signed),
+        valid_until=min(valid_until, principal_valid_until),
+        principal=principal,
+    )
+
+
+class KeyCallers:
+    """The caller of an `X-API-Key` secret, kept `cache_seconds`: so a revoked or expired
+    key stops working in every gateway process within that bound, and a busy key costs one
+    database lookup per process every few seconds. Kept by the secret's digest, not the
+    secret."""
+
+    def __init__(
+        self,
+        keys: ApiKeys,
+        principal_secret: str,
+        *,
+        cache_seconds: float = KEY_CACHE_SECONDS,
+        max_entries: int = 10_000,
+    ):
+        self._keys = keys
+        self._secret = principal_secret
+        self._cache_seconds = cache_seconds
+        self._max = max_entries
+        self._entries: OrderedDict[bytes, Caller] = OrderedDict()
+
+    async def authenticate(self, secret: str) -> Caller:
+        now = time.time()
+        digest = hash_secret(secret)
+        caller = self._entries.get(digest)
+        if caller is not None and caller.valid_until > now:
+            return caller
+        key = await self._keys.authenticate(secret)
+        kept_until = now + self._cache_seconds
+        expires = key.expires_at.timestamp() if key.expires_at else kept_until
+        caller = signed_caller(
+            key_principal(key), self._secret, now=now, valid_until=min(kept_until, expires)
+        )
+        self._entries[digest] = caller
+        if len(self._entries) > self._max:
+            self._entries.popitem(last=False)
+        return caller
+
+
+def key_principal(key: ApiKey) -> Principal:
+    return Principal(
+        subject_id=key.id,
+        kind="api_key",
+        roles=frozenset(key.roles),
+        partner_id=key.partner_id,
+        grants=merged_grants(key.roles),
+    )

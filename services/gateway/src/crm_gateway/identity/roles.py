@@ -31,6 +31,8 @@ Grants = dict[str, dict[str, str]]
 RoleGrants = Mapping[Action, Scope]
 
 OBJECTS = ("account", "contact")
+# The gateway's own administration: only admins reach it among the built-in roles.
+ADMIN_OBJECTS = ("api_key",)
 
 ALL, TEAM, OWN, PARTNER = Scope.ALL, Scope.TEAM, Scope.OWN, Scope.PARTNER
 READ, CREATE, EDIT = Action.READ, Action.CREATE, Action.EDIT
@@ -63,6 +65,7 @@ _WIDTH = {scope: rank for rank, scope in enumerate(Scope)}
 
 def merged_grants(roles: Iterable[str]) -> Grants:
     """The widest scope per object and action across `roles`; unknown roles grant nothing."""
+    roles = tuple(roles)
     widest: dict[Action, Scope] = {}
     for role in roles:
         for action, scope in ROLE_GRANTS.get(role, {}).items():
@@ -70,4 +73,7 @@ def merged_grants(roles: Iterable[str]) -> Grants:
             if current is None or _WIDTH[scope] > _WIDTH[current]:
                 widest[action] = scope
     per_object = {action.value: scope.value for action, scope in widest.items()}
-    return {obj: dict(per_object) for obj in OBJECTS} if per_object else {}
+    grants = {obj: dict(per_object) for obj in OBJECTS} if per_object else {}
+    if "admin" in roles:
+        grants.update({obj: {a.value: ALL.value for a in Action} for obj in ADMIN_OBJECTS})
+    return grants

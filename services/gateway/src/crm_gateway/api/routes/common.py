@@ -1,6 +1,8 @@
 """What the resource routes share: JSON responses, ETags, conditional requests, pages."""
 
+import base64
 import json
+import uuid
 from collections.abc import Mapping
 from typing import Annotated, Any
 
@@ -10,7 +12,8 @@ from starlette.responses import Response
 from crm_gateway.api.problems import Problem
 from crm_gateway.api.schemas import NO_NUL
 from crm_gateway.errors import PreconditionRequired
-from crm_platform.errors import NotFound, StaleVersion
+from crm_platform.errors import FieldViolation, InvalidArgument, NotFound, StaleVersion
+from crm_platform.ids import parse_uuid
 
 # Ids are UUIDs (36 characters); anything much longer cannot name a record.
 MAX_ID_LENGTH = 64
@@ -55,6 +58,28 @@ def record_response(
 
 def page_response(items: list[dict[str, Any]], next_token: str) -> Response:
     return json_response({"items": items, "next_cursor": next_token or None})
+
+
+def encode_cursor(last_id: uuid.UUID) -> str:
+    """The cursor of a page of the gateway's own records (newest first, by id)."""
+    return base64.urlsafe_b64encode(last_id.bytes).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None) -> uuid.UUID | None:
+    if not cursor:
+        return None
+    try:
+        return uuid.UUID(bytes=base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except ValueError:
+        raise InvalidArgument([FieldViolation("cursor", "is not a valid cursor")]) from None
+
+
+def parse_id(record_id: str, kind: str) -> uuid.UUID:
+    """A record id of the gateway's own; anything that is not one names no record."""
+    parsed = parse_uuid(record_id) if len(record_id) <= MAX_ID_LENGTH else None
+    if parsed is None:
+        raise NotFound(f"{kind} not found")
+    return parsed
 
 
 def require_plausible_id(record_id: str, kind: str) -> None:

@@ -1,0 +1,96 @@
+"""The api_keys table (mirrored by migrations/) and its repository."""
+
+import uuid
+from dataclasses import asdict, fields
+from typing import Any
+
+from sqlalchemy import (
+    ARRAY,
+    Column,
+    DateTime,
+    Integer,
+    LargeBinary,
+    String,
+    Table,
+    and_,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from crm_gateway.identity.keys import ApiKey
+from crm_gateway.identity.repository import metadata
+from crm_platform.db.schema import id_column, timestamp_columns, version_column
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    id_column(),
+    version_column(),
+    Column("name", String(200), nullable=False),
+    Column("prefix", String(8), nullable=False, unique=True),
+    Column("secret_hash", LargeBinary(32), nullable=False),
+    Column("roles", ARRAY(String(50)), nullable=False),
+    Column("partner_id", UUID(as_uuid=True)),
+    Column("expires_at", DateTime(timezone=True)),
+    Column("rate_limit_per_minute", Integer),
+    Column("created_by", UUID(as_uuid=True), nullable=False),
+    Column("previous_hash", LargeBinary(32)),
+    Column("previous_valid_until", DateTime(timezone=True)),
+    Column("revoked_at", DateTime(timezone=True)),
+    *timestamp_columns(),
+)
+
+_COLUMNS = [api_keys.c[f.name] for f in fields(ApiKey)]
+
+
+class SqlApiKeyRepository:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def add(self, key: ApiKey) -> None:
+        async with self._engine.begin() as connection:
+            await connection.execute(insert(api_keys).values(_row(key)))
+
+    async def get(self, key_id: uuid.UUID) -> ApiKey | None:
+        return await self._one(api_keys.c.id == key_id)
+
+    async def by_prefix(self, prefix: str) -> ApiKey | None:
+        return await self._one(api_keys.c.prefix == prefix)
+
+    async def page(self, *, after: uuid.UUID | None, limit: int) -> list[ApiKey]:
+        condition = api_keys.c.id < after if after is not None else and_(True)
+        query = select(*_COLUMNS).where(condition).order_by(api_keys.c.id.desc()).limit(limit)
+        async with self._engine.connect() as connection:
+            rows = await connection.execute(query)
+            return [_key(row._mapping) for row in rows]
+
+    async def replace(self, key: ApiKey, *, expected_version: int) -> bool:
+        values = _row(key)
+        del values["id"], values["created_at"]
+        async with self._engine.begin() as connection:
+            result = await connection.execute(
+                update(api_keys)
+                .where(api_keys.c.id == key.id, api_keys.c.version == expected_version)
+                .values(values)
+            )
+        return bool(result.rowcount)
+
+    async def _one(self, condition: Any) -> ApiKey | None:
+        async with self._engine.connect() as connection:
+            row = (await connection.execute(select(*_COLUMNS).where(condition))).first()
+        return _key(row._mapping) if row else None
+
+
+def _row(key: ApiKey) -> dict[str, Any]:
+    values = asdict(key)
+    values["roles"] = list(key.roles)
+    return values
+
+
+def _key(row: Any) -> ApiKey:
+    values = dict(row)
+    values["roles"] = tuple(values["roles"])
+    return ApiKey(**values)

@@ -21,24 +21,36 @@ LIGHT_CONNECTIONS = 4
 RECORDS = 500  # distinct records of each kind, read round-robin
 WARM_UP_SECONDS = 3.0
 PORT_OFFSET = 3000  # away from a `make run` stack on the default ports
-CACHE_OFF = {"CRM_GATEWAY_READ_CACHE_RECORDS": "0"}
+# Budgets far above what the load generator can spend, so every request pays for the check
+# and none is refused; and the same with the limiter off, for the cost of the layers.
+LIMITS_ON = {"CRM_GATEWAY_RATE_LIMIT_PER_MINUTE": "6000000"}
+LIMITS_OFF = {"CRM_GATEWAY_RATE_LIMIT_PER_MINUTE": "0"}
+CACHE_OFF = {**LIMITS_ON, "CRM_GATEWAY_READ_CACHE_RECORDS": "0"}
+LAYERS_CONNECTIONS = 16
 
 
 @dataclass
 class Target:
     port: int
     headers: dict[str, str]
+    key_headers: dict[str, str]
     accounts: list[str]
     contacts: list[str]
     metrics_url: str
 
-    def measure(self, paths: list[str], connections: int, seconds: float) -> LoadResult:
+    def measure(
+        self,
+        paths: list[str],
+        connections: int,
+        seconds: float,
+        headers: dict[str, str] | None = None,
+    ) -> LoadResult:
         def load(duration: float) -> LoadResult:
             return run_load(
                 host="127.0.0.1",
                 port=self.port,
                 paths=paths,
-                headers=self.headers,
+                headers=headers or self.headers,
                 connections=connections,
                 seconds=duration,
             )
@@ -54,7 +66,7 @@ class Target:
 
 def run(*, seconds: float) -> str:
     rows = []
-    with running_stack() as target:
+    with running_stack(LIMITS_ON) as target:
         before = target.cache_reads()
         for connections in (LIGHT_CONNECTIONS, 16, CONNECTIONS):
             result = target.measure(target.accounts, connections, seconds)
@@ -63,6 +75,10 @@ def run(*, seconds: float) -> str:
             result = target.measure(target.contacts, connections, seconds)
             rows.append(_row("`GET /api/v1/contacts/{id}`", "on", connections, result))
         after = target.cache_reads()
+        user = target.measure(target.accounts, LAYERS_CONNECTIONS, seconds)
+        key = target.measure(target.accounts, LAYERS_CONNECTIONS, seconds, target.key_headers)
+    with running_stack(LIMITS_OFF) as target:
+        bare = target.measure(target.accounts, LAYERS_CONNECTIONS, seconds)
     with running_stack(CACHE_OFF) as target:
         for connections in (LIGHT_CONNECTIONS, CONNECTIONS):
             result = target.measure(target.accounts, connections, seconds)
@@ -83,7 +99,33 @@ def run(*, seconds: float) -> str:
         "workers for the same two cores. Target for both routes: at least 2,500 req/s with "
         "p99 under 50 ms.\n\n"
         "| route | read cache | connections | req/s | p50 | p99 | errors |\n"
-        "|---|---|---|---|---|---|---|\n" + "\n".join(rows)
+        "|---|---|---|---|---|---|---|\n" + "\n".join(rows) + "\n\n" + _layers(user, key, bare)
+    )
+
+
+def _layers(user: LoadResult, key: LoadResult, bare: LoadResult) -> str:
+    def row(name: str, result: LoadResult) -> str:
+        cost = (1 - result.rps / bare.rps) * 100 if bare.rps else 0.0
+        return (
+            f"| {name} | {result.rps:,.0f} | {result.percentile(50):.1f} ms "
+            f"| {result.percentile(99):.1f} ms | {cost:+.1f} % |"
+        )
+
+    return (
+        "## Gateway: the cost of authentication and rate limits\n\n"
+        f"`GET /api/v1/accounts/{{id}}` with the read cache on, {LAYERS_CONNECTIONS} "
+        "connections. Every request is authenticated and spends from its caller's shared "
+        "budget; the last row is the same stack with the rate limiter off. Target: within "
+        "15 % of it.\n\n"
+        "| caller | req/s | p50 | p99 | throughput cost |\n"
+        "|---|---|---|---|---|\n"
+        + "\n".join(
+            [
+                row("user access token, rate limited", user),
+                row("API key, rate limited", key),
+                row("user access token, no rate limiter", bare),
+            ]
+        )
     )
 
 
@@ -130,6 +172,12 @@ def _seed(info: launcher.StackInfo) -> Target:
             data={"username": info.admin_email, "password": info.admin_password},
         ).json()["access_token"]
         headers = {"Authorization": f"Bearer {token}"}
+        key = client.post(
+            "/api/v1/api-keys",
+            json={"name": "bench", "roles": ["admin"], "rate_limit_per_minute": 6_000_000},
+            headers=headers,
+        )
+        key.raise_for_status()
         accounts, contacts = [], []
         for n in range(RECORDS):
             account = client.post("/api/v1/accounts", json={"name": f"Bench {n}"}, headers=headers)
@@ -150,6 +198,7 @@ def _seed(info: launcher.StackInfo) -> Target:
     return Target(
         port=int(info.gateway_url.rsplit(":", 1)[1]),
         headers=headers,
+        key_headers={"X-API-Key": key.json()["secret"]},
         accounts=accounts,
         contacts=contacts,
         metrics_url=f"{info.gateway_url}/metrics",

@@ -8,7 +8,7 @@ import httpx
 from fastapi import FastAPI
 
 from crm_gateway.api.app import create_app
-from crm_gateway.api.deps import Services
+from crm_gateway.api.deps import Limiter, Services
 from crm_gateway.api.edge import EdgeSettings
 from crm_gateway.clients.customer import EVENT_SUBJECTS, CustomerClient, Record
 from crm_gateway.clients.health import HealthProbe
@@ -24,6 +24,8 @@ from crm_gateway.identity.repository import SqlUserRepository
 from crm_gateway.identity.sso import SsoLogin, SsoPolicy
 from crm_gateway.identity.tokens import AccessTokens
 from crm_gateway.identity.usecases import Identity
+from crm_gateway.ratelimit.limiter import RateLimiter
+from crm_gateway.ratelimit.store import SqlBudgetStore
 from crm_gateway.readiness import Readiness
 from crm_platform.db.engine import create_engine
 from crm_platform.grpc.client import create_channel
@@ -69,6 +71,14 @@ def build_app(settings: GatewaySettings) -> FastAPI:
             identity=identity,
             tokens=tokens,
             callers=CallerCache(tokens, settings.principal_secret.get_secret_value(), external=sso),
+            limiter=(
+                Limiter(
+                    RateLimiter(SqlBudgetStore(engine)),
+                    default_per_minute=settings.rate_limit_per_minute,
+                )
+                if settings.rate_limit_per_minute
+                else None
+            ),
             api_keys=api_keys,
             key_callers=KeyCallers(
                 api_keys,

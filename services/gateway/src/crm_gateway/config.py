@@ -35,6 +35,8 @@ class GatewaySettings(BaseSettings):
     # Signs the public access tokens; known to the gateway alone.
     jwt_secret: SecretStr = SecretStr("")
     access_token_ttl_seconds: int = Field(default=900, ge=60, le=86_400)
+    # Requests per minute and principal, unless an API key sets its own; 0 turns limits off.
+    rate_limit_per_minute: int = Field(default=1200, ge=0, le=10_000_000)
     # How long a process trusts an API key it has checked: the bound on revocation.
     api_key_cache_seconds: float = Field(default=5.0, ge=0, le=60)
     customer_target: str = "127.0.0.1:50061"

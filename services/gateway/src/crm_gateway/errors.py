@@ -12,6 +12,14 @@ class RateLimited(DomainError):
     """A downstream refused for lack of resources (RESOURCE_EXHAUSTED)."""
 
 
+class OverLimit(RateLimited):
+    """The caller has spent its own request budget for this minute."""
+
+    def __init__(self, message: str, headers: dict[str, str]) -> None:
+        super().__init__(message)
+        self.headers = headers
+
+
 class PreconditionRequired(DomainError):
     """A conditional write came without If-Match (RFC 6585: 428)."""
 

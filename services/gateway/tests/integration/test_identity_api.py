@@ -9,7 +9,8 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from crm_gateway.identity.repository import metadata, users
+from crm_gateway.identity.repository import users
+from crm_gateway.storage import metadata  # every table: bootstrap (via conftest) imports them
 from crm_platform.auth.principal import Action, Scope
 from crm_platform.db.migrations import schema_drift
 from crm_platform.testing.ports import free_port

@@ -8,15 +8,30 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPBearer
 
+from crm_gateway.api.edge import RATE_LIMIT_STATE
 from crm_gateway.clients.customer import CustomerClient
+from crm_gateway.errors import OverLimit
 from crm_gateway.identity.callers import Caller, CallerCache, KeyCallers
 from crm_gateway.identity.key_usecases import ApiKeys
 from crm_gateway.identity.tokens import AccessTokens
 from crm_gateway.identity.usecases import Identity
+from crm_gateway.ratelimit.limiter import Decision, RateLimiter
 from crm_platform.errors import Unauthenticated
 
 # Name of each check -> None when it passed, else why it failed.
 ReadinessCheck = Callable[[], Awaitable[dict[str, str | None]]]
+
+
+class Limiter:
+    """Every caller's budget: an API key's own limit, else the gateway's default."""
+
+    def __init__(self, limiter: RateLimiter, *, default_per_minute: int) -> None:
+        self._limiter = limiter
+        self._default = default_per_minute
+
+    async def spend(self, caller: Caller) -> Decision:
+        limit = caller.rate_limit_per_minute or self._default
+        return await self._limiter.spend(str(caller.user_id), limit)
 
 
 @dataclass(frozen=True)
@@ -24,6 +39,7 @@ class Services:
     identity: Identity
     tokens: AccessTokens
     callers: CallerCache
+    limiter: Limiter | None
     api_keys: ApiKeys
     key_callers: KeyCallers
     customer: CustomerClient
@@ -48,13 +64,35 @@ class BearerCaller(HTTPBearer):
     this runs on every request, and the stock class adds a sub-dependency and a model."""
 
     async def __call__(self, request: Request) -> Caller:  # type: ignore[override]
+        services = services_of(request)
+        caller = await self._authenticate(request, services)
+        if services.limiter is not None:
+            await self._spend(request, services.limiter, caller)
+        return caller
+
+    @staticmethod
+    async def _authenticate(request: Request, services: Services) -> Caller:
         api_key = request.headers.get("x-api-key")
         if api_key:
-            return await services_of(request).key_callers.authenticate(api_key.strip())
+            return await services.key_callers.authenticate(api_key.strip())
         scheme, _, token = (request.headers.get("authorization") or "").partition(" ")
         if scheme.lower() != "bearer" or not token:
             raise Unauthenticated("a bearer access token is required")
-        return await services_of(request).callers.authenticate(token.strip())
+        return await services.callers.authenticate(token.strip())
+
+    @staticmethod
+    async def _spend(request: Request, limiter: Limiter, caller: Caller) -> None:
+        decision = await limiter.spend(caller)
+        headers = [
+            (name.lower().encode(), value.encode()) for name, value in decision.headers().items()
+        ]
+        setattr(request.state, RATE_LIMIT_STATE, headers)
+        if not decision.allowed:
+            raise OverLimit(
+                f"over the limit of {decision.limit} requests a minute; "
+                f"retry in {decision.reset_seconds} s",
+                {"Retry-After": str(decision.reset_seconds)},
+            )
 
 
 current_caller = BearerCaller(

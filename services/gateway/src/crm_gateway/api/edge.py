@@ -39,6 +39,10 @@ CORS_MAX_AGE_SECONDS = 600
 Headers = list[tuple[bytes, bytes]]
 
 
+# Where the auth dependency leaves the RateLimit-* headers for this middleware to send.
+RATE_LIMIT_STATE = "rate_limit_headers"
+
+
 @dataclass(frozen=True)
 class EdgeSettings:
     cors_origins: Iterable[str] = field(default_factory=tuple)
@@ -95,6 +99,8 @@ class Edge:
                     headers.append((b"cache-control", b"no-store"))
                 if self._origins:
                     headers.append((b"vary", b"Origin"))
+                # The caller's budget, as the auth dependency found it (RateLimit-*).
+                headers += scope.get("state", {}).get(RATE_LIMIT_STATE, ())
                 message["headers"] = headers
             await send(message)
 

@@ -116,7 +116,7 @@ def domain_problem(error: errors.DomainError) -> Response:
     if isinstance(error, errors.InvalidArgument):
         fields = [{"field": v.field, "message": v.description} for v in error.violations]
         return problem(status, error.message, field_errors=fields)
-    return problem(status, error.message)
+    return problem(status, error.message, headers=getattr(error, "headers", None))
 
 
 def validation_problem(error: RequestValidationError) -> Response:

@@ -32,6 +32,8 @@ class Caller:
     valid_until: float
     # What the gateway's own routes check (users, keys); services verify the signed copy.
     principal: Principal
+    # The caller's own budget; None takes the gateway's default.
+    rate_limit_per_minute: int | None = None
 
 
 def principal_for(claims: AccessClaims) -> Principal:
@@ -109,7 +111,12 @@ class CallerCache:
 
 
 def signed_caller(
-    principal: Principal, principal_secret: str, *, now: float, valid_until: float
+    principal: Principal,
+    principal_secret: str,
+    *,
+    now: float,
+    valid_until: float,
+    rate_limit_per_minute: int | None = None,
 ) -> Caller:
     signed = issue_token(principal, principal_secret, ttl_seconds=PRINCIPAL_TTL_SECONDS)
     principal_valid_until = now + PRINCIPAL_TTL_SECONDS - _PRINCIPAL_MARGIN_SECONDS
@@ -118,6 +125,7 @@ def signed_caller(
         metadata=principal_metadata(signed),
         valid_until=min(valid_until, principal_valid_until),
         principal=principal,
+        rate_limit_per_minute=rate_limit_per_minute,
     )
 
 
@@ -151,7 +159,11 @@ class KeyCallers:
         kept_until = now + self._cache_seconds
         expires = key.expires_at.timestamp() if key.expires_at else kept_until
         caller = signed_caller(
-            key_principal(key), self._secret, now=now, valid_until=min(kept_until, expires)
+            key_principal(key),
+            self._secret,
+            now=now,
+            valid_until=min(kept_until, expires),
+            rate_limit_per_minute=key.rate_limit_per_minute,
         )
         self._entries[digest] = caller
         if len(self._entries) > self._max:

@@ -21,7 +21,7 @@ from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from crm_gateway.identity.keys import ApiKey
-from crm_gateway.identity.repository import metadata
+from crm_gateway.storage import metadata
 from crm_platform.db.schema import id_column, timestamp_columns, version_column
 
 api_keys = Table(

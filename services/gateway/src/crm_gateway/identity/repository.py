@@ -20,15 +20,13 @@ from sqlalchemy.dialects.postgresql import UUID, insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from crm_gateway.identity.domain import User
+from crm_gateway.storage import metadata
 from crm_platform.db.schema import (
     id_column,
-    new_metadata,
     timestamp_columns,
     utcnow,
     version_column,
 )
-
-metadata = new_metadata()
 
 users = Table(
     "users",

@@ -31,7 +31,7 @@ class ApiKeyCreate(Strict):
         default=None, description="The key then reaches only records linked to this partner."
     )
     expires_at: dt.datetime | None = Field(default=None, description="RFC 3339, in the future.")
-    rate_limit_per_minute: int | None = Field(default=None, ge=1, le=100_000)
+    rate_limit_per_minute: int | None = Field(default=None, ge=1, le=10_000_000)
 
 
 class ApiKeyRotate(Strict):

@@ -1,0 +1,1 @@
+"""Per-principal request budgets that hold across every gateway process and replica."""

@@ -75,7 +75,7 @@ async def test_two_gateway_processes_share_one_budget(
         client = gateway.client if n % 2 else other_process
         statuses.append((await client.get("/api/v1/accounts", headers=key)).status_code)
     allowed = statuses.count(200)
-    # Never more than the limit; at most two unspent blocks (limit / 10 each) short of it.
+    # Never more than the limit; at most two unspent blocks (limit / 20 each) short of it.
     assert 16 <= allowed <= 20
     assert statuses.count(429) == 40 - allowed
 

@@ -129,11 +129,19 @@ def signed_caller(
     )
 
 
+@dataclass
+class _CheckedKey:
+    caller: Caller
+    version: int
+    checked_until: float
+
+
 class KeyCallers:
-    """The caller of an `X-API-Key` secret, kept `cache_seconds`: so a revoked or expired
-    key stops working in every gateway process within that bound, and a busy key costs one
-    database lookup per process every few seconds. Kept by the secret's digest, not the
-    secret."""
+    """The caller of an `X-API-Key` secret, checked again every `cache_seconds`: so a
+    revoked or expired key stops working in every gateway process within that bound, and a
+    busy key costs one database lookup per process every few seconds. An unchanged key
+    keeps its signed principal, so what is cached per caller downstream (the read cache)
+    stays valid. Kept by the secret's digest, not the secret."""
 
     def __init__(
         self,
@@ -147,25 +155,28 @@ class KeyCallers:
         self._secret = principal_secret
         self._cache_seconds = cache_seconds
         self._max = max_entries
-        self._entries: OrderedDict[bytes, Caller] = OrderedDict()
+        self._entries: OrderedDict[bytes, _CheckedKey] = OrderedDict()
 
     async def authenticate(self, secret: str) -> Caller:
         now = time.time()
         digest = hash_secret(secret)
-        caller = self._entries.get(digest)
-        if caller is not None and caller.valid_until > now:
-            return caller
+        entry = self._entries.get(digest)
+        if entry is not None and entry.checked_until > now and entry.caller.valid_until > now:
+            return entry.caller
         key = await self._keys.authenticate(secret)
-        kept_until = now + self._cache_seconds
-        expires = key.expires_at.timestamp() if key.expires_at else kept_until
+        expires = key.expires_at.timestamp() if key.expires_at else float("inf")
+        checked_until = min(now + self._cache_seconds, expires)
+        if entry is not None and entry.version == key.version and entry.caller.valid_until > now:
+            entry.checked_until = checked_until
+            return entry.caller
         caller = signed_caller(
             key_principal(key),
             self._secret,
             now=now,
-            valid_until=min(kept_until, expires),
+            valid_until=expires,
             rate_limit_per_minute=key.rate_limit_per_minute,
         )
-        self._entries[digest] = caller
+        self._entries[digest] = _CheckedKey(caller, key.version, checked_until)
         if len(self._entries) > self._max:
             self._entries.popitem(last=False)
         return caller

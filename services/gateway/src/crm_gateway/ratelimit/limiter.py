@@ -7,7 +7,7 @@ more than `limit` requests through in a window. The price is the other way round
 process leased and did not spend are lost to the others until the window turns. A process
 leases its next block when half of the current one is spent (so callers seldom wait for
 the database), which means a caller may be refused up to (processes - 1) x 2 x block
-requests early (block = limit / 10, at most 50).
+requests early (block = limit / 20, at most 1,000).
 """
 
 import asyncio
@@ -18,7 +18,9 @@ from dataclasses import dataclass
 from typing import Protocol
 
 WINDOW_SECONDS = 60
-_MAX_BLOCK = 50
+# A block is a twentieth of the limit, so a busy caller costs one upsert per twentieth of
+# its budget, and at most this many requests, so a very high limit does not strand many.
+_MAX_BLOCK = 1000
 
 
 class BudgetStore(Protocol):
@@ -94,7 +96,7 @@ class RateLimiter:
 
     @staticmethod
     def _block(limit: int) -> int:
-        return max(1, min(limit // 10, _MAX_BLOCK))
+        return max(1, min(limit // 20, _MAX_BLOCK))
 
     def _forget_old(self, window: int) -> None:
         if len(self._budgets) > 10_000:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 
-from bench.loadgen import LoadResult, run_load
+from bench.loadgen import LoadResult, generator, run_load
 from crm_platform.devstack import launcher
 from crm_platform.devstack.stack import StackConfig
 
@@ -88,7 +88,8 @@ def run(*, seconds: float) -> str:
     ratio = hits / (hits + misses) if hits + misses else 0.0
     return (
         "## Gateway: reading one record\n\n"
-        f"Closed loop over keep-alive connections, {seconds:.0f} s after a "
+        f"Closed loop over keep-alive connections, load from {generator()}, "
+        f"{seconds:.0f} s after a "
         f"{WARM_UP_SECONDS:.0f} s warm-up, cycling through {RECORDS} accounts (or contacts) "
         f"created for the run. The gateway runs {_workers()} worker processes. One customer "
         "process serves them, and tracing is on (spans to file). With the read cache on, "

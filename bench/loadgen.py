@@ -7,9 +7,11 @@ import itertools
 import statistics
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import uvloop
+
+from bench import wrk
 
 
 @dataclass(frozen=True)
@@ -18,12 +20,16 @@ class LoadResult:
     errors: int
     seconds: float
     latencies_ms: list[float]
+    # Percentiles the generator computed itself (wrk), when it keeps no latencies.
+    known_percentiles: dict[float, float] = field(default_factory=dict)
 
     @property
     def rps(self) -> float:
         return self.requests / self.seconds
 
     def percentile(self, p: float) -> float:
+        if p in self.known_percentiles:
+            return self.known_percentiles[p]
         ordered = sorted(self.latencies_ms)
         return ordered[min(len(ordered) - 1, int(len(ordered) * p / 100))] if ordered else 0.0
 
@@ -81,9 +87,25 @@ def run_load(
     connections: int,
     seconds: float,
 ) -> LoadResult:
-    """GET `paths` round-robin for `seconds`, the connections' starting points spread evenly
-    over them (so every path is read early, whichever server process a connection reaches)."""
+    """GET `paths` round-robin for `seconds`, with wrk when the machine has it (see
+    bench.wrk), else with this module's generator: its connections' starting points spread
+    evenly over the paths, so every path is read early, whichever server process a
+    connection reaches."""
+    if wrk.available():
+        requests, errors, elapsed, percentiles = wrk.run(
+            host=host,
+            port=port,
+            paths=paths,
+            headers=headers,
+            connections=connections,
+            seconds=seconds,
+        )
+        return LoadResult(requests, errors, elapsed, [], percentiles)
     return uvloop.run(_load(host, port, paths, headers, connections, seconds))
+
+
+def generator() -> str:
+    return "wrk (C)" if wrk.available() else "bench.loadgen (Python, uvloop)"
 
 
 async def _load(

@@ -96,7 +96,7 @@ def run(*, seconds: float) -> str:
         f"{ratio:.1%} of all reads, warm-ups included, were cache hits (the gateway's "
         "`crm_gateway_read_cache_reads_total`). With it off, every read is a gRPC call and "
         "a query. Past the point where the machine saturates, more connections add only "
-        "queueing: the load generator, itself a Python process, competes with the gateway "
+        "queueing: the load generator competes with the gateway "
         "workers for the same two cores. Target for both routes: at least 2,500 req/s with "
         "p99 under 50 ms.\n\n"
         "| route | read cache | connections | req/s | p50 | p99 | errors |\n"

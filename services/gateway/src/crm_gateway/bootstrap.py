@@ -5,6 +5,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from crm_gateway.api.app import create_app
 from crm_gateway.api.deps import Services
@@ -14,8 +15,14 @@ from crm_gateway.clients.invalidation import CacheInvalidation
 from crm_gateway.clients.read_cache import ReadCache
 from crm_gateway.config import GatewaySettings
 from crm_gateway.identity.callers import CallerCache
+from crm_gateway.identity.directory import IdentityDirectory
+from crm_gateway.identity.logins import Logins, ThrottleLimits
 from crm_gateway.identity.passwords import Argon2Hasher
 from crm_gateway.identity.repository import SqlUserRepository
+from crm_gateway.identity.session_store import SqlSessions, directory_loader
+from crm_gateway.identity.team_admin import TeamAdmin
+from crm_gateway.identity.team_store import SqlTeams
+from crm_gateway.identity.throttle import SqlLoginThrottle
 from crm_gateway.identity.tokens import AccessTokens
 from crm_gateway.identity.usecases import Identity
 from crm_gateway.readiness import Readiness
@@ -48,23 +55,29 @@ def build_app(settings: GatewaySettings) -> FastAPI:
             if settings.nats_url and settings.read_cache_records
             else None
         )
-        identity = Identity(SqlUserRepository(engine), Argon2Hasher())
+        users = SqlUserRepository(engine)
+        identity = Identity(users, Argon2Hasher())
         tokens = AccessTokens(
             settings.jwt_secret.get_secret_value(), settings.access_token_ttl_seconds
         )
+        directory = _directory(settings, engine)
         app.state.services = Services(
             identity=identity,
             tokens=tokens,
-            callers=CallerCache(tokens, settings.principal_secret.get_secret_value()),
+            callers=CallerCache(tokens, settings.principal_secret.get_secret_value(), directory),
             customer=CustomerClient(customer, cache),
             readiness=Readiness(engine, probes),
+            logins=_logins(settings, engine, identity, users, tokens, directory),
+            teams=TeamAdmin(SqlTeams(engine), directory),
         )
         try:
+            directory.start()
             if invalidation is not None:
                 await invalidation.start()
             await _ensure_admin(settings, identity)
             yield
         finally:
+            await directory.stop()
             if invalidation is not None:
                 await invalidation.stop()
             for probe in probes:
@@ -73,6 +86,33 @@ def build_app(settings: GatewaySettings) -> FastAPI:
             await engine.dispose()
 
     return create_app(lifespan)
+
+
+def _directory(settings: GatewaySettings, engine: AsyncEngine) -> IdentityDirectory:
+    load = directory_loader(engine, access_token_ttl_seconds=settings.access_token_ttl_seconds)
+    return IdentityDirectory(load, settings.identity_refresh_seconds)
+
+
+def _logins(
+    settings: GatewaySettings,
+    engine: AsyncEngine,
+    identity: Identity,
+    users: SqlUserRepository,
+    tokens: AccessTokens,
+    directory: IdentityDirectory,
+) -> Logins:
+    throttle = SqlLoginThrottle(engine, window_seconds=settings.login_failure_window_seconds)
+    limits = ThrottleLimits(settings.login_failures_per_email, settings.login_failures_per_ip)
+    return Logins(
+        identity=identity,
+        users=users,
+        sessions=SqlSessions(engine),
+        throttle=throttle,
+        tokens=tokens,
+        directory=directory,
+        limits=limits,
+        refresh_ttl_seconds=settings.refresh_token_ttl_seconds,
+    )
 
 
 async def _ensure_admin(settings: GatewaySettings, identity: Identity) -> None:

@@ -10,6 +10,8 @@ from fastapi.security import HTTPBearer
 
 from crm_gateway.clients.customer import CustomerClient
 from crm_gateway.identity.callers import Caller, CallerCache
+from crm_gateway.identity.logins import Logins
+from crm_gateway.identity.team_admin import TeamAdmin
 from crm_gateway.identity.tokens import AccessTokens
 from crm_gateway.identity.usecases import Identity
 from crm_platform.errors import Unauthenticated
@@ -25,6 +27,8 @@ class Services:
     callers: CallerCache
     customer: CustomerClient
     readiness: ReadinessCheck
+    logins: Logins
+    teams: TeamAdmin
 
 
 def services_of(request: Request) -> Services:
@@ -48,7 +52,7 @@ class BearerCaller(HTTPBearer):
         scheme, _, token = (request.headers.get("authorization") or "").partition(" ")
         if scheme.lower() != "bearer" or not token:
             raise Unauthenticated("a bearer access token is required")
-        return services_of(request).callers.resolve(token.strip())
+        return await services_of(request).callers.resolve(token.strip())
 
 
 current_caller = BearerCaller(

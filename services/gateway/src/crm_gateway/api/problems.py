@@ -18,6 +18,7 @@ from starlette.responses import Response
 
 from crm_gateway.errors import (
     DownstreamFailure,
+    LoginThrottled,
     PreconditionRequired,
     RateLimited,
     ServiceUnavailable,
@@ -115,6 +116,10 @@ def domain_problem(error: errors.DomainError) -> Response:
     if isinstance(error, errors.InvalidArgument):
         fields = [{"field": v.field, "message": v.description} for v in error.violations]
         return problem(status, error.message, field_errors=fields)
+    if isinstance(error, LoginThrottled):
+        return problem(
+            status, error.message, headers={"Retry-After": str(error.retry_after_seconds)}
+        )
     return problem(status, error.message)
 
 

@@ -1,38 +1,17 @@
-"""The users table (mirrored by migrations/) and its repository."""
+"""The users table's repository (the tables are in crm_gateway.identity.schema)."""
 
 import uuid
 from typing import Any
 
-from sqlalchemy import ARRAY, Boolean, CheckConstraint, Column, String, Table, select, update
-from sqlalchemy.dialects.postgresql import UUID, insert
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from crm_gateway.identity.domain import User
-from crm_platform.db.schema import (
-    id_column,
-    new_metadata,
-    timestamp_columns,
-    utcnow,
-    version_column,
-)
+from crm_gateway.identity.schema import metadata, users
+from crm_platform.db.schema import utcnow
 
-metadata = new_metadata()
-
-users = Table(
-    "users",
-    metadata,
-    id_column(),
-    version_column(),
-    Column("email", String(254), nullable=False, unique=True),
-    Column("display_name", String(200), nullable=False, server_default=""),
-    Column("password_hash", String(255), nullable=False),
-    Column("roles", ARRAY(String(50)), nullable=False, server_default="{}"),
-    Column("team_id", UUID(as_uuid=True)),
-    Column("active", Boolean, nullable=False, server_default="true"),
-    *timestamp_columns(),
-    # Lookups lower-case the email; the constraint keeps every writer honest.
-    CheckConstraint("email = lower(email)", name="email_lower_case"),
-)
+__all__ = ["SqlUserRepository", "metadata", "users"]
 
 
 class SqlUserRepository:
@@ -80,6 +59,8 @@ class SqlUserRepository:
             active=row.active,
             version=row.version,
             password_hash=row.password_hash,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
         )
 
 

@@ -37,8 +37,9 @@ class Identity:
 
     async def authenticate(self, email: str, password: str) -> User:
         user = await self._users.get_by_email(normalize_email(email))
-        if user is None:
-            # Same work as a real check, so response times do not reveal which emails exist.
+        if user is None or user.password_hash is None:
+            # Same work as a real check, so response times do not reveal which emails exist
+            # (or which users sign in through SSO only).
             await self._hasher.burn(password)
             raise InvalidCredentials
         matches, new_hash = await self._hasher.verify(password, user.password_hash)

@@ -25,6 +25,8 @@ from crm_gateway.identity.team_store import SqlTeams
 from crm_gateway.identity.throttle import SqlLoginThrottle
 from crm_gateway.identity.tokens import AccessTokens
 from crm_gateway.identity.usecases import Identity
+from crm_gateway.identity.user_admin import UserAdmin
+from crm_gateway.identity.user_store import SqlUserAdminStore
 from crm_gateway.readiness import Readiness
 from crm_platform.db.engine import create_engine
 from crm_platform.grpc.client import create_channel
@@ -56,7 +58,8 @@ def build_app(settings: GatewaySettings) -> FastAPI:
             else None
         )
         users = SqlUserRepository(engine)
-        identity = Identity(users, Argon2Hasher())
+        hasher = Argon2Hasher()
+        identity = Identity(users, hasher)
         tokens = AccessTokens(
             settings.jwt_secret.get_secret_value(), settings.access_token_ttl_seconds
         )
@@ -69,6 +72,9 @@ def build_app(settings: GatewaySettings) -> FastAPI:
             readiness=Readiness(engine, probes),
             logins=_logins(settings, engine, identity, users, tokens, directory),
             teams=TeamAdmin(SqlTeams(engine), directory),
+            users=UserAdmin(
+                store=SqlUserAdminStore(engine), reader=users, hasher=hasher, directory=directory
+            ),
         )
         try:
             directory.start()

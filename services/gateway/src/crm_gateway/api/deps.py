@@ -14,6 +14,7 @@ from crm_gateway.identity.logins import Logins
 from crm_gateway.identity.team_admin import TeamAdmin
 from crm_gateway.identity.tokens import AccessTokens
 from crm_gateway.identity.usecases import Identity
+from crm_gateway.identity.user_admin import UserAdmin
 from crm_platform.errors import Unauthenticated
 
 # Name of each check -> None when it passed, else why it failed.
@@ -29,6 +30,7 @@ class Services:
     readiness: ReadinessCheck
     logins: Logins
     teams: TeamAdmin
+    users: UserAdmin
 
 
 def services_of(request: Request) -> Services:

@@ -3,7 +3,7 @@
 import uuid
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Row, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -48,20 +48,22 @@ class SqlUserRepository:
     async def _one(self, condition: Any) -> User | None:
         async with self._engine.connect() as connection:
             row = (await connection.execute(select(users).where(condition))).first()
-        if row is None:
-            return None
-        return User(
-            id=row.id,
-            email=row.email,
-            display_name=row.display_name,
-            roles=tuple(row.roles),
-            team_id=row.team_id,
-            active=row.active,
-            version=row.version,
-            password_hash=row.password_hash,
-            created_at=row.created_at,
-            updated_at=row.updated_at,
-        )
+        return None if row is None else user_of(row)
+
+
+def user_of(row: Row[Any]) -> User:
+    return User(
+        id=row.id,
+        email=row.email,
+        display_name=row.display_name,
+        roles=tuple(row.roles),
+        team_id=row.team_id,
+        active=row.active,
+        version=row.version,
+        password_hash=row.password_hash,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
 
 
 def _row(user: User) -> dict[str, Any]:

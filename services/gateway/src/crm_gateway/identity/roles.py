@@ -127,3 +127,15 @@ def permission_violations(permissions: Mapping[str, Any]) -> list[FieldViolation
                 why = f"unknown scope; one of {', '.join(SCOPES)}"
                 found.append(FieldViolation(f"{path}.{action}", why))
     return found
+
+
+def exceeding(wanted: Mapping[str, Mapping[str, str]], held: Grants) -> list[str]:
+    """The `object.action` grants of `wanted` wider than what `held` gives: nobody may hand
+    out (through a role or a custom role) more than they hold themselves."""
+    return [
+        f"{obj}.{action}"
+        for obj, actions in wanted.items()
+        for action, scope in actions.items()
+        if (mine := held.get(obj, {}).get(action)) is None
+        or _WIDTH[Scope(scope)] > _WIDTH[Scope(mine)]
+    ]

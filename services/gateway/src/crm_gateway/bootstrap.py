@@ -19,6 +19,8 @@ from crm_gateway.identity.directory import IdentityDirectory
 from crm_gateway.identity.logins import Logins, ThrottleLimits
 from crm_gateway.identity.passwords import Argon2Hasher
 from crm_gateway.identity.repository import SqlUserRepository
+from crm_gateway.identity.role_admin import RoleAdmin
+from crm_gateway.identity.role_store import SqlRoles
 from crm_gateway.identity.session_store import SqlSessions, directory_loader
 from crm_gateway.identity.team_admin import TeamAdmin
 from crm_gateway.identity.team_store import SqlTeams
@@ -72,6 +74,7 @@ def build_app(settings: GatewaySettings) -> FastAPI:
             readiness=Readiness(engine, probes),
             logins=_logins(settings, engine, identity, users, tokens, directory),
             teams=TeamAdmin(SqlTeams(engine), directory),
+            roles=RoleAdmin(SqlRoles(engine), directory),
             users=UserAdmin(
                 store=SqlUserAdminStore(engine), reader=users, hasher=hasher, directory=directory
             ),

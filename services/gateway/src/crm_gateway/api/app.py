@@ -10,7 +10,7 @@ from fastapi.telemetry import TelemetryConfig
 from crm_gateway.api.middleware import BodyLimit, LastResort, RedMetrics
 from crm_gateway.api.openapi import problem_openapi
 from crm_gateway.api.problems import EXCEPTION_HANDLERS
-from crm_gateway.api.routes import accounts, auth, contacts, health, me, teams, users
+from crm_gateway.api.routes import accounts, auth, contacts, health, me, roles, teams, users
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
@@ -58,7 +58,7 @@ def create_app(lifespan: Lifespan | None = None) -> FastAPI:
         telemetry=_TELEMETRY,
     )
     # Hot routes first: the router tries routes in order.
-    for module in (accounts, contacts, me, auth, health, teams, users):
+    for module in (accounts, contacts, me, auth, health, teams, users, roles):
         app.include_router(module.router)
     # Added last = outermost: metrics see the 500 that LastResort makes of a crash.
     app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)

@@ -11,6 +11,7 @@ from fastapi.security import HTTPBearer
 from crm_gateway.clients.customer import CustomerClient
 from crm_gateway.identity.callers import Caller, CallerCache
 from crm_gateway.identity.logins import Logins
+from crm_gateway.identity.role_admin import RoleAdmin
 from crm_gateway.identity.team_admin import TeamAdmin
 from crm_gateway.identity.tokens import AccessTokens
 from crm_gateway.identity.usecases import Identity
@@ -31,6 +32,7 @@ class Services:
     logins: Logins
     teams: TeamAdmin
     users: UserAdmin
+    roles: RoleAdmin
 
 
 def services_of(request: Request) -> Services:

@@ -58,3 +58,17 @@ def normalize_email(email: str) -> str:
 # NIST SP 800-63B asks for at least 8; 12 keeps argon2 worth its cost against guessing.
 MIN_PASSWORD_LENGTH = 12
 MAX_PASSWORD_LENGTH = 1024
+
+
+@dataclass(frozen=True)
+class Role:
+    """A built-in role (read-only, no id) or a custom one; either grants `permissions`,
+    `{object: {action: scope}}`."""
+
+    name: str
+    permissions: dict[str, dict[str, str]]
+    built_in: bool
+    version: int = 1
+    id: uuid.UUID | None = None
+    created_at: dt.datetime | None = None
+    updated_at: dt.datetime | None = None

@@ -3,6 +3,8 @@
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import TypedDict
 
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -59,34 +61,20 @@ def build_app(settings: GatewaySettings) -> FastAPI:
             if settings.nats_url and settings.read_cache_records
             else None
         )
-        users = SqlUserRepository(engine)
-        hasher = Argon2Hasher()
-        identity = Identity(users, hasher)
-        tokens = AccessTokens(
-            settings.jwt_secret.get_secret_value(), settings.access_token_ttl_seconds
-        )
-        directory = _directory(settings, engine)
+        ids = _identity(settings, engine)
         app.state.services = Services(
-            identity=identity,
-            tokens=tokens,
-            callers=CallerCache(tokens, settings.principal_secret.get_secret_value(), directory),
             customer=CustomerClient(customer, cache),
             readiness=Readiness(engine, probes),
-            logins=_logins(settings, engine, identity, users, tokens, directory),
-            teams=TeamAdmin(SqlTeams(engine), directory),
-            roles=RoleAdmin(SqlRoles(engine), directory),
-            users=UserAdmin(
-                store=SqlUserAdminStore(engine), reader=users, hasher=hasher, directory=directory
-            ),
+            **ids.services,
         )
         try:
-            directory.start()
+            ids.directory.start()
             if invalidation is not None:
                 await invalidation.start()
-            await _ensure_admin(settings, identity)
+            await _ensure_admin(settings, ids.identity)
             yield
         finally:
-            await directory.stop()
+            await ids.directory.stop()
             if invalidation is not None:
                 await invalidation.stop()
             for probe in probes:
@@ -97,9 +85,42 @@ def build_app(settings: GatewaySettings) -> FastAPI:
     return create_app(lifespan)
 
 
-def _directory(settings: GatewaySettings, engine: AsyncEngine) -> IdentityDirectory:
+class _IdentityServices(TypedDict):
+    identity: Identity
+    tokens: AccessTokens
+    callers: CallerCache
+    logins: Logins
+    teams: TeamAdmin
+    roles: RoleAdmin
+    users: UserAdmin
+
+
+@dataclass(frozen=True)
+class _IdentityParts:
+    identity: Identity
+    directory: IdentityDirectory
+    services: _IdentityServices
+
+
+def _identity(settings: GatewaySettings, engine: AsyncEngine) -> _IdentityParts:
+    users = SqlUserRepository(engine)
+    hasher = Argon2Hasher()
+    identity = Identity(users, hasher)
+    tokens = AccessTokens(settings.jwt_secret.get_secret_value(), settings.access_token_ttl_seconds)
     load = directory_loader(engine, access_token_ttl_seconds=settings.access_token_ttl_seconds)
-    return IdentityDirectory(load, settings.identity_refresh_seconds)
+    directory = IdentityDirectory(load, settings.identity_refresh_seconds)
+    services = _IdentityServices(
+        identity=identity,
+        tokens=tokens,
+        callers=CallerCache(tokens, settings.principal_secret.get_secret_value(), directory),
+        logins=_logins(settings, engine, identity, users, tokens, directory),
+        teams=TeamAdmin(SqlTeams(engine), directory),
+        roles=RoleAdmin(SqlRoles(engine), directory),
+        users=UserAdmin(
+            store=SqlUserAdminStore(engine), reader=users, hasher=hasher, directory=directory
+        ),
+    )
+    return _IdentityParts(identity, directory, services)
 
 
 def _logins(

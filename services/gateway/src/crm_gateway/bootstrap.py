@@ -3,9 +3,12 @@
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import TypedDict
 
 import httpx
 from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from crm_gateway.api.app import create_app
 from crm_gateway.api.deps import Limiter, Services
@@ -16,14 +19,24 @@ from crm_gateway.clients.invalidation import CacheInvalidation
 from crm_gateway.clients.read_cache import ReadCache
 from crm_gateway.config import GatewaySettings
 from crm_gateway.identity.callers import CallerCache, ExternalTokens, KeyCallers
+from crm_gateway.identity.directory import IdentityDirectory
 from crm_gateway.identity.key_repository import SqlApiKeyRepository
 from crm_gateway.identity.key_usecases import ApiKeys
+from crm_gateway.identity.logins import Logins, ThrottleLimits
 from crm_gateway.identity.oidc import KeyCache, OidcIssuer, OidcVerifier
 from crm_gateway.identity.passwords import Argon2Hasher
 from crm_gateway.identity.repository import SqlUserRepository
+from crm_gateway.identity.role_admin import RoleAdmin
+from crm_gateway.identity.role_store import SqlRoles
+from crm_gateway.identity.session_store import SqlSessions, directory_loader
 from crm_gateway.identity.sso import SsoLogin, SsoPolicy
+from crm_gateway.identity.team_admin import TeamAdmin
+from crm_gateway.identity.team_store import SqlTeams
+from crm_gateway.identity.throttle import SqlLoginThrottle
 from crm_gateway.identity.tokens import AccessTokens
 from crm_gateway.identity.usecases import Identity
+from crm_gateway.identity.user_admin import UserAdmin
+from crm_gateway.identity.user_store import SqlUserAdminStore
 from crm_gateway.ratelimit.limiter import RateLimiter
 from crm_gateway.ratelimit.store import SqlBudgetStore
 from crm_gateway.readiness import Readiness
@@ -59,41 +72,21 @@ def build_app(settings: GatewaySettings) -> FastAPI:
             if settings.nats_url and settings.read_cache_records
             else None
         )
-        users = SqlUserRepository(engine)
-        identity = Identity(users, Argon2Hasher())
-        tokens = AccessTokens(
-            settings.jwt_secret.get_secret_value(), settings.access_token_ttl_seconds
-        )
         issuer_http = httpx.AsyncClient(timeout=_ISSUER_TIMEOUT_SECONDS)
-        sso = _sso(settings, users, issuer_http)
-        api_keys = ApiKeys(SqlApiKeyRepository(engine))
+        ids = _identity(settings, engine, issuer_http)
         app.state.services = Services(
-            identity=identity,
-            tokens=tokens,
-            callers=CallerCache(tokens, settings.principal_secret.get_secret_value(), external=sso),
-            limiter=(
-                Limiter(
-                    RateLimiter(SqlBudgetStore(engine)),
-                    default_per_minute=settings.rate_limit_per_minute,
-                )
-                if settings.rate_limit_per_minute
-                else None
-            ),
-            api_keys=api_keys,
-            key_callers=KeyCallers(
-                api_keys,
-                settings.principal_secret.get_secret_value(),
-                cache_seconds=settings.api_key_cache_seconds,
-            ),
             customer=CustomerClient(customer, cache),
             readiness=Readiness(engine, probes),
+            **ids.services,
         )
         try:
+            ids.directory.start()
             if invalidation is not None:
                 await invalidation.start()
-            await _ensure_admin(settings, identity)
+            await _ensure_admin(settings, ids.identity)
             yield
         finally:
+            await ids.directory.stop()
             if invalidation is not None:
                 await invalidation.stop()
             for probe in probes:
@@ -135,6 +128,90 @@ def _sso(
         auto_provision=settings.sso_auto_provision,
     )
     return SsoLogin(OidcVerifier(issuer, keys), users, policy)
+
+
+class _IdentityServices(TypedDict):
+    identity: Identity
+    tokens: AccessTokens
+    callers: CallerCache
+    limiter: Limiter | None
+    api_keys: ApiKeys
+    key_callers: KeyCallers
+    logins: Logins
+    teams: TeamAdmin
+    roles: RoleAdmin
+    users: UserAdmin
+
+
+@dataclass(frozen=True)
+class _IdentityParts:
+    identity: Identity
+    directory: IdentityDirectory
+    services: _IdentityServices
+
+
+def _identity(
+    settings: GatewaySettings, engine: AsyncEngine, issuer_http: httpx.AsyncClient
+) -> _IdentityParts:
+    users = SqlUserRepository(engine)
+    hasher = Argon2Hasher()
+    identity = Identity(users, hasher)
+    tokens = AccessTokens(settings.jwt_secret.get_secret_value(), settings.access_token_ttl_seconds)
+    load = directory_loader(engine, access_token_ttl_seconds=settings.access_token_ttl_seconds)
+    directory = IdentityDirectory(load, settings.identity_refresh_seconds)
+    principal_secret = settings.principal_secret.get_secret_value()
+    api_keys = ApiKeys(SqlApiKeyRepository(engine))
+    services = _IdentityServices(
+        identity=identity,
+        tokens=tokens,
+        callers=CallerCache(
+            tokens, principal_secret, directory, external=_sso(settings, users, issuer_http)
+        ),
+        limiter=(
+            Limiter(
+                RateLimiter(SqlBudgetStore(engine)),
+                default_per_minute=settings.rate_limit_per_minute,
+            )
+            if settings.rate_limit_per_minute
+            else None
+        ),
+        api_keys=api_keys,
+        key_callers=KeyCallers(
+            api_keys,
+            principal_secret,
+            directory,
+            cache_seconds=settings.api_key_cache_seconds,
+        ),
+        logins=_logins(settings, engine, identity, users, tokens, directory),
+        teams=TeamAdmin(SqlTeams(engine), directory),
+        roles=RoleAdmin(SqlRoles(engine), directory),
+        users=UserAdmin(
+            store=SqlUserAdminStore(engine), reader=users, hasher=hasher, directory=directory
+        ),
+    )
+    return _IdentityParts(identity, directory, services)
+
+
+def _logins(
+    settings: GatewaySettings,
+    engine: AsyncEngine,
+    identity: Identity,
+    users: SqlUserRepository,
+    tokens: AccessTokens,
+    directory: IdentityDirectory,
+) -> Logins:
+    throttle = SqlLoginThrottle(engine, window_seconds=settings.login_failure_window_seconds)
+    limits = ThrottleLimits(settings.login_failures_per_email, settings.login_failures_per_ip)
+    return Logins(
+        identity=identity,
+        users=users,
+        sessions=SqlSessions(engine),
+        throttle=throttle,
+        tokens=tokens,
+        directory=directory,
+        limits=limits,
+        refresh_ttl_seconds=settings.refresh_token_ttl_seconds,
+    )
 
 
 async def _ensure_admin(settings: GatewaySettings, identity: Identity) -> None:

@@ -39,6 +39,15 @@ class GatewaySettings(BaseSettings):
     rate_limit_per_minute: int = Field(default=1200, ge=0, le=10_000_000)
     # How long a process trusts an API key it has checked: the bound on revocation.
     api_key_cache_seconds: float = Field(default=5.0, ge=0, le=60)
+    # Refresh tokens rotate on every use; this bounds an idle session.
+    refresh_token_ttl_seconds: int = Field(default=1_209_600, ge=300, le=31_536_000)
+    # Every process reloads teams, custom roles and revoked sessions this often: a logout or
+    # deactivation reaches all of them within about this long.
+    identity_refresh_seconds: float = Field(default=2.0, gt=0, le=60)
+    # Failed logins allowed per email and per client address within the window; then 429.
+    login_failures_per_email: int = Field(default=5, ge=1)
+    login_failures_per_ip: int = Field(default=50, ge=1)
+    login_failure_window_seconds: int = Field(default=900, ge=1, le=86_400)
     customer_target: str = "127.0.0.1:50061"
     sales_target: str = "127.0.0.1:50062"
     grpc_timeout_seconds: float = 5.0

@@ -20,6 +20,15 @@ class OverLimit(RateLimited):
         self.headers = headers
 
 
+class LoginThrottled(RateLimited):
+    """Too many failed logins for an email or from an address; retry after a while."""
+
+    def __init__(self, retry_after_seconds: int) -> None:
+        super().__init__(f"too many failed logins; retry in {retry_after_seconds} s")
+        self.retry_after_seconds = retry_after_seconds
+        self.headers = {"Retry-After": str(retry_after_seconds)}
+
+
 class PreconditionRequired(DomainError):
     """A conditional write came without If-Match (RFC 6585: 428)."""
 

@@ -123,7 +123,7 @@ async def test_only_admins_manage_keys(keys_gateway: Gateway) -> None:
         version=1,
         password_hash="",
     )
-    token = keys_gateway.app.state.services.tokens.issue(rep).access_token
+    token = keys_gateway.app.state.services.tokens.issue(rep, uuid7()).access_token
     headers = {"Authorization": f"Bearer {token}"}
     refused = await keys_gateway.client.post(
         PATH, json={"name": "Mine", "roles": ["admin"]}, headers=headers

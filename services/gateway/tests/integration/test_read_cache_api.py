@@ -116,7 +116,7 @@ async def test_each_caller_gets_the_answer_the_service_gave_it(cached: CachedGat
         version=1,
         password_hash="",
     )
-    token = cached.gateway.app.state.services.tokens.issue(manager).access_token
+    token = cached.gateway.app.state.services.tokens.issue(manager, uuid7()).access_token
     before = len(cached.fake.callers)
     reply = await cached.gateway.client.get(
         f"/api/v1/accounts/{account_id}", headers={"Authorization": f"Bearer {token}"}

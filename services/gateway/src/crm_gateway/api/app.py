@@ -11,7 +11,17 @@ from crm_gateway.api.edge import Edge, EdgeSettings
 from crm_gateway.api.middleware import BodyLimit, LastResort, RedMetrics
 from crm_gateway.api.openapi import problem_openapi
 from crm_gateway.api.problems import EXCEPTION_HANDLERS
-from crm_gateway.api.routes import accounts, api_keys, auth, contacts, health, me
+from crm_gateway.api.routes import (
+    accounts,
+    api_keys,
+    auth,
+    contacts,
+    health,
+    me,
+    roles,
+    teams,
+    users,
+)
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
@@ -61,7 +71,7 @@ def create_app(lifespan: Lifespan | None = None, edge: EdgeSettings | None = Non
         telemetry=_TELEMETRY,
     )
     # Hot routes first: the router tries routes in order.
-    for module in (accounts, contacts, me, auth, api_keys, health):
+    for module in (accounts, contacts, me, auth, api_keys, health, teams, users, roles):
         app.include_router(module.router)
     # Added last = outermost: metrics see the 500 that LastResort makes of a crash, and
     # the edge puts its headers on every answer, its own 504 included.

@@ -13,8 +13,12 @@ from crm_gateway.clients.customer import CustomerClient
 from crm_gateway.errors import OverLimit
 from crm_gateway.identity.callers import Caller, CallerCache, KeyCallers
 from crm_gateway.identity.key_usecases import ApiKeys
+from crm_gateway.identity.logins import Logins
+from crm_gateway.identity.role_admin import RoleAdmin
+from crm_gateway.identity.team_admin import TeamAdmin
 from crm_gateway.identity.tokens import AccessTokens
 from crm_gateway.identity.usecases import Identity
+from crm_gateway.identity.user_admin import UserAdmin
 from crm_gateway.ratelimit.limiter import Decision, RateLimiter
 from crm_platform.errors import Unauthenticated
 
@@ -44,6 +48,10 @@ class Services:
     key_callers: KeyCallers
     customer: CustomerClient
     readiness: ReadinessCheck
+    logins: Logins
+    teams: TeamAdmin
+    users: UserAdmin
+    roles: RoleAdmin
 
 
 def services_of(request: Request) -> Services:
@@ -78,7 +86,7 @@ class BearerCaller(HTTPBearer):
         scheme, _, token = (request.headers.get("authorization") or "").partition(" ")
         if scheme.lower() != "bearer" or not token:
             raise Unauthenticated("a bearer access token is required")
-        return await services.callers.authenticate(token.strip())
+        return await services.callers.resolve(token.strip())
 
     @staticmethod
     async def _spend(request: Request, limiter: Limiter, caller: Caller) -> None:

@@ -196,6 +196,10 @@ class Token(BaseModel):
     access_token: str
     token_type: str = Field(examples=["bearer"])
     expires_in: int = Field(description="Seconds until the access token expires.")
+    refresh_token: str = Field(
+        description="Opaque; `grant_type=refresh_token` exchanges it (once) for new tokens."
+    )
+    refresh_expires_in: int = Field(description="Seconds until the refresh token expires.")
 
 
 class Me(BaseModel):

@@ -1,8 +1,11 @@
-"""From an access token to the signed internal principal sent to services, cached.
+"""From an access token or an API key to the signed internal principal sent to services,
+cached.
 
 Decoding the access token and signing a principal cost ~50 µs of CPU together; a client
 sends the same token for many requests, so a bounded LRU keyed by the token makes the hot
-path a dictionary lookup.
+path a dictionary lookup. The principal's team subtree and custom role grants come from
+the identity directory; when the directory changes, a cached caller is checked again (its
+session may be revoked) and re-signed only if its principal changed.
 """
 
 import time
@@ -11,11 +14,12 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Protocol
 
+from crm_gateway.identity.directory import IdentityDirectory, Snapshot
 from crm_gateway.identity.key_usecases import ApiKeys
 from crm_gateway.identity.keys import ApiKey, hash_secret
-from crm_gateway.identity.roles import merged_grants
 from crm_gateway.identity.tokens import AccessClaims, AccessTokens
 from crm_platform.auth.principal import Principal, issue_token
+from crm_platform.errors import Unauthenticated
 from crm_platform.grpc.client import principal_metadata
 
 PRINCIPAL_TTL_SECONDS = 300
@@ -32,19 +36,27 @@ class Caller:
     valid_until: float
     # What the gateway's own routes check (users, keys); services verify the signed copy.
     principal: Principal
+    # The login this caller's token belongs to; None for API keys and SSO tokens.
+    session_id: uuid.UUID | None = None
     # The caller's own budget; None takes the gateway's default.
     rate_limit_per_minute: int | None = None
 
 
-def principal_for(claims: AccessClaims) -> Principal:
+@dataclass
+class _Entry:
+    caller: Caller
+    claims: AccessClaims
+    generation: int
+
+
+def principal_for(claims: AccessClaims, directory: Snapshot) -> Principal:
     return Principal(
         subject_id=claims.user_id,
         kind="user",
         roles=frozenset(claims.roles),
         team_id=claims.team_id,
-        # Teams have no hierarchy yet: a user's subtree is its own team.
-        team_ids=frozenset({claims.team_id}) if claims.team_id else frozenset(),
-        grants=merged_grants(claims.roles),
+        team_ids=directory.team_ids(claims.team_id),
+        grants=directory.grants(claims.roles),
     )
 
 
@@ -61,53 +73,66 @@ class CallerCache:
         self,
         tokens: AccessTokens,
         principal_secret: str,
+        directory: IdentityDirectory,
         max_entries: int = 10_000,
         external: ExternalTokens | None = None,
     ):
         self._tokens = tokens
         self._secret = principal_secret
+        self._directory = directory
         self._max = max_entries
         self._external = external
-        self._entries: OrderedDict[str, Caller] = OrderedDict()
+        self._entries: OrderedDict[str, _Entry] = OrderedDict()
 
-    def resolve(self, access_token: str) -> Caller:
-        """The caller of one of our access tokens; raises Unauthenticated when not valid."""
-        now = time.time()
-        return self._cached(access_token, now) or self._remember(
-            access_token, self._tokens.decode(access_token), now
-        )
-
-    async def authenticate(self, token: str) -> Caller:
+    async def resolve(self, token: str) -> Caller:
         """The caller of our access token or of an SSO token; raises Unauthenticated."""
+        snapshot = await self._directory.current()
         now = time.time()
-        caller = self._cached(token, now)
-        if caller is not None:
-            return caller
-        if self._external is not None and self._external.accepts(token):
-            return self._remember(token, await self._external.claims(token), time.time())
-        return self._remember(token, self._tokens.decode(token), now)
-
-    def _cached(self, token: str, now: float) -> Caller | None:
-        caller = self._entries.get(token)
-        if caller is not None and caller.valid_until > now:
+        entry = self._entries.get(token)
+        if entry is not None and entry.caller.valid_until > now:
+            if entry.generation != snapshot.generation:
+                entry = self._recheck(token, entry, snapshot, now)
             self._entries.move_to_end(token)
-            return caller
-        if caller is not None:
+            return entry.caller
+        if entry is not None:
             del self._entries[token]  # expired: decode again, which may now refuse
-        return None
-
-    def _remember(self, token: str, claims: AccessClaims, now: float) -> Caller:
-        caller = self._fresh(claims, now)
-        self._entries[token] = caller
-        self._entries.move_to_end(token)
+        if self._external is not None and self._external.accepts(token):
+            claims = await self._external.claims(token)
+            now = time.time()
+        else:
+            claims = self._tokens.decode(token)
+        entry = self._fresh(claims, snapshot, now)
+        self._entries[token] = entry
         if len(self._entries) > self._max:
             self._entries.popitem(last=False)
-        return caller
+        return entry.caller
 
-    def _fresh(self, claims: AccessClaims, now: float) -> Caller:
-        return signed_caller(
-            principal_for(claims), self._secret, now=now, valid_until=float(claims.expires_at)
+    def _recheck(self, token: str, entry: _Entry, snapshot: Snapshot, now: float) -> _Entry:
+        if _revoked(snapshot, entry.claims):
+            del self._entries[token]
+            raise _session_ended()
+        held = entry.caller.principal
+        if (held.team_ids, held.grants) == (
+            snapshot.team_ids(entry.claims.team_id),
+            snapshot.grants(entry.claims.roles),
+        ):
+            entry.generation = snapshot.generation
+            return entry
+        entry = self._fresh(entry.claims, snapshot, now)
+        self._entries[token] = entry
+        return entry
+
+    def _fresh(self, claims: AccessClaims, snapshot: Snapshot, now: float) -> _Entry:
+        if _revoked(snapshot, claims):
+            raise _session_ended()
+        caller = signed_caller(
+            principal_for(claims, snapshot),
+            self._secret,
+            now=now,
+            valid_until=float(claims.expires_at),
+            session_id=claims.session_id,
         )
+        return _Entry(caller, claims, snapshot.generation)
 
 
 def signed_caller(
@@ -116,6 +141,7 @@ def signed_caller(
     *,
     now: float,
     valid_until: float,
+    session_id: uuid.UUID | None = None,
     rate_limit_per_minute: int | None = None,
 ) -> Caller:
     signed = issue_token(principal, principal_secret, ttl_seconds=PRINCIPAL_TTL_SECONDS)
@@ -125,14 +151,24 @@ def signed_caller(
         metadata=principal_metadata(signed),
         valid_until=min(valid_until, principal_valid_until),
         principal=principal,
+        session_id=session_id,
         rate_limit_per_minute=rate_limit_per_minute,
     )
+
+
+def _revoked(snapshot: Snapshot, claims: AccessClaims) -> bool:
+    return claims.session_id is not None and snapshot.is_revoked(claims.session_id)
+
+
+def _session_ended() -> Unauthenticated:
+    return Unauthenticated("this session has ended; log in again")
 
 
 @dataclass
 class _CheckedKey:
     caller: Caller
     version: int
+    generation: int
     checked_until: float
 
 
@@ -140,19 +176,22 @@ class KeyCallers:
     """The caller of an `X-API-Key` secret, checked again every `cache_seconds`: so a
     revoked or expired key stops working in every gateway process within that bound, and a
     busy key costs one database lookup per process every few seconds. An unchanged key
-    keeps its signed principal, so what is cached per caller downstream (the read cache)
-    stays valid. Kept by the secret's digest, not the secret."""
+    (same version, same custom roles) keeps its signed principal, so what is cached per
+    caller downstream (the read cache) stays valid. Kept by the secret's digest, not the
+    secret."""
 
     def __init__(
         self,
         keys: ApiKeys,
         principal_secret: str,
+        directory: IdentityDirectory,
         *,
         cache_seconds: float = KEY_CACHE_SECONDS,
         max_entries: int = 10_000,
     ):
         self._keys = keys
         self._secret = principal_secret
+        self._directory = directory
         self._cache_seconds = cache_seconds
         self._max = max_entries
         self._entries: OrderedDict[bytes, _CheckedKey] = OrderedDict()
@@ -164,29 +203,34 @@ class KeyCallers:
         if entry is not None and entry.checked_until > now and entry.caller.valid_until > now:
             return entry.caller
         key = await self._keys.authenticate(secret)
+        snapshot = await self._directory.current()
         expires = key.expires_at.timestamp() if key.expires_at else float("inf")
         checked_until = min(now + self._cache_seconds, expires)
-        if entry is not None and entry.version == key.version and entry.caller.valid_until > now:
+        if (
+            entry is not None
+            and (entry.version, entry.generation) == (key.version, snapshot.generation)
+            and entry.caller.valid_until > now
+        ):
             entry.checked_until = checked_until
             return entry.caller
         caller = signed_caller(
-            key_principal(key),
+            key_principal(key, snapshot),
             self._secret,
             now=now,
             valid_until=expires,
             rate_limit_per_minute=key.rate_limit_per_minute,
         )
-        self._entries[digest] = _CheckedKey(caller, key.version, checked_until)
+        self._entries[digest] = _CheckedKey(caller, key.version, snapshot.generation, checked_until)
         if len(self._entries) > self._max:
             self._entries.popitem(last=False)
         return caller
 
 
-def key_principal(key: ApiKey) -> Principal:
+def key_principal(key: ApiKey, directory: Snapshot) -> Principal:
     return Principal(
         subject_id=key.id,
         kind="api_key",
         roles=frozenset(key.roles),
         partner_id=key.partner_id,
-        grants=merged_grants(key.roles),
+        grants=directory.grants(key.roles),
     )

@@ -1,63 +1,15 @@
-"""The users table (mirrored by migrations/) and its repository."""
+"""The users table's repository (the tables are in crm_gateway.identity.schema)."""
 
 import uuid
 from typing import Any
 
-from sqlalchemy import (
-    ARRAY,
-    Boolean,
-    CheckConstraint,
-    Column,
-    ForeignKey,
-    PrimaryKeyConstraint,
-    String,
-    Table,
-    UniqueConstraint,
-    select,
-    update,
-)
-from sqlalchemy.dialects.postgresql import UUID, insert
+from sqlalchemy import Row, select, update
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from crm_gateway.identity.domain import User
-from crm_gateway.storage import metadata
-from crm_platform.db.schema import (
-    id_column,
-    timestamp_columns,
-    utcnow,
-    version_column,
-)
-
-users = Table(
-    "users",
-    metadata,
-    id_column(),
-    version_column(),
-    Column("email", String(254), nullable=False, unique=True),
-    Column("display_name", String(200), nullable=False, server_default=""),
-    # Null for users who sign in only through SSO.
-    Column("password_hash", String(255)),
-    Column("roles", ARRAY(String(50)), nullable=False, server_default="{}"),
-    Column("team_id", UUID(as_uuid=True)),
-    Column("active", Boolean, nullable=False, server_default="true"),
-    *timestamp_columns(),
-    # Lookups lower-case the email; the constraint keeps every writer honest.
-    CheckConstraint("email = lower(email)", name="email_lower_case"),
-)
-
-# A user's identity at an external OIDC issuer: one per issuer and user.
-sso_identities = Table(
-    "sso_identities",
-    metadata,
-    Column("issuer", String(500), nullable=False),
-    Column("subject", String(255), nullable=False),
-    Column(
-        "user_id", UUID(as_uuid=True), ForeignKey("users.id", ondelete="CASCADE"), nullable=False
-    ),
-    timestamp_columns()[0],  # created_at
-    PrimaryKeyConstraint("issuer", "subject"),
-    UniqueConstraint("issuer", "user_id"),
-)
+from crm_gateway.identity.schema import sso_identities, users
+from crm_platform.db.schema import utcnow
 
 
 class SqlUserRepository:
@@ -140,7 +92,7 @@ class SqlUserRepository:
         )
         async with self._engine.begin() as connection:
             row = (await connection.execute(statement)).first()
-        return user if row is None else _user(row)
+        return user if row is None else user_of(row)
 
     async def _one(self, condition: Any) -> User | None:
         return await self._first(select(users).where(condition))
@@ -148,10 +100,10 @@ class SqlUserRepository:
     async def _first(self, statement: Any) -> User | None:
         async with self._engine.connect() as connection:
             row = (await connection.execute(statement)).first()
-        return None if row is None else _user(row)
+        return None if row is None else user_of(row)
 
 
-def _user(row: Any) -> User:
+def user_of(row: Row[Any]) -> User:
     return User(
         id=row.id,
         email=row.email,
@@ -161,6 +113,8 @@ def _user(row: Any) -> User:
         active=row.active,
         version=row.version,
         password_hash=row.password_hash,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
     )
 
 

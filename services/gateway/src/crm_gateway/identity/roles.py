@@ -1,8 +1,10 @@
 """Built-in roles (DESIGN §7) and the grants they give, per object and action.
 
-A grant is `{object: {action: scope}}` with scopes partner < own < team < all. The objects
-so far are `account` and `contact`; both get the same grants from a role, because a
-contact is only as sensitive as the account it belongs to.
+A grant is `{object: {action: scope}}` with scopes partner < own < team < all. The record
+objects `account` and `contact` get the same grants from a role, because a contact is only
+as sensitive as the account it belongs to. The administration objects `user`, `team`,
+`role` and `api_key` are granted by admin alone among the built-in roles (custom roles may
+grant them).
 
 | role            | read    | create | edit    | delete | transfer | export  |
 |-----------------|---------|--------|---------|--------|----------|---------|
@@ -23,16 +25,23 @@ only records linked to their partner. A `create` scope only says the action is a
 records are always owned by their creator.
 """
 
+import re
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 from crm_platform.auth.principal import Action, Scope
+from crm_platform.errors import FieldViolation
 
 Grants = dict[str, dict[str, str]]
 RoleGrants = Mapping[Action, Scope]
 
-OBJECTS = ("account", "contact")
+# Every object a grant may name: the one list the API, validation and merging share.
+RECORD_OBJECTS = ("account", "contact")
 # The gateway's own administration: only admins reach it among the built-in roles.
-ADMIN_OBJECTS = ("api_key",)
+ADMIN_OBJECTS = ("user", "team", "role", "api_key")
+OBJECTS = RECORD_OBJECTS + ADMIN_OBJECTS
+ACTIONS = tuple(action.value for action in Action)
+SCOPES = tuple(scope.value for scope in Scope)
 
 ALL, TEAM, OWN, PARTNER = Scope.ALL, Scope.TEAM, Scope.OWN, Scope.PARTNER
 READ, CREATE, EDIT = Action.READ, Action.CREATE, Action.EDIT
@@ -63,17 +72,72 @@ BUILT_IN_ROLES = frozenset(ROLE_GRANTS)
 _WIDTH = {scope: rank for rank, scope in enumerate(Scope)}
 
 
-def merged_grants(roles: Iterable[str]) -> Grants:
-    """The widest scope per object and action across `roles`; unknown roles grant nothing."""
-    roles = tuple(roles)
-    widest: dict[Action, Scope] = {}
+_ROLE_NAME = re.compile(r"^[a-z][a-z0-9_]{1,49}$")
+
+
+def built_in_grants(role: str) -> Grants:
+    """What a built-in role grants, per object; {} for any other name."""
+    per_action = {action.value: scope.value for action, scope in ROLE_GRANTS.get(role, {}).items()}
+    if not per_action:
+        return {}
+    objects = OBJECTS if role == "admin" else RECORD_OBJECTS
+    return {obj: dict(per_action) for obj in objects}
+
+
+def merged_grants(
+    roles: Iterable[str], custom: Mapping[str, Mapping[str, Mapping[str, str]]] | None = None
+) -> Grants:
+    """The widest scope per object and action across `roles`, built-in or custom (`custom`
+    maps a custom role's name to its grants); unknown roles grant nothing."""
+    widest: Grants = {}
     for role in roles:
-        for action, scope in ROLE_GRANTS.get(role, {}).items():
-            current = widest.get(action)
-            if current is None or _WIDTH[scope] > _WIDTH[current]:
-                widest[action] = scope
-    per_object = {action.value: scope.value for action, scope in widest.items()}
-    grants = {obj: dict(per_object) for obj in OBJECTS} if per_object else {}
-    if "admin" in roles:
-        grants.update({obj: {a.value: ALL.value for a in Action} for obj in ADMIN_OBJECTS})
-    return grants
+        grants = built_in_grants(role) if role in BUILT_IN_ROLES else (custom or {}).get(role, {})
+        for obj, actions in grants.items():
+            held = widest.setdefault(obj, {})
+            for action, scope in actions.items():
+                current = held.get(action)
+                if current is None or _WIDTH[Scope(scope)] > _WIDTH[Scope(current)]:
+                    held[action] = scope
+    return widest
+
+
+def role_name_violations(name: str) -> list[FieldViolation]:
+    if not _ROLE_NAME.match(name):
+        why = "2-50 characters: lower-case letters, digits and _, starting with a letter"
+        return [FieldViolation("name", why)]
+    if name in BUILT_IN_ROLES:
+        return [FieldViolation("name", f"{name!r} is a built-in role")]
+    return []
+
+
+def permission_violations(permissions: Mapping[str, Any]) -> list[FieldViolation]:
+    """What is wrong with a custom role's `{object: {action: scope}}`; [] when valid."""
+    found: list[FieldViolation] = []
+    for obj, actions in permissions.items():
+        path = f"permissions.{obj}"
+        if obj not in OBJECTS:
+            found.append(FieldViolation(path, f"unknown object; one of {', '.join(OBJECTS)}"))
+            continue
+        if not isinstance(actions, Mapping):
+            found.append(FieldViolation(path, "must map actions to scopes"))
+            continue
+        for action, scope in actions.items():
+            if action not in ACTIONS:
+                why = f"unknown action; one of {', '.join(ACTIONS)}"
+                found.append(FieldViolation(f"{path}.{action}", why))
+            elif scope not in SCOPES:
+                why = f"unknown scope; one of {', '.join(SCOPES)}"
+                found.append(FieldViolation(f"{path}.{action}", why))
+    return found
+
+
+def exceeding(wanted: Mapping[str, Mapping[str, str]], held: Grants) -> list[str]:
+    """The `object.action` grants of `wanted` wider than what `held` gives: nobody may hand
+    out (through a role or a custom role) more than they hold themselves."""
+    return [
+        f"{obj}.{action}"
+        for obj, actions in wanted.items()
+        for action, scope in actions.items()
+        if (mine := held.get(obj, {}).get(action)) is None
+        or _WIDTH[Scope(scope)] > _WIDTH[Scope(mine)]
+    ]

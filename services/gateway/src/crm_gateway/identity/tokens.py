@@ -1,8 +1,10 @@
 """Public access tokens: short-lived HS256 JWTs that carry what every request needs.
 
 Roles and team ride in the claims so an authenticated request never reads the users table;
-the price is that a role change or deactivation takes effect when the token expires (the
-TTL is short for that reason, 15 minutes by default).
+the price is that a role change takes effect when the token expires (the TTL is short for
+that reason, 15 minutes by default). `sid` names the session (one login) the token belongs
+to: logout and deactivation revoke the session, which every gateway process learns within
+seconds (crm_gateway.identity.directory).
 """
 
 import time
@@ -17,7 +19,7 @@ from crm_platform.errors import Unauthenticated
 
 ISSUER = "crm-gateway"
 AUDIENCE = "crm-api"
-_REQUIRED = ["sub", "exp", "iat", "jti", "iss", "aud"]
+_REQUIRED = ["sub", "exp", "iat", "jti", "iss", "aud", "sid"]
 
 
 @dataclass(frozen=True)
@@ -26,6 +28,8 @@ class AccessClaims:
     roles: tuple[str, ...]
     team_id: uuid.UUID | None
     expires_at: int
+    # None for an SSO token: its session lives at the issuer.
+    session_id: uuid.UUID | None = None
 
 
 @dataclass(frozen=True)
@@ -39,7 +43,7 @@ class AccessTokens:
         self._secret = secret
         self._ttl = ttl_seconds
 
-    def issue(self, user: User) -> IssuedToken:
+    def issue(self, user: User, session_id: uuid.UUID) -> IssuedToken:
         now = int(time.time())
         claims: dict[str, Any] = {
             "iss": ISSUER,
@@ -48,6 +52,7 @@ class AccessTokens:
             "iat": now,
             "exp": now + self._ttl,
             "jti": uuid.uuid4().hex,
+            "sid": str(session_id),
             "roles": list(user.roles),
             "team_id": str(user.team_id) if user.team_id else None,
         }
@@ -69,6 +74,7 @@ class AccessTokens:
                 roles=tuple(str(role) for role in claims.get("roles") or ()),
                 team_id=uuid.UUID(team_id) if team_id else None,
                 expires_at=int(claims["exp"]),
+                session_id=uuid.UUID(claims["sid"]),
             )
         except (jwt.PyJWTError, KeyError, ValueError, TypeError) as exc:
             raise Unauthenticated("invalid or expired access token") from exc

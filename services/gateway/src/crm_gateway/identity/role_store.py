@@ -1,0 +1,94 @@
+"""The custom roles table. Users hold roles by name, so a role's name never changes and a
+role still held cannot be deleted."""
+
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import Row, any_, delete, exists, literal, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from crm_gateway.identity.domain import Role
+from crm_gateway.identity.schema import roles, users
+from crm_platform.db.schema import utcnow
+from crm_platform.errors import AlreadyExists, NotFound, PreconditionFailed, StaleVersion
+
+
+class SqlRoles:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def page(self, *, after: str | None, limit: int) -> list[Role]:
+        statement = select(roles).order_by(roles.c.name).limit(limit)
+        if after is not None:
+            statement = statement.where(roles.c.name > after)
+        async with self._engine.connect() as connection:
+            return [_role(row) for row in await connection.execute(statement)]
+
+    async def get(self, name: str) -> Role | None:
+        async with self._engine.connect() as connection:
+            row = (await connection.execute(select(roles).where(roles.c.name == name))).first()
+        return _role(row) if row else None
+
+    async def add(self, role_id: uuid.UUID, name: str, permissions: Mapping[str, Any]) -> Role:
+        now = utcnow()
+        statement = (
+            insert(roles)
+            .values(id=role_id, version=1, name=name, permissions=permissions,
+                    created_at=now, updated_at=now)
+            .on_conflict_do_nothing(index_elements=[roles.c.name])
+            .returning(*roles.c)
+        )  # fmt: skip
+        async with self._engine.begin() as connection:
+            row = (await connection.execute(statement)).first()
+        if row is None:
+            raise AlreadyExists(f"a role named {name} exists")
+        return _role(row)
+
+    async def update(
+        self, name: str, expected_version: int | None, permissions: Mapping[str, Any]
+    ) -> tuple[Role, Role]:
+        async with self._engine.begin() as connection:
+            before = await _locked(connection, name, expected_version)
+            statement = (
+                update(roles)
+                .where(roles.c.name == name)
+                .values(permissions=permissions, version=before.version + 1, updated_at=utcnow())
+                .returning(*roles.c)
+            )
+            row = (await connection.execute(statement)).one()
+        return before, _role(row)
+
+    async def delete(self, name: str, expected_version: int | None) -> Role:
+        async with self._engine.begin() as connection:
+            # The row lock makes users being given this role wait (they lock it to share).
+            before = await _locked(connection, name, expected_version)
+            held = select(exists().where(literal(name) == any_(users.c.roles)))
+            if await connection.scalar(held):
+                raise PreconditionFailed(f"users still hold the role {name}; take it away first")
+            await connection.execute(delete(roles).where(roles.c.name == name))
+        return before
+
+
+async def _locked(connection: AsyncConnection, name: str, expected_version: int | None) -> Role:
+    row = (
+        await connection.execute(select(roles).where(roles.c.name == name).with_for_update())
+    ).first()
+    if row is None:
+        raise NotFound(f"role {name} not found")
+    if expected_version is not None and row.version != expected_version:
+        raise StaleVersion(f"role {name} is at version {row.version}")
+    return _role(row)
+
+
+def _role(row: Row[Any]) -> Role:
+    return Role(
+        name=row.name,
+        permissions=row.permissions,
+        built_in=False,
+        version=row.version,
+        id=row.id,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )

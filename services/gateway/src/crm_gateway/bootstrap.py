@@ -13,6 +13,7 @@ from crm_gateway.clients.health import HealthProbe
 from crm_gateway.clients.invalidation import CacheInvalidation
 from crm_gateway.clients.read_cache import ReadCache
 from crm_gateway.config import GatewaySettings
+from crm_gateway.idempotency.repository import SqlIdempotencyStore
 from crm_gateway.identity.callers import CallerCache
 from crm_gateway.identity.passwords import Argon2Hasher
 from crm_gateway.identity.repository import SqlUserRepository
@@ -58,6 +59,7 @@ def build_app(settings: GatewaySettings) -> FastAPI:
             callers=CallerCache(tokens, settings.principal_secret.get_secret_value()),
             customer=CustomerClient(customer, cache),
             readiness=Readiness(engine, probes),
+            idempotency=SqlIdempotencyStore(engine),
         )
         try:
             if invalidation is not None:

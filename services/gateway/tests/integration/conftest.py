@@ -48,6 +48,8 @@ class FakeAccounts(pb_grpc.AccountServiceServicer):
         caller = self._caller(context)
         if not request.account.name:
             raise InvalidArgument([FieldViolation("name", "must not be empty")])
+        if request.account.name == "crash":
+            raise RuntimeError("a bug in the service")
         account = pb.Account()
         account.CopyFrom(request.account)
         account.id, account.version, account.owner_id = str(uuid7()), 1, str(caller.subject_id)

@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.telemetry import TelemetryConfig
 
+from crm_gateway.api.idempotency import IdempotencyKeys
 from crm_gateway.api.middleware import BodyLimit, LastResort, RedMetrics
 from crm_gateway.api.openapi import problem_openapi
 from crm_gateway.api.problems import EXCEPTION_HANDLERS
@@ -61,6 +62,7 @@ def create_app(lifespan: Lifespan | None = None) -> FastAPI:
     for module in (accounts, contacts, me, auth, health):
         app.include_router(module.router)
     # Added last = outermost: metrics see the 500 that LastResort makes of a crash.
+    app.add_middleware(IdempotencyKeys)
     app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
     app.add_middleware(LastResort)
     app.add_middleware(RedMetrics)

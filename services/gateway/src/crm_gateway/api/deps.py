@@ -7,8 +7,11 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPBearer
+from starlette.datastructures import Headers
+from starlette.types import Scope
 
 from crm_gateway.clients.customer import CustomerClient
+from crm_gateway.idempotency.repository import SqlIdempotencyStore
 from crm_gateway.identity.callers import Caller, CallerCache
 from crm_gateway.identity.tokens import AccessTokens
 from crm_gateway.identity.usecases import Identity
@@ -25,11 +28,29 @@ class Services:
     callers: CallerCache
     customer: CustomerClient
     readiness: ReadinessCheck
+    idempotency: SqlIdempotencyStore
 
 
 def services_of(request: Request) -> Services:
     found: Services = request.app.state.services
     return found
+
+
+def services_in(scope: Scope) -> Services:
+    """The services, for pure ASGI middlewares (FastAPI puts the app in every scope)."""
+    found: Services = scope["app"].state.services
+    return found
+
+
+def resolve_caller(services: Services, headers: Headers) -> Caller:
+    """The caller of a request, from its credentials; raises Unauthenticated.
+
+    The one place that reads credentials, for routes and middlewares alike: API keys
+    (`X-API-Key`) are resolved here too once they exist."""
+    scheme, _, token = (headers.get("authorization") or "").partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise Unauthenticated("a bearer access token is required")
+    return services.callers.resolve(token.strip())
 
 
 # Dependencies are coroutines: FastAPI runs plain functions in a thread pool, which would
@@ -45,10 +66,7 @@ class BearerCaller(HTTPBearer):
     this runs on every request, and the stock class adds a sub-dependency and a model."""
 
     async def __call__(self, request: Request) -> Caller:  # type: ignore[override]
-        scheme, _, token = (request.headers.get("authorization") or "").partition(" ")
-        if scheme.lower() != "bearer" or not token:
-            raise Unauthenticated("a bearer access token is required")
-        return services_of(request).callers.resolve(token.strip())
+        return resolve_caller(services_of(request), request.headers)
 
 
 current_caller = BearerCaller(

@@ -26,6 +26,8 @@ class Caller:
     # gRPC metadata carrying the signed principal; passed as is on every call.
     metadata: tuple[tuple[str, str], ...]
     valid_until: float
+    # What was signed: subject id and kind (audit, idempotency keys), grants (gateway checks).
+    principal: Principal
 
 
 def principal_for(claims: AccessClaims) -> Principal:
@@ -65,10 +67,12 @@ class CallerCache:
 
     def _fresh(self, access_token: str, now: float) -> Caller:
         claims = self._tokens.decode(access_token)
-        signed = issue_token(principal_for(claims), self._secret, ttl_seconds=PRINCIPAL_TTL_SECONDS)
+        principal = principal_for(claims)
+        signed = issue_token(principal, self._secret, ttl_seconds=PRINCIPAL_TTL_SECONDS)
         principal_valid_until = now + PRINCIPAL_TTL_SECONDS - _PRINCIPAL_MARGIN_SECONDS
         return Caller(
             user_id=claims.user_id,
             metadata=principal_metadata(signed),
             valid_until=min(float(claims.expires_at), principal_valid_until),
+            principal=principal,
         )

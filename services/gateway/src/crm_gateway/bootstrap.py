@@ -8,6 +8,8 @@ from fastapi import FastAPI
 
 from crm_gateway.api.app import create_app
 from crm_gateway.api.deps import Services
+from crm_gateway.audit.repository import SqlAuditLog
+from crm_gateway.audit.rules import parse_networks
 from crm_gateway.clients.customer import EVENT_SUBJECTS, CustomerClient, Record
 from crm_gateway.clients.health import HealthProbe
 from crm_gateway.clients.invalidation import CacheInvalidation
@@ -29,6 +31,7 @@ log = logging.getLogger(__name__)
 def build_app(settings: GatewaySettings) -> FastAPI:
     """The gateway app; its lifespan opens (and closes) the database and the channels."""
     settings.require_secrets()
+    trusted_proxies = parse_networks(p for p in settings.trusted_proxies.split(",") if p.strip())
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -60,6 +63,8 @@ def build_app(settings: GatewaySettings) -> FastAPI:
             customer=CustomerClient(customer, cache),
             readiness=Readiness(engine, probes),
             idempotency=SqlIdempotencyStore(engine),
+            audit=SqlAuditLog(engine),
+            trusted_proxies=trusted_proxies,
         )
         try:
             if invalidation is not None:

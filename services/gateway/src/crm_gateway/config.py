@@ -34,6 +34,9 @@ class GatewaySettings(BaseSettings):
     read_cache_records: int = Field(default=100_000, ge=0)
     # The longest a cached record is served when its service's events stop coming.
     read_cache_ttl_seconds: float = Field(default=30.0, ge=0)
+    # Comma-separated addresses or networks of reverse proxies whose X-Forwarded-For is
+    # believed (audit trail client IPs); from anyone else the socket peer is the client.
+    trusted_proxies: str = ""
     otel_spans_file: str | None = None
     log_level: str = "INFO"
     bootstrap_admin_email: str | None = Field(

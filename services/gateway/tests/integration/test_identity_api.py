@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import MetaData, func, select
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from crm_gateway.audit.repository import metadata as audit_metadata
 from crm_gateway.idempotency.repository import metadata as idempotency_metadata
 from crm_gateway.identity.repository import metadata, users
 from crm_platform.auth.principal import Action, Scope
@@ -32,8 +33,9 @@ pytestmark = pytest.mark.integration
 async def test_migrations_match_the_tables(migrated_database: str) -> None:
     # Each package keeps its tables in its own metadata; the database holds them all.
     everything = MetaData()
-    for table in (*metadata.tables.values(), *idempotency_metadata.tables.values()):
-        table.to_metadata(everything)
+    for each in (metadata, idempotency_metadata, audit_metadata):
+        for table in each.tables.values():
+            table.to_metadata(everything)
     assert await asyncio.to_thread(schema_drift, migrated_database, everything) == []
 
 

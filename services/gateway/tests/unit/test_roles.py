@@ -20,8 +20,16 @@ def test_every_built_in_role_of_the_design_exists() -> None:
 
 def test_admin_may_do_everything_to_every_record() -> None:
     grants = merged_grants(["admin"])
-    assert set(grants) == set(OBJECTS)
+    assert set(grants) == {*OBJECTS, "audit"}
     assert all(grants[obj] == {a.value: "all" for a in Action} for obj in OBJECTS)
+
+
+def test_only_admin_reads_the_audit_trail() -> None:
+    assert scope_of(["admin"], "audit", Action.READ) is Scope.ALL
+    assert scope_of(["sales_rep", "admin"], "audit", Action.READ) is Scope.ALL
+    assert scope_of(["admin"], "audit", Action.EDIT) is None
+    for role in BUILT_IN_ROLES - {"admin"}:
+        assert scope_of([role], "audit", Action.READ) is None, role
 
 
 def test_the_widest_scope_wins_across_roles() -> None:

@@ -7,11 +7,12 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.telemetry import TelemetryConfig
 
+from crm_gateway.api.audit import AuditTrail
 from crm_gateway.api.idempotency import IdempotencyKeys
 from crm_gateway.api.middleware import BodyLimit, LastResort, RedMetrics
 from crm_gateway.api.openapi import problem_openapi
 from crm_gateway.api.problems import EXCEPTION_HANDLERS
-from crm_gateway.api.routes import accounts, auth, contacts, health, me
+from crm_gateway.api.routes import accounts, audit_events, auth, contacts, health, me
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
@@ -59,10 +60,14 @@ def create_app(lifespan: Lifespan | None = None) -> FastAPI:
         telemetry=_TELEMETRY,
     )
     # Hot routes first: the router tries routes in order.
-    for module in (accounts, contacts, me, auth, health):
+    for module in (accounts, contacts, me, auth, health, audit_events):
         app.include_router(module.router)
     # Added last = outermost: metrics see the 500 that LastResort makes of a crash.
+    # The audit trail wraps the idempotency keys: a repeat runs no route and makes no
+    # event, and an audit failure (503) comes after the answer is kept, so the client's
+    # retry is replayed rather than run twice.
     app.add_middleware(IdempotencyKeys)
+    app.add_middleware(AuditTrail)
     app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
     app.add_middleware(LastResort)
     app.add_middleware(RedMetrics)

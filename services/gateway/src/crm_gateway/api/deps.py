@@ -10,6 +10,8 @@ from fastapi.security import HTTPBearer
 from starlette.datastructures import Headers
 from starlette.types import Scope
 
+from crm_gateway.audit.repository import SqlAuditLog
+from crm_gateway.audit.rules import IpNetwork
 from crm_gateway.clients.customer import CustomerClient
 from crm_gateway.idempotency.repository import SqlIdempotencyStore
 from crm_gateway.identity.callers import Caller, CallerCache
@@ -29,6 +31,9 @@ class Services:
     customer: CustomerClient
     readiness: ReadinessCheck
     idempotency: SqlIdempotencyStore
+    audit: SqlAuditLog
+    # Peers whose X-Forwarded-For names the client (CRM_GATEWAY_TRUSTED_PROXIES).
+    trusted_proxies: tuple[IpNetwork, ...] = ()
 
 
 def services_of(request: Request) -> Services:

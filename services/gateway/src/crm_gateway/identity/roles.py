@@ -21,6 +21,9 @@ subtree, and transfer (changing the owner) is given only to those who assign wor
 and marketing read the whole base, since anyone may call in or be targeted. Partners reach
 only records linked to their partner. A `create` scope only says the action is allowed: new
 records are always owned by their creator.
+
+Objects that are no records get their grants per role (`OTHER_GRANTS`): `audit` (read the
+audit trail) is held by admin alone.
 """
 
 from collections.abc import Iterable, Mapping
@@ -57,12 +60,17 @@ ROLE_GRANTS: dict[str, RoleGrants] = {
 
 BUILT_IN_ROLES = frozenset(ROLE_GRANTS)
 
+OTHER_GRANTS: dict[str, dict[str, RoleGrants]] = {
+    "admin": {"audit": {READ: ALL}},
+}
+
 # Scope enum order is narrowest first; a wider scope wins when roles overlap.
 _WIDTH = {scope: rank for rank, scope in enumerate(Scope)}
 
 
 def merged_grants(roles: Iterable[str]) -> Grants:
     """The widest scope per object and action across `roles`; unknown roles grant nothing."""
+    roles = tuple(roles)
     widest: dict[Action, Scope] = {}
     for role in roles:
         for action, scope in ROLE_GRANTS.get(role, {}).items():
@@ -70,4 +78,15 @@ def merged_grants(roles: Iterable[str]) -> Grants:
             if current is None or _WIDTH[scope] > _WIDTH[current]:
                 widest[action] = scope
     per_object = {action.value: scope.value for action, scope in widest.items()}
-    return {obj: dict(per_object) for obj in OBJECTS} if per_object else {}
+    grants: Grants = {obj: dict(per_object) for obj in OBJECTS} if per_object else {}
+    for role in roles:
+        for obj, actions in OTHER_GRANTS.get(role, {}).items():
+            _widen(grants.setdefault(obj, {}), actions)
+    return grants
+
+
+def _widen(held: dict[str, str], granted: RoleGrants) -> None:
+    for action, scope in granted.items():
+        before = held.get(action.value)
+        if before is None or _WIDTH[scope] > _WIDTH[Scope(before)]:
+            held[action.value] = scope.value

@@ -2,13 +2,15 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Form
+from fastapi import APIRouter, Form, Request
 from starlette.responses import Response
 
 from crm_gateway.api import schemas
 from crm_gateway.api.deps import GatewayServices
 from crm_gateway.api.routes import common
 from crm_gateway.api.routes.common import problems
+from crm_gateway.audit.changes import AuditChange, note_actor, note_change
+from crm_gateway.identity.domain import InvalidCredentials, normalize_email
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 
@@ -20,12 +22,22 @@ router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
     summary="Log in with email and password",
 )
 async def issue_token(
+    request: Request,
     username: Annotated[str, Form(min_length=1, max_length=254, description="The email.")],
     password: Annotated[str, Form(min_length=1, max_length=1024)],
     services: GatewayServices,
     grant_type: Annotated[str | None, Form(pattern="^password$")] = None,
 ) -> Response:
-    user = await services.identity.authenticate(username, password)
+    try:
+        user = await services.identity.authenticate(username, password)
+    except InvalidCredentials:
+        after = {"email": normalize_email(username)}
+        note_change(request, AuditChange("auth.login_failed", "user", None, after=after))
+        raise
+    note_actor(request, user.id, "user")
+    note_change(
+        request, AuditChange("auth.login", "user", str(user.id), after={"email": user.email})
+    )
     issued = services.tokens.issue(user)
     body = {
         "access_token": issued.access_token,

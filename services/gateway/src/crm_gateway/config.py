@@ -19,7 +19,8 @@ class GatewaySettings(BaseSettings):
     # One process serves one core (the GIL); replicas scale further.
     workers: int = Field(default=1, ge=1, le=64)
     database_url: str = "postgresql+asyncpg://127.0.0.1:5432/crm_gateway"
-    # Logins, /me and readiness only: the hot path never touches the database.
+    # Logins, /me, readiness, Idempotency-Keys and the audit trail of writes: reads never
+    # touch the database.
     database_pool_size: int = 5
     # Signs the internal principal services verify; the same secret every service holds.
     principal_secret: SecretStr = SecretStr("")

@@ -10,14 +10,12 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from crm_gateway.identity.domain import User
-from crm_platform.ids import uuid7
-
 from .conftest import (
     ADMIN_EMAIL,
     ADMIN_PASSWORD,
     Gateway,
     assert_problem,
+    bearer_for,
     running_gateway,
     settings_for,
 )
@@ -35,22 +33,6 @@ async def database(migrated_database: str) -> AsyncIterator[AsyncEngine]:
         yield engine
     finally:
         await engine.dispose()
-
-
-def bearer_for(gateway: Gateway, *roles: str) -> dict[str, str]:
-    """A valid access token for a user with `roles` (tokens carry the roles)."""
-    user = User(
-        id=uuid7(),
-        email="someone@example.com",
-        display_name="Someone",
-        roles=roles,
-        team_id=None,
-        active=True,
-        version=1,
-        password_hash="unused",
-    )
-    token = gateway.app.state.services.tokens.issue(user).access_token
-    return {"Authorization": f"Bearer {token}"}
 
 
 async def events(gateway: Gateway, auth: dict[str, str], **filters: Any) -> list[dict[str, Any]]:

@@ -2,6 +2,7 @@
 
 import asyncio
 import uuid
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select, update
@@ -9,7 +10,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from crm_gateway.idempotency.repository import idempotency_keys
 
-from .conftest import Gateway, assert_problem
+from .conftest import Gateway, assert_problem, bearer_for
 
 pytestmark = pytest.mark.integration
 
@@ -112,28 +113,43 @@ async def test_client_errors_are_kept_and_replayed(gateway: Gateway) -> None:
     assert again.headers["idempotent-replayed"] == "true"
 
 
-async def test_keys_belong_to_their_caller_and_expire(
+async def expire_all_keys(database_url: str) -> None:
+    engine = create_async_engine(database_url)
+    try:
+        async with engine.begin() as connection:
+            yesterday = func.now() - timedelta(days=1)
+            await connection.execute(update(idempotency_keys).values(expires_at=yesterday))
+    finally:
+        await engine.dispose()
+
+
+async def test_keys_belong_to_their_caller(gateway: Gateway) -> None:
+    admin = {**await gateway.login(), "Idempotency-Key": "shared"}
+    other = {**bearer_for(gateway, "sales_rep"), "Idempotency-Key": "shared"}
+    for headers in (admin, other):
+        reply = await gateway.client.post(ACCOUNTS, json={"name": "A"}, headers=headers)
+        assert reply.status_code == 201
+        assert "idempotent-replayed" not in reply.headers
+    assert len(gateway.fake.accounts) == 2
+
+
+async def test_an_expired_key_is_free_again_and_purged(
     gateway: Gateway, migrated_database: str
 ) -> None:
     headers = {**await gateway.login(), "Idempotency-Key": "old"}
-    assert (
-        await gateway.client.post(ACCOUNTS, json={"name": "A"}, headers=headers)
-    ).status_code == 201
-    engine = create_async_engine(migrated_database)
-    try:
-        async with engine.begin() as connection:
-            await connection.execute(
-                update(idempotency_keys).values(
-                    expires_at=func.now() - func.make_interval(0, 0, 0, 1)
-                )
-            )
-    finally:
-        await engine.dispose()
+    first = await gateway.client.post(ACCOUNTS, json={"name": "A"}, headers=headers)
+    assert first.status_code == 201
+    await expire_all_keys(migrated_database)
     reply = await gateway.client.post(ACCOUNTS, json={"name": "B"}, headers=headers)
     assert reply.status_code == 201
     assert "idempotent-replayed" not in reply.headers
     assert len(gateway.fake.accounts) == 2
-    assert await gateway.app.state.services.idempotency.purge_expired() == 0  # the key was renewed
+
+    store = gateway.app.state.services.idempotency
+    assert await store.purge_expired() == 0  # the key was taken over, so it lives again
+    await expire_all_keys(migrated_database)
+    assert await store.purge_expired() == 1
+    assert await count_keys(migrated_database) == 0
 
 
 async def test_without_a_key_or_a_caller_nothing_is_kept(
@@ -150,3 +166,12 @@ async def test_without_a_key_or_a_caller_nothing_is_kept(
     assert_problem(anonymous, 401)
     assert len(gateway.fake.accounts) == 2
     assert await count_keys(migrated_database) == 0
+
+
+async def test_openapi_declares_the_key_on_covered_posts(gateway: Gateway) -> None:
+    paths = (await gateway.client.get("/openapi.json")).json()["paths"]
+    create = paths[ACCOUNTS]["post"]
+    assert "Idempotency-Key" in [p["name"] for p in create["parameters"]]
+    assert create["responses"]["409"]["content"]["application/problem+json"]
+    login = paths["/api/v1/auth/token"]["post"]
+    assert "Idempotency-Key" not in [p["name"] for p in login.get("parameters", [])]

@@ -9,6 +9,7 @@ Requests without the header never touch the database.
 import asyncio
 import logging
 import uuid
+from typing import Any
 
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
@@ -144,3 +145,28 @@ def _repeat_answer(repeat: rules.Repeat) -> Response:
         "this Idempotency-Key was used for a different request (method, path or body)",
         field_errors=[{"field": _FIELD, "message": "was used for a different request"}],
     )
+
+
+def document_idempotency(paths: dict[str, Any]) -> None:
+    """Declare the header, and the answers it adds, on every POST the middleware covers."""
+    for path, path_item in paths.items():
+        operation = path_item.get("post")
+        if operation is None or not path.startswith(API_PREFIX) or path.startswith(EXEMPT_PREFIX):
+            continue
+        operation.setdefault("parameters", []).append(_KEY_PARAMETER)
+        operation.setdefault("responses", {}).setdefault(
+            "409", {"description": "A request with this Idempotency-Key is still in progress."}
+        )
+
+
+_KEY_PARAMETER = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "schema": {"type": "string", "minLength": 1, "maxLength": rules.MAX_KEY_LENGTH},
+    "description": (
+        "Makes a retry safe: for 24 h the same key with the same request replays the first "
+        "answer (`Idempotent-Replayed: true`); with another request it is a 422, and while "
+        "the first is still running a 409. Server errors are not kept."
+    ),
+}

@@ -5,6 +5,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
+from crm_gateway.api.idempotency import document_idempotency
 from crm_gateway.api.problems import MEDIA_TYPE
 
 _PROBLEM = {"schema": {"$ref": "#/components/schemas/Problem"}}
@@ -20,6 +21,7 @@ def problem_openapi(app: FastAPI) -> dict[str, Any]:
             description=app.description,
             routes=app.routes,
         )
+        document_idempotency(schema.get("paths", {}))
         for path_item in schema.get("paths", {}).values():
             for operation in path_item.values():
                 _problem_content(operation.get("responses", {}))

@@ -71,8 +71,10 @@ class IdempotencyKeys:
         held = HeldResponse()
         try:
             await self.app(scope, replaying(body, receive), held.hold)
-        except BaseException:
-            await asyncio.shield(store.release(subject_id=subject_id, key=key, claim_id=claimed))
+        except BaseException:  # a crash (LastResort answers it) or a cancelled request
+            await asyncio.shield(
+                _settle(store, None, subject_id=subject_id, key=key, claim_id=claimed)
+            )
             raise
         await _settle(store, held, subject_id=subject_id, key=key, claim_id=claimed)
         await held.release(send)
@@ -81,19 +83,20 @@ class IdempotencyKeys:
 
 async def _settle(
     store: SqlIdempotencyStore,
-    held: HeldResponse,
+    held: HeldResponse | None,
     *,
     subject_id: uuid.UUID,
     key: str,
     claim_id: uuid.UUID,
 ) -> None:
-    """Keep the answer for repeats, or free the key so a retry runs again.
+    """Keep the answer for repeats, or free the key so a retry runs again (always when
+    the route gave no answer: `held` is None).
 
     When that fails the route's answer still goes out: its effect has happened, and a 503
     would invite the very retry the key exists to absorb. The claim then stays until it
     counts as abandoned."""
     try:
-        if held.complete and rules.worth_keeping(held.status):
+        if held is not None and held.complete and rules.worth_keeping(held.status):
             kept = rules.kept_headers(held.headers)
             response = rules.StoredResponse(held.status, kept, held.body)
             await store.complete(
@@ -104,7 +107,7 @@ async def _settle(
     except Exception:
         log.error(
             "could not settle an idempotency key",
-            extra={"subject_id": str(subject_id), "status": held.status},
+            extra={"subject_id": str(subject_id), "status": held.status if held else None},
             exc_info=True,
         )
 

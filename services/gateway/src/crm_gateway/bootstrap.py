@@ -13,11 +13,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from crm_gateway.api.app import create_app
 from crm_gateway.api.deps import Limiter, Services
 from crm_gateway.api.edge import EdgeSettings
+from crm_gateway.audit.repository import SqlAuditLog
+from crm_gateway.audit.rules import parse_networks
 from crm_gateway.clients.customer import EVENT_SUBJECTS, CustomerClient, Record
 from crm_gateway.clients.health import HealthProbe
 from crm_gateway.clients.invalidation import CacheInvalidation
 from crm_gateway.clients.read_cache import ReadCache
 from crm_gateway.config import GatewaySettings
+from crm_gateway.idempotency.repository import SqlIdempotencyStore
 from crm_gateway.identity.callers import CallerCache, ExternalTokens, KeyCallers
 from crm_gateway.identity.directory import IdentityDirectory
 from crm_gateway.identity.key_repository import SqlApiKeyRepository
@@ -52,6 +55,7 @@ _ISSUER_TIMEOUT_SECONDS = 5.0
 def build_app(settings: GatewaySettings) -> FastAPI:
     """The gateway app; its lifespan opens (and closes) the database and the channels."""
     settings.require_secrets()
+    trusted_proxies = parse_networks(p for p in settings.trusted_proxies.split(",") if p.strip())
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -77,6 +81,9 @@ def build_app(settings: GatewaySettings) -> FastAPI:
         app.state.services = Services(
             customer=CustomerClient(customer, cache),
             readiness=Readiness(engine, probes),
+            idempotency=SqlIdempotencyStore(engine),
+            audit=SqlAuditLog(engine),
+            trusted_proxies=trusted_proxies,
             **ids.services,
         )
         try:

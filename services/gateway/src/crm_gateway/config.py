@@ -28,7 +28,8 @@ class GatewaySettings(BaseSettings):
     # One process serves one core (the GIL); replicas scale further.
     workers: int = Field(default=1, ge=1, le=64)
     database_url: str = "postgresql+asyncpg://127.0.0.1:5432/crm_gateway"
-    # Logins, /me and readiness only: the hot path never touches the database.
+    # Logins, /me, readiness, Idempotency-Keys and the audit trail of writes: reads never
+    # touch the database.
     database_pool_size: int = 5
     # Signs the internal principal services verify; the same secret every service holds.
     principal_secret: SecretStr = SecretStr("")
@@ -56,6 +57,9 @@ class GatewaySettings(BaseSettings):
     read_cache_records: int = Field(default=100_000, ge=0)
     # The longest a cached record is served when its service's events stop coming.
     read_cache_ttl_seconds: float = Field(default=30.0, ge=0)
+    # Comma-separated addresses or networks of reverse proxies whose X-Forwarded-For is
+    # believed (audit trail client IPs); from anyone else the socket peer is the client.
+    trusted_proxies: str = ""
     otel_spans_file: str | None = None
     # Edge (crm_gateway.api.edge). Portal origins allowed to call the API from a browser;
     # none by default, so browsers on other sites get no CORS headers at all.

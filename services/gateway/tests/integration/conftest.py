@@ -20,6 +20,7 @@ from crm.customer.v1 import customer_pb2 as pb
 from crm.customer.v1 import customer_pb2_grpc as pb_grpc
 from crm_gateway.bootstrap import build_app
 from crm_gateway.config import GatewaySettings
+from crm_gateway.identity.domain import User
 from crm_platform.auth.context import current_principal
 from crm_platform.auth.principal import Principal
 from crm_platform.db.migrations import upgrade_to_head
@@ -48,6 +49,8 @@ class FakeAccounts(pb_grpc.AccountServiceServicer):
         caller = self._caller(context)
         if not request.account.name:
             raise InvalidArgument([FieldViolation("name", "must not be empty")])
+        if request.account.name == "crash":
+            raise RuntimeError("a bug in the service")
         account = pb.Account()
         account.CopyFrom(request.account)
         account.id, account.version, account.owner_id = str(uuid7()), 1, str(caller.subject_id)
@@ -217,3 +220,19 @@ def assert_problem(reply: httpx.Response, status: int) -> dict[str, object]:
     assert body["status"] == status
     assert {"type", "title", "detail"} <= set(body)
     return body
+
+
+def bearer_for(gateway: Gateway, *roles: str) -> dict[str, str]:
+    """A valid access token for a user with `roles` (tokens carry the roles)."""
+    user = User(
+        id=uuid7(),
+        email="someone@example.com",
+        display_name="Someone",
+        roles=roles,
+        team_id=None,
+        active=True,
+        version=1,
+        password_hash="unused",
+    )
+    token = gateway.app.state.services.tokens.issue(user, uuid7()).access_token
+    return {"Authorization": f"Bearer {token}"}

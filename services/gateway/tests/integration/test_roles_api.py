@@ -29,7 +29,10 @@ async def test_built_in_roles_are_listed_with_their_permissions_and_read_only(
     by_name = {role["name"]: role for role in listed["items"]}
     assert {"admin", "sales_manager", "sales_rep", "partner", "erp_integration"} <= set(by_name)
     assert all(role["built_in"] for role in by_name.values())
-    assert set(by_name["admin"]["permissions"]) == {"account", "contact", "user", "team", "role", "api_key"}
+    assert set(by_name["admin"]["permissions"]) == {
+        *("account", "contact"),
+        *("user", "team", "role", "api_key", "audit"),
+    }
     assert set(by_name["sales_manager"]["permissions"]) == {"account", "contact"}
     assert by_name["sales_manager"]["permissions"]["account"]["transfer"] == "team"
 

@@ -32,6 +32,13 @@ def test_admin_may_do_everything_to_every_record_and_administer_the_gateway() ->
     assert all(grants[obj] == {a.value: "all" for a in Action} for obj in grants)
 
 
+def test_only_admin_reads_the_audit_trail() -> None:
+    assert scope_of(["admin"], "audit", Action.READ) is Scope.ALL
+    assert scope_of(["sales_rep", "admin"], "audit", Action.READ) is Scope.ALL
+    for role in BUILT_IN_ROLES - {"admin"}:
+        assert scope_of([role], "audit", Action.READ) is None, role
+
+
 def test_the_widest_scope_wins_across_roles() -> None:
     roles = ["sales_rep", "marketing"]
     assert scope_of(roles, "account", Action.READ) is Scope.ALL  # marketing

@@ -7,13 +7,16 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.telemetry import TelemetryConfig
 
+from crm_gateway.api.audit import AuditTrail
 from crm_gateway.api.edge import Edge, EdgeSettings
+from crm_gateway.api.idempotency import IdempotencyKeys
 from crm_gateway.api.middleware import BodyLimit, LastResort, RedMetrics
 from crm_gateway.api.openapi import problem_openapi
 from crm_gateway.api.problems import EXCEPTION_HANDLERS
 from crm_gateway.api.routes import (
     accounts,
     api_keys,
+    audit_events,
     auth,
     contacts,
     health,
@@ -71,8 +74,14 @@ def create_app(lifespan: Lifespan | None = None, edge: EdgeSettings | None = Non
         telemetry=_TELEMETRY,
     )
     # Hot routes first: the router tries routes in order.
-    for module in (accounts, contacts, me, auth, api_keys, health, teams, users, roles):
+    routes = (accounts, contacts, me, auth, api_keys, health, teams, users, roles, audit_events)
+    for module in routes:
         app.include_router(module.router)
+    # The audit trail wraps the idempotency keys: a repeat runs no route and makes no
+    # event, and an audit failure (503) comes after the answer is kept, so the client's
+    # retry is replayed rather than run twice.
+    app.add_middleware(IdempotencyKeys)
+    app.add_middleware(AuditTrail)
     # Added last = outermost: metrics see the 500 that LastResort makes of a crash, and
     # the edge puts its headers on every answer, its own 504 included.
     app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)

@@ -7,10 +7,15 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPBearer
+from starlette.datastructures import Headers
+from starlette.types import Scope
 
 from crm_gateway.api.edge import RATE_LIMIT_STATE
+from crm_gateway.audit.repository import SqlAuditLog
+from crm_gateway.audit.rules import IpNetwork
 from crm_gateway.clients.customer import CustomerClient
 from crm_gateway.errors import OverLimit
+from crm_gateway.idempotency.repository import SqlIdempotencyStore
 from crm_gateway.identity.callers import Caller, CallerCache, KeyCallers
 from crm_gateway.identity.key_usecases import ApiKeys
 from crm_gateway.identity.logins import Logins
@@ -52,11 +57,34 @@ class Services:
     teams: TeamAdmin
     users: UserAdmin
     roles: RoleAdmin
+    idempotency: SqlIdempotencyStore
+    audit: SqlAuditLog
+    # Peers whose X-Forwarded-For names the client (CRM_GATEWAY_TRUSTED_PROXIES).
+    trusted_proxies: tuple[IpNetwork, ...] = ()
 
 
 def services_of(request: Request) -> Services:
     found: Services = request.app.state.services
     return found
+
+
+def services_in(scope: Scope) -> Services:
+    """The services, for pure ASGI middlewares (FastAPI puts the app in every scope)."""
+    found: Services = scope["app"].state.services
+    return found
+
+
+async def resolve_caller(services: Services, headers: Headers) -> Caller:
+    """The caller of a request, from its `X-API-Key` or `Authorization: Bearer` credentials;
+    raises Unauthenticated. The one place that reads credentials, for routes and
+    middlewares alike; when both are sent, the key wins."""
+    api_key = headers.get("x-api-key")
+    if api_key:
+        return await services.key_callers.authenticate(api_key.strip())
+    scheme, _, token = (headers.get("authorization") or "").partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise Unauthenticated("a bearer access token or an X-API-Key is required")
+    return await services.callers.resolve(token.strip())
 
 
 # Dependencies are coroutines: FastAPI runs plain functions in a thread pool, which would
@@ -73,20 +101,10 @@ class BearerCaller(HTTPBearer):
 
     async def __call__(self, request: Request) -> Caller:  # type: ignore[override]
         services = services_of(request)
-        caller = await self._authenticate(request, services)
+        caller = await resolve_caller(services, request.headers)
         if services.limiter is not None:
             await self._spend(request, services.limiter, caller)
         return caller
-
-    @staticmethod
-    async def _authenticate(request: Request, services: Services) -> Caller:
-        api_key = request.headers.get("x-api-key")
-        if api_key:
-            return await services.key_callers.authenticate(api_key.strip())
-        scheme, _, token = (request.headers.get("authorization") or "").partition(" ")
-        if scheme.lower() != "bearer" or not token:
-            raise Unauthenticated("a bearer access token is required")
-        return await services.callers.resolve(token.strip())
 
     @staticmethod
     async def _spend(request: Request, limiter: Limiter, caller: Caller) -> None:

@@ -11,6 +11,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
+from crm_gateway.api.idempotency import document_idempotency
 from crm_gateway.api.problems import MEDIA_TYPE
 
 _PROBLEM = {"schema": {"$ref": "#/components/schemas/Problem"}}
@@ -41,6 +42,7 @@ def problem_openapi(app: FastAPI) -> dict[str, Any]:
         )
         components = schema.setdefault("components", {})
         api_key = _api_key_scheme(components)
+        document_idempotency(schema.get("paths", {}))
         for path, path_item in schema.get("paths", {}).items():
             for operation in path_item.values():
                 responses = operation.setdefault("responses", {})

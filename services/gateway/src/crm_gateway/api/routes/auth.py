@@ -10,7 +10,7 @@ from crm_gateway.api import schemas
 from crm_gateway.api.deps import CurrentCaller, GatewayServices
 from crm_gateway.api.routes import common
 from crm_gateway.api.routes.common import problems
-from crm_gateway.audit.changes import AuditChange, note_change
+from crm_gateway.audit.changes import AuditChange, note_actor, note_change
 from crm_gateway.errors import LoginThrottled
 from crm_gateway.identity.domain import InvalidCredentials, normalize_email
 from crm_gateway.identity.logins import Grant
@@ -44,6 +44,7 @@ async def issue_token(
     if grant_type == "refresh_token":
         (token,) = _present(refresh_token=refresh_token)
         grant = await services.logins.with_refresh_token(token)
+        note_actor(request, grant.user.id, "user")
     else:
         email, secret = _present(username=username, password=password)
         grant = await _log_in(request, services, email, secret)
@@ -78,7 +79,11 @@ async def _log_in(
         after = {"email": normalize_email(username), "reason": reason}
         note_change(request, AuditChange("auth.login_failed", "user", None, after=after))
         raise
-    note_change(request, AuditChange("auth.login", "user", str(grant.user.id)))
+    note_actor(request, grant.user.id, "user")
+    note_change(
+        request,
+        AuditChange("auth.login", "user", str(grant.user.id), after={"email": grant.user.email}),
+    )
     return grant
 
 

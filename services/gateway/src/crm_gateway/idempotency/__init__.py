@@ -1,0 +1,1 @@
+"""Idempotency-Key (DESIGN §8): a POST retried with the same key has its effect once."""

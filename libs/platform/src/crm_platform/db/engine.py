@@ -1,5 +1,9 @@
 """Async engine and session factory (SQLAlchemy 2 + asyncpg)."""
 
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -12,6 +16,8 @@ from crm_platform.db.pool_metrics import POOLS
 
 # What repositories and the outbox writer execute statements on.
 Executor = AsyncSession | AsyncConnection
+
+T = TypeVar("T")
 
 
 def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
@@ -41,3 +47,16 @@ def autocommit(engine: AsyncEngine) -> AsyncEngine:
     """The same pool without BEGIN/ROLLBACK around each use: for single-statement reads,
     where a transaction only adds two round trips."""
     return engine.execution_options(isolation_level="AUTOCOMMIT")
+
+
+async def once_more_if_disconnected(operation: Callable[[], Awaitable[T]]) -> T:
+    """`operation()`, run again if it failed on a pooled connection the database had closed
+    (it restarted since): the pool then drops its connections, so the second try connects
+    afresh instead of failing a request that nothing else stood in the way of. Only for
+    operations that are safe to repeat."""
+    try:
+        return await operation()
+    except DBAPIError as exc:
+        if not exc.connection_invalidated:
+            raise
+    return await operation()

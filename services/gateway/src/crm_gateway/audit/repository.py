@@ -13,17 +13,17 @@ from sqlalchemy import (
     String,
     Table,
     and_,
-    insert,
     or_,
     select,
 )
-from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.dialects.postgresql import JSONB, UUID, insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql import ColumnElement
 
 from crm_gateway.audit.domain import Actor, AuditEvent, AuditQuery
 from crm_gateway.audit.queries import Position
 from crm_gateway.storage import metadata
+from crm_platform.db.engine import once_more_if_disconnected
 
 audit_events = Table(
     "audit_events",
@@ -55,9 +55,16 @@ class SqlAuditLog:
         self._engine = engine
 
     async def append(self, events: Sequence[AuditEvent]) -> None:
-        """All of a request's events in one transaction: none is stored without the rest."""
-        async with self._engine.begin() as connection:
-            await connection.execute(insert(audit_events), [_row(e) for e in events])
+        """All of a request's events in one transaction: none is stored without the rest.
+        Repeatable: an event already stored (its commit's answer was lost) is kept as is."""
+        rows = [_row(e) for e in events]
+        statement = insert(audit_events).on_conflict_do_nothing(index_elements=["id"])
+
+        async def write() -> None:
+            async with self._engine.begin() as connection:
+                await connection.execute(statement, rows)
+
+        await once_more_if_disconnected(write)
 
     async def find(
         self, query: AuditQuery, *, limit: int, after: Position | None = None

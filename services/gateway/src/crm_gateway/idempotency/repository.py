@@ -6,15 +6,18 @@ claim is one `INSERT ... ON CONFLICT` so that of concurrent requests exactly one
 
 import asyncio
 import datetime as dt
+import functools
 import logging
 import time
 import uuid
+from typing import Any
 
 from sqlalchemy import (
     Column,
     DateTime,
     Index,
     LargeBinary,
+    Row,
     SmallInteger,
     String,
     Table,
@@ -37,6 +40,7 @@ from crm_gateway.idempotency.rules import (
     StoredResponse,
 )
 from crm_gateway.storage import metadata
+from crm_platform.db.engine import once_more_if_disconnected
 
 log = logging.getLogger(__name__)
 
@@ -78,16 +82,10 @@ class SqlIdempotencyStore:
         self._purge_now_and_then()
         for _ in range(_CLAIM_ATTEMPTS):
             claim_id = uuid.uuid4()
-            async with self._engine.begin() as connection:
-                if (
-                    await connection.execute(_claim(subject_id, key, fingerprint, claim_id))
-                ).first():
-                    return claim_id
-                row = (
-                    await connection.execute(
-                        select(idempotency_keys).where(*_row_of(subject_id, key))
-                    )
-                ).first()
+            attempt = functools.partial(self._claim_or_read, subject_id, key, fingerprint, claim_id)
+            row = await once_more_if_disconnected(attempt)
+            if isinstance(row, uuid.UUID):
+                return row
             if row is not None:
                 answered = row.status is not None
                 response = (
@@ -97,6 +95,16 @@ class SqlIdempotencyStore:
                 )
                 return Existing(row.fingerprint, response)
         raise RuntimeError("an idempotency key kept vanishing between claim and read")
+
+    async def _claim_or_read(
+        self, subject_id: uuid.UUID, key: str, fingerprint: str, claim_id: uuid.UUID
+    ) -> uuid.UUID | Row[Any] | None:
+        """`claim_id` when the claim won, else the row holding the key (None if it vanished)."""
+        async with self._engine.begin() as connection:
+            if (await connection.execute(_claim(subject_id, key, fingerprint, claim_id))).first():
+                return claim_id
+            statement = select(idempotency_keys).where(*_row_of(subject_id, key))
+            return (await connection.execute(statement)).first()
 
     async def complete(
         self, *, subject_id: uuid.UUID, key: str, claim_id: uuid.UUID, response: StoredResponse

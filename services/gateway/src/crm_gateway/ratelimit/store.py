@@ -14,6 +14,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from crm_gateway.storage import metadata
+from crm_platform.db.engine import once_more_if_disconnected
 
 rate_limit_windows = Table(
     "rate_limit_windows",
@@ -44,16 +45,22 @@ class SqlBudgetStore:
             )
             .returning(rate_limit_windows.c.used)
         )
-        async with self._engine.begin() as connection:
-            # A counter lost in a crash costs a few requests of budget; waiting for the WAL
-            # flush on every lease would cost every caller of that key its latency.
-            await connection.execute(text("SET LOCAL synchronous_commit TO OFF"))
-            shared = int((await connection.execute(upsert)).scalar_one())
-            self._leases += 1
-            if self._leases % _PURGE_EVERY == 0:
-                await connection.execute(
-                    delete(rate_limit_windows).where(
-                        rate_limit_windows.c.minute < window - _KEEP_WINDOWS
+
+        async def lease_block() -> int:
+            async with self._engine.begin() as connection:
+                # A counter lost in a crash costs a few requests of budget; waiting for the
+                # WAL flush on every lease would cost every caller of that key its latency.
+                await connection.execute(text("SET LOCAL synchronous_commit TO OFF"))
+                shared = int((await connection.execute(upsert)).scalar_one())
+                self._leases += 1
+                if self._leases % _PURGE_EVERY == 0:
+                    await connection.execute(
+                        delete(rate_limit_windows).where(
+                            rate_limit_windows.c.minute < window - _KEEP_WINDOWS
+                        )
                     )
-                )
+            return shared
+
+        # Repeating a lease whose answer was lost spends a block of budget, no more.
+        shared = await once_more_if_disconnected(lease_block)
         return shared

@@ -154,3 +154,42 @@ async def test_bad_requests_and_bad_keys_change_nothing(keys_gateway: Gateway) -
     for secret in ("nonsense", "crm_abcdefgh_" + "x" * 43):
         reply = await keys_gateway.client.get(PATH, headers={"X-API-Key": secret})
         assert_problem(reply, 401)
+
+
+async def test_a_key_may_hold_custom_roles_which_then_stay(keys_gateway: Gateway) -> None:
+    auth = await keys_gateway.login()
+    unknown = await keys_gateway.client.post(
+        PATH, json={"name": "ERP", "roles": ["no_such_role"]}, headers=auth
+    )
+    assert_problem(unknown, 422)
+    assert unknown.json()["errors"][0]["field"] == "roles"
+    role = {"name": "portal_writer", "permissions": {"account": {"create": "own"}}}
+    created = await keys_gateway.client.post("/api/v1/roles", json=role, headers=auth)
+    assert created.status_code == 201, created.text
+    issued = await issue(keys_gateway, auth, roles=["partner", "portal_writer"])
+
+    made = await keys_gateway.client.post(
+        "/api/v1/accounts",
+        json={"name": "Made by a key"},
+        headers={"X-API-Key": str(issued["secret"])},
+    )
+    assert made.status_code == 201, made.text
+    principal = keys_gateway.fake.callers[-1]
+    assert principal.grants["account"]["create"] == "own"
+    me = await keys_gateway.client.get("/api/v1/me", headers={"X-API-Key": str(issued["secret"])})
+    assert me.status_code == 200, me.text
+    assert (me.json()["kind"], me.json()["display_name"], me.json()["email"]) == (
+        "api_key",
+        "ERP",
+        None,
+    )
+    assert me.json()["permissions"]["account"] == {
+        "read": "partner",
+        "edit": "partner",
+        "create": "own",
+    }
+    held = await keys_gateway.client.delete(
+        "/api/v1/roles/portal_writer", headers={**auth, "If-Match": created.headers["ETag"]}
+    )
+    assert_problem(held, 409)
+    assert "API keys" in held.json()["detail"]

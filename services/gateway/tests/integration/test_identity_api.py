@@ -48,11 +48,16 @@ async def test_login_and_me(gateway: Gateway) -> None:
     assert me.status_code == 200
     assert me.json() == {
         "id": me.json()["id"],
+        "kind": "user",
         "email": ADMIN_EMAIL.lower(),
         "display_name": "Administrator",
         "roles": ["admin"],
         "team_id": None,
+        "partner_id": None,
+        "permissions": me.json()["permissions"],
     }
+    every_action = {a: "all" for a in ("read", "create", "edit", "delete", "transfer", "export")}
+    assert me.json()["permissions"]["account"] == every_action
 
 
 @pytest.mark.parametrize(

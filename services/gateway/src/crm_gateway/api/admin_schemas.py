@@ -12,6 +12,7 @@ from pydantic import BaseModel, EmailStr, Field
 
 from crm_gateway.api.schemas import Strict
 from crm_gateway.identity.domain import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
+from crm_gateway.identity.roles import ACTIONS, OBJECTS, SCOPES
 
 _NEXT_CURSOR = "Pass as `cursor` for the next page; null at the end."
 
@@ -30,8 +31,8 @@ Permissions = Annotated[
     dict[Annotated[str, Field(max_length=50)], dict[Annotated[str, Field(max_length=50)], str]],
     Field(
         max_length=20,
-        description="`{object: {action: scope}}`: objects account, contact, user, team, role; "
-        "actions read, create, edit, delete, transfer, export; scopes own, team, all, partner.",
+        description=f"`{{object: {{action: scope}}}}`: objects {', '.join(OBJECTS)}; "
+        f"actions {', '.join(ACTIONS)}; scopes {', '.join(SCOPES)}.",
         examples=[{"account": {"read": "team", "edit": "own"}}],
     ),
 ]

@@ -204,10 +204,16 @@ class Token(BaseModel):
 
 class Me(BaseModel):
     id: Id
-    email: str
-    display_name: str
+    kind: str = Field(description="`user`, or `api_key` for a request made with X-API-Key.")
+    email: str | None = Field(description="The user's email; null for an API key.")
+    display_name: str = Field(description="The user's name, or the API key's.")
     roles: list[str]
     team_id: str | None
+    partner_id: str | None = Field(description="Set for a partner's API key: its records only.")
+    permissions: dict[str, dict[str, str]] = Field(
+        description="What the roles grant: `{object: {action: scope}}`, scopes partner, own, "
+        "team (the team's subtree) or all."
+    )
 
 
 class Ready(BaseModel):

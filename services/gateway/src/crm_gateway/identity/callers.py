@@ -200,10 +200,15 @@ class KeyCallers:
         now = time.time()
         digest = hash_secret(secret)
         entry = self._entries.get(digest)
-        if entry is not None and entry.checked_until > now and entry.caller.valid_until > now:
+        snapshot = await self._directory.current()
+        if (
+            entry is not None
+            and entry.checked_until > now
+            and entry.caller.valid_until > now
+            and entry.generation == snapshot.generation
+        ):
             return entry.caller
         key = await self._keys.authenticate(secret)
-        snapshot = await self._directory.current()
         expires = key.expires_at.timestamp() if key.expires_at else float("inf")
         checked_until = min(now + self._cache_seconds, expires)
         if (

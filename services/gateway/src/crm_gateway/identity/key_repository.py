@@ -1,47 +1,16 @@
-"""The api_keys table (mirrored by migrations/) and its repository."""
+"""The api_keys table's repository (the table is in crm_gateway.identity.schema)."""
 
 import uuid
 from dataclasses import asdict, fields
 from typing import Any
 
-from sqlalchemy import (
-    ARRAY,
-    Column,
-    DateTime,
-    Integer,
-    LargeBinary,
-    String,
-    Table,
-    and_,
-    insert,
-    select,
-    update,
-)
-from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy import and_, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from crm_gateway.identity.keys import ApiKey
-from crm_gateway.storage import metadata
-from crm_platform.db.schema import id_column, timestamp_columns, version_column
-
-api_keys = Table(
-    "api_keys",
-    metadata,
-    id_column(),
-    version_column(),
-    Column("name", String(200), nullable=False),
-    Column("prefix", String(8), nullable=False, unique=True),
-    Column("secret_hash", LargeBinary(32), nullable=False),
-    Column("roles", ARRAY(String(50)), nullable=False),
-    Column("partner_id", UUID(as_uuid=True)),
-    Column("expires_at", DateTime(timezone=True)),
-    Column("rate_limit_per_minute", Integer),
-    Column("created_by", UUID(as_uuid=True), nullable=False),
-    Column("previous_hash", LargeBinary(32)),
-    Column("previous_valid_until", DateTime(timezone=True)),
-    Column("revoked_at", DateTime(timezone=True)),
-    *timestamp_columns(),
-)
+from crm_gateway.identity.role_store import lock_custom_roles
+from crm_gateway.identity.schema import api_keys
+from crm_platform.errors import FieldViolation, InvalidArgument
 
 _COLUMNS = [api_keys.c[f.name] for f in fields(ApiKey)]
 
@@ -52,6 +21,10 @@ class SqlApiKeyRepository:
 
     async def add(self, key: ApiKey) -> None:
         async with self._engine.begin() as connection:
+            unknown = await lock_custom_roles(connection, key.roles)
+            if unknown:
+                why = f"unknown roles: {', '.join(unknown)}"
+                raise InvalidArgument([FieldViolation("roles", why)])
             await connection.execute(insert(api_keys).values(_row(key)))
 
     async def get(self, key_id: uuid.UUID) -> ApiKey | None:

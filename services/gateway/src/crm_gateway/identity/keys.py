@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from crm_gateway.identity.roles import BUILT_IN_ROLES
+from crm_gateway.identity.roles import BUILT_IN_ROLES, role_name_violations
 from crm_platform.errors import FieldViolation, InvalidArgument
 
 DEFAULT_OVERLAP = dt.timedelta(hours=24)
@@ -76,8 +76,10 @@ def prefix_of(secret: str) -> str | None:
 
 
 def check_roles(roles: Iterable[str]) -> tuple[str, ...]:
+    """Built-in or well-formed custom role names; that custom ones exist is the storage's
+    check, made in the transaction that adds the key."""
     roles = tuple(dict.fromkeys(roles))
-    unknown = [role for role in roles if role not in BUILT_IN_ROLES]
+    unknown = [role for role in roles if role not in BUILT_IN_ROLES and role_name_violations(role)]
     if not roles or unknown:
         detail = f"unknown roles: {', '.join(unknown)}" if unknown else "name at least one role"
         raise InvalidArgument([FieldViolation("roles", detail)])

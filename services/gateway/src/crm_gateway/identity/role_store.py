@@ -1,8 +1,8 @@
-"""The custom roles table. Users hold roles by name, so a role's name never changes and a
-role still held cannot be deleted."""
+"""The custom roles table. Users and API keys hold roles by name, so a role's name never
+changes and a role still held cannot be deleted."""
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from sqlalchemy import Row, any_, delete, exists, literal, select, update
@@ -10,7 +10,8 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from crm_gateway.identity.domain import Role
-from crm_gateway.identity.schema import roles, users
+from crm_gateway.identity.roles import BUILT_IN_ROLES
+from crm_gateway.identity.schema import api_keys, roles, users
 from crm_platform.db.schema import utcnow
 from crm_platform.errors import AlreadyExists, NotFound, PreconditionFailed, StaleVersion
 
@@ -64,11 +65,27 @@ class SqlRoles:
         async with self._engine.begin() as connection:
             # The row lock makes users being given this role wait (they lock it to share).
             before = await _locked(connection, name, expected_version)
-            held = select(exists().where(literal(name) == any_(users.c.roles)))
-            if await connection.scalar(held):
-                raise PreconditionFailed(f"users still hold the role {name}; take it away first")
+            for holders, table in (("users", users), ("API keys", api_keys)):
+                held = select(exists().where(literal(name) == any_(table.c.roles)))
+                if table is api_keys:
+                    held = held.where(api_keys.c.revoked_at.is_(None))
+                if await connection.scalar(held):
+                    raise PreconditionFailed(
+                        f"{holders} still hold the role {name}; take it away first"
+                    )
             await connection.execute(delete(roles).where(roles.c.name == name))
         return before
+
+
+async def lock_custom_roles(connection: AsyncConnection, names: Iterable[str]) -> list[str]:
+    """The custom roles among `names` that do not exist; the others cannot be deleted before
+    this transaction ends (they are locked to share)."""
+    custom = sorted(set(names) - BUILT_IN_ROLES)
+    if not custom:
+        return []
+    statement = select(roles.c.name).where(roles.c.name.in_(custom)).with_for_update(read=True)
+    found = set(await connection.scalars(statement))
+    return [name for name in custom if name not in found]
 
 
 async def _locked(connection: AsyncConnection, name: str, expected_version: int | None) -> Role:

@@ -1,5 +1,5 @@
 """The identity tables (mirrored by migrations/): users and their SSO identities, teams,
-custom roles, sessions with their refresh tokens, and the login failure counters."""
+custom roles, sessions with their refresh tokens, the login failure counters, API keys."""
 
 from sqlalchemy import (
     ARRAY,
@@ -9,6 +9,7 @@ from sqlalchemy import (
     DateTime,
     ForeignKey,
     Integer,
+    LargeBinary,
     PrimaryKeyConstraint,
     String,
     Table,
@@ -102,4 +103,23 @@ login_failures = Table(
     Column("key", String(300), primary_key=True),  # "email:<address>" or "ip:<address>"
     Column("failures", Integer, nullable=False),
     Column("window_started_at", DateTime(timezone=True), nullable=False, index=True),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    id_column(),
+    version_column(),
+    Column("name", String(200), nullable=False),
+    Column("prefix", String(8), nullable=False, unique=True),
+    Column("secret_hash", LargeBinary(32), nullable=False),
+    Column("roles", ARRAY(String(50)), nullable=False),
+    Column("partner_id", UUID(as_uuid=True)),
+    Column("expires_at", DateTime(timezone=True)),
+    Column("rate_limit_per_minute", Integer),
+    Column("created_by", UUID(as_uuid=True), nullable=False),
+    Column("previous_hash", LargeBinary(32)),
+    Column("previous_valid_until", DateTime(timezone=True)),
+    Column("revoked_at", DateTime(timezone=True)),
+    *timestamp_columns(),
 )

@@ -12,8 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from crm_gateway.identity.domain import User
 from crm_gateway.identity.repository import user_of
-from crm_gateway.identity.roles import BUILT_IN_ROLES
-from crm_gateway.identity.schema import roles, users
+from crm_gateway.identity.role_store import lock_custom_roles
+from crm_gateway.identity.schema import users
 from crm_gateway.identity.session_store import revoke_sessions_of
 from crm_gateway.identity.team_store import lock_team
 from crm_platform.db.schema import utcnow
@@ -108,16 +108,9 @@ async def _lock_references(
     violations = []
     if team_id is not None and not await lock_team(connection, team_id):
         violations.append(FieldViolation("team_id", "no such team"))
-    custom = sorted(set(role_names) - BUILT_IN_ROLES)
-    if custom:
-        found = set(
-            await connection.scalars(
-                select(roles.c.name).where(roles.c.name.in_(custom)).with_for_update(read=True)
-            )
-        )
-        unknown = [name for name in custom if name not in found]
-        if unknown:
-            violations.append(FieldViolation("roles", f"unknown roles: {', '.join(unknown)}"))
+    unknown = await lock_custom_roles(connection, role_names)
+    if unknown:
+        violations.append(FieldViolation("roles", f"unknown roles: {', '.join(unknown)}"))
     if violations:
         raise InvalidArgument(violations)
 

@@ -1,4 +1,4 @@
-"""`GET /api/v1/me`: the user behind the access token."""
+"""`GET /api/v1/me`: who the caller is (a user or an API key) and what it may do."""
 
 from fastapi import APIRouter
 
@@ -11,11 +11,17 @@ router = APIRouter(prefix="/api/v1", tags=["auth"])
 
 @router.get("/me", response_model=schemas.Me, responses=problems(401, 503), summary="Who am I")
 async def me(caller: CurrentCaller, services: GatewayServices) -> schemas.Me:
+    principal = caller.principal
+    common = {
+        "id": str(principal.subject_id),
+        "kind": principal.kind,
+        "roles": sorted(principal.roles),
+        "team_id": str(principal.team_id) if principal.team_id else None,
+        "partner_id": str(principal.partner_id) if principal.partner_id else None,
+        "permissions": principal.grants,
+    }
+    if principal.kind == "api_key":
+        key = await services.api_keys.get(principal.subject_id)
+        return schemas.Me(email=None, display_name=key.name, **common)
     user = await services.identity.me(caller.user_id)
-    return schemas.Me(
-        id=str(user.id),
-        email=user.email,
-        display_name=user.display_name,
-        roles=list(user.roles),
-        team_id=str(user.team_id) if user.team_id else None,
-    )
+    return schemas.Me(email=user.email, display_name=user.display_name, **common)

@@ -71,6 +71,19 @@ async def test_the_secret_is_shown_once(keys_gateway: Gateway) -> None:
     assert all("secret" not in k for k in listed.json()["items"])
 
 
+async def test_a_keys_use_is_recorded_without_changing_its_version(keys_gateway: Gateway) -> None:
+    auth = await keys_gateway.login()
+    account_id = await an_account(keys_gateway, auth)
+    issued = await issue(keys_gateway, auth, roles=["erp_integration"])
+    path = f"{PATH}/{issued['id']}"
+    assert (await keys_gateway.client.get(path, headers=auth)).json()["last_used_at"] is None
+    started = dt.datetime.now(dt.UTC)
+    assert await read_account(keys_gateway, issued["secret"], account_id) == 200
+    used = (await keys_gateway.client.get(path, headers=auth)).json()
+    assert started <= dt.datetime.fromisoformat(used["last_used_at"]) <= dt.datetime.now(dt.UTC)
+    assert used["version"] == issued["version"]
+
+
 async def test_rotation_keeps_the_old_secret_for_the_overlap_only(keys_gateway: Gateway) -> None:
     auth = await keys_gateway.login()
     account_id = await an_account(keys_gateway, auth)

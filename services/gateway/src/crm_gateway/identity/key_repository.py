@@ -1,5 +1,6 @@
 """The api_keys table's repository (the table is in crm_gateway.identity.schema)."""
 
+import datetime as dt
 import uuid
 from dataclasses import asdict, fields
 from typing import Any
@@ -42,7 +43,7 @@ class SqlApiKeyRepository:
 
     async def replace(self, key: ApiKey, *, expected_version: int) -> bool:
         values = _row(key)
-        del values["id"], values["created_at"]
+        del values["id"], values["created_at"], values["last_used_at"]
         async with self._engine.begin() as connection:
             result = await connection.execute(
                 update(api_keys)
@@ -50,6 +51,12 @@ class SqlApiKeyRepository:
                 .values(values)
             )
         return bool(result.rowcount)
+
+    async def record_use(self, key_id: uuid.UUID, at: dt.datetime) -> None:
+        # No version change: using a key is no edit, and the callers' caches key on it.
+        statement = update(api_keys).where(api_keys.c.id == key_id).values(last_used_at=at)
+        async with self._engine.begin() as connection:
+            await connection.execute(statement)
 
     async def _one(self, condition: Any) -> ApiKey | None:
         async with self._engine.connect() as connection:

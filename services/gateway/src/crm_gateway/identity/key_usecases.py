@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from crm_gateway.identity.keys import (
+    USE_RECORDED_EVERY,
     ApiKey,
     check_expiry,
     check_overlap,
@@ -29,6 +30,8 @@ class ApiKeyRepository(Protocol):
     async def page(self, *, after: uuid.UUID | None, limit: int) -> list[ApiKey]: ...
 
     async def replace(self, key: ApiKey, *, expected_version: int) -> bool: ...
+
+    async def record_use(self, key_id: uuid.UUID, at: dt.datetime) -> None: ...
 
 
 def _now() -> dt.datetime:
@@ -119,6 +122,8 @@ class ApiKeys:
         now = _now()
         if key is None or not key.usable(now) or not key.opens_with(secret, now):
             raise Unauthenticated("the API key is not valid")
+        if key.last_used_at is None or now - key.last_used_at >= USE_RECORDED_EVERY:
+            await self._keys.record_use(key.id, now)
         return key
 
     async def _store(self, key: ApiKey, expected_version: int) -> None:

@@ -19,6 +19,8 @@ from crm_platform.errors import FieldViolation, InvalidArgument
 
 DEFAULT_OVERLAP = dt.timedelta(hours=24)
 MAX_OVERLAP = dt.timedelta(days=7)
+# A busy key is checked every few seconds per process; one write a minute says enough.
+USE_RECORDED_EVERY = dt.timedelta(minutes=1)
 _PREFIX_LENGTH = 8
 
 
@@ -40,6 +42,8 @@ class ApiKey:
     previous_hash: bytes | None = None
     previous_valid_until: dt.datetime | None = None
     revoked_at: dt.datetime | None = None
+    # When a request last used the key, to within USE_RECORDED_EVERY.
+    last_used_at: dt.datetime | None = None
 
     def usable(self, now: dt.datetime) -> bool:
         return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)

@@ -121,5 +121,6 @@ api_keys = Table(
     Column("previous_hash", LargeBinary(32)),
     Column("previous_valid_until", DateTime(timezone=True)),
     Column("revoked_at", DateTime(timezone=True)),
+    Column("last_used_at", DateTime(timezone=True)),
     *timestamp_columns(),
 )

@@ -54,6 +54,7 @@ class ApiKeyOut(BaseModel):
     updated_at: str
     previous_secret_valid_until: str | None
     revoked_at: str | None
+    last_used_at: str | None = Field(description="When a request last used it, to the minute.")
 
 
 class IssuedApiKey(ApiKeyOut):
@@ -170,4 +171,5 @@ def key_json(key: ApiKey) -> dict[str, Any]:
         "updated_at": moment(key.updated_at),
         "previous_secret_valid_until": moment(key.previous_valid_until),
         "revoked_at": moment(key.revoked_at),
+        "last_used_at": moment(key.last_used_at),
     }

@@ -8,11 +8,13 @@ from pathlib import Path
 import grpc
 import nats
 import pytest
+from google.protobuf.message import Message
 
 from crm.customer.events.v1 import events_pb2 as customer_events
 from crm.customer.v1 import customer_pb2
 from crm.sales.v1 import account_projection_pb2 as pb
 from crm.sales.v1 import account_projection_pb2_grpc as pb_grpc
+from crm_platform.auth.principal import Principal
 from crm_platform.events.envelope import Envelope
 from crm_platform.events.streams import ensure_service_stream
 from crm_platform.ids import uuid7
@@ -44,16 +46,30 @@ async def sales(database_url: str, nats_url: str) -> AsyncIterator[grpc.aio.Chan
         yield channel
 
 
-async def publish_account(nats_url: str, account_id: uuid.UUID, version: int, name: str) -> None:
+async def publish_account(
+    nats_url: str,
+    account_id: uuid.UUID,
+    version: int,
+    name: str,
+    *,
+    deleted: bool = False,
+    partner_id: uuid.UUID | None = None,
+) -> None:
     account = customer_pb2.Account(
-        id=str(account_id), version=version, name=name, owner_id=str(uuid.uuid4())
+        id=str(account_id),
+        version=version,
+        name=name,
+        owner_id=str(uuid.uuid4()),
+        partner_id=str(partner_id) if partner_id else "",
     )
-    message = (
-        customer_events.AccountCreated(account=account)
-        if version == 1
-        else customer_events.AccountUpdated(account=account, changed_fields=["name"])
-    )
-    verb = "created" if version == 1 else "updated"
+    message: Message
+    if deleted:
+        message, verb = customer_events.AccountDeleted(account=account), "deleted"
+    elif version == 1:
+        message, verb = customer_events.AccountCreated(account=account), "created"
+    else:
+        message = customer_events.AccountUpdated(account=account, changed_fields=["name"])
+        verb = "updated"
     envelope = Envelope.for_message(
         subject=f"crm.customer.account.{verb}.v1",
         message=message,
@@ -68,11 +84,13 @@ async def publish_account(nats_url: str, account_id: uuid.UUID, version: int, na
     await connection.close()
 
 
-async def projected(channel: grpc.aio.Channel, account_id: uuid.UUID) -> pb.ProjectedAccount | None:
+async def projected(
+    channel: grpc.aio.Channel, account_id: uuid.UUID, reader: Principal = READER
+) -> pb.ProjectedAccount | None:
     stub = pb_grpc.AccountProjectionServiceStub(channel)
     try:
         reply = await stub.GetProjectedAccount(
-            pb.GetProjectedAccountRequest(id=str(account_id)), metadata=call_metadata(READER)
+            pb.GetProjectedAccountRequest(id=str(account_id)), metadata=call_metadata(reader)
         )
     except grpc.aio.AioRpcError as error:
         if error.code() == grpc.StatusCode.NOT_FOUND:
@@ -123,3 +141,39 @@ async def test_unknown_and_malformed_ids_are_not_found(sales: grpc.aio.Channel) 
             pb.GetProjectedAccountRequest(id="zzz"), metadata=call_metadata(READER)
         )
     assert raised.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+async def test_a_deleted_account_is_gone_and_stays_gone(
+    sales: grpc.aio.Channel, nats_url: str
+) -> None:
+    account_id = uuid7()
+    await publish_account(nats_url, account_id, 1, "Short-lived")
+    await eventually(sales, account_id, 1)
+    await publish_account(nats_url, account_id, 2, "Short-lived", deleted=True)
+    await publish_account(nats_url, account_id, 1, "Short-lived")  # a late redelivery
+    marker = uuid7()
+    await publish_account(nats_url, marker, 1, "marker")
+    await eventually(sales, marker, 1)
+    assert await projected(sales, account_id) is None
+
+
+async def test_a_partner_sees_only_its_partners_accounts(
+    sales: grpc.aio.Channel, nats_url: str
+) -> None:
+    ours, theirs = uuid.uuid4(), uuid.uuid4()
+    linked, other = uuid7(), uuid7()
+    await publish_account(nats_url, linked, 1, "Linked", partner_id=ours)
+    await publish_account(nats_url, other, 1, "Other", partner_id=theirs)
+    await eventually(sales, other, 1)
+    await eventually(sales, linked, 1)
+    partner = Principal(
+        subject_id=uuid.uuid4(),
+        kind="api_key",
+        roles=frozenset({"partner"}),
+        partner_id=ours,
+        grants={"account": {"read": "partner"}},
+    )
+    seen = await projected(sales, linked, partner)
+    assert seen is not None
+    assert seen.partner_id == str(ours)
+    assert await projected(sales, other, partner) is None

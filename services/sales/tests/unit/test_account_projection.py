@@ -10,6 +10,7 @@ def snapshot(version: int) -> ProjectedAccount:
         name=f"v{version}",
         owner_id=uuid.UUID(int=2),
         team_id=None,
+        partner_id=None,
         source_version=version,
         synced_at=dt.datetime.now(dt.UTC),
     )

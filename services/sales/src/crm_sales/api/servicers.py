@@ -29,6 +29,7 @@ class AccountProjectionServicer(pb_grpc.AccountProjectionServiceServicer):
             name=account.name,
             owner_id=str(account.owner_id),
             team_id=str(account.team_id) if account.team_id else "",
+            partner_id=str(account.partner_id) if account.partner_id else "",
             source_version=account.source_version,
         )
         reply.synced_at.FromDatetime(account.synced_at)

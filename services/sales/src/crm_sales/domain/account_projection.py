@@ -11,9 +11,12 @@ class ProjectedAccount:
     name: str
     owner_id: uuid.UUID
     team_id: uuid.UUID | None
+    partner_id: uuid.UUID | None
     # The customer service's version; events may arrive out of order or twice.
     source_version: int
     synced_at: dt.datetime
+    # Kept, not removed: a deleted account's last version still orders late events.
+    deleted: bool = False
 
     def supersedes(self, stored: "ProjectedAccount | None") -> bool:
         return stored is None or self.source_version > stored.source_version

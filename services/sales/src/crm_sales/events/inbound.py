@@ -29,15 +29,24 @@ def account_handlers(store: StoreFactory) -> Mapping[str, Handler]:
                 name=account.name,
                 owner_id=uuid.UUID(account.owner_id),
                 team_id=uuid.UUID(account.team_id) if account.team_id else None,
+                partner_id=uuid.UUID(account.partner_id) if account.partner_id else None,
                 source_version=account.version,
                 synced_at=dt.datetime.now(dt.UTC),
+                deleted=message_type is customer_events.AccountDeleted,
             ),
         )
 
     return {name: on_account for name in _MESSAGE_TYPES}
 
 
-_MESSAGE_TYPES: dict[str, type[customer_events.AccountCreated | customer_events.AccountUpdated]] = {
-    customer_events.AccountCreated.DESCRIPTOR.full_name: customer_events.AccountCreated,
-    customer_events.AccountUpdated.DESCRIPTOR.full_name: customer_events.AccountUpdated,
+AccountEvent = (
+    customer_events.AccountCreated | customer_events.AccountUpdated | customer_events.AccountDeleted
+)
+_MESSAGE_TYPES: dict[str, type[AccountEvent]] = {
+    message.DESCRIPTOR.full_name: message
+    for message in (
+        customer_events.AccountCreated,
+        customer_events.AccountUpdated,
+        customer_events.AccountDeleted,
+    )
 }

@@ -29,8 +29,12 @@ async def get_projected_account(
     scope = principal.require(OBJECT, Action.READ)
     parsed = parse_uuid(account_id)
     account = await store.get(parsed) if parsed else None
-    if account is None or not principal.reaches(
-        scope, owner_id=account.owner_id, team_id=account.team_id
+    if (
+        account is None
+        or account.deleted
+        or not principal.reaches(
+            scope, owner_id=account.owner_id, team_id=account.team_id, partner_id=account.partner_id
+        )
     ):
         raise NotFound(f"account {account_id} not found")
     return account

@@ -1,0 +1,162 @@
+"""When two contacts are likely one person: the rules behind duplicate reports on create,
+duplicate handling in imports and merge suggestions (issue 3).
+
+Three reasons, strongest first: the same email address (case-insensitive), the same phone
+number (compared in E.164, so any way of writing it matches), or a similar name at the same
+company. Emails and phones are identifiers, so one shared is enough; names are not, so a
+similar name counts only together with the same company, and only above a high similarity.
+"""
+
+import re
+import unicodedata
+import uuid
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from rapidfuzz import fuzz
+
+# token_sort_ratio, 0-100: "Zhang Wei" / "Wei Zhang" = 100, "Jon Smith" / "John Smith" = 95,
+# "John Smith" / "Joan Smyth" = 80. Below this two people at one company are two people.
+SIMILAR_NAME_SCORE = 90.0
+
+# Legal forms say nothing about which company it is: "ACME GmbH" is "Acme".
+_LEGAL_FORMS = frozenset(
+    [
+        "ag",
+        "bv",
+        "co",
+        "company",
+        "corp",
+        "corporation",
+        "gmbh",
+        "inc",
+        "incorporated",
+        "kg",
+        "limited",
+        "llc",
+        "llp",
+        "ltd",
+        "nv",
+        "plc",
+        "pty",
+        "sa",
+        "sarl",
+        "sas",
+        "spa",
+        "srl",
+        "ug",
+    ]
+)
+_CJK_LEGAL_FORMS = ("股份有限公司", "有限责任公司", "有限公司", "集团", "公司")
+_NOT_A_WORD = re.compile(r"[^\w]+")
+_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+
+
+class Reason(StrEnum):
+    SAME_EMAIL = "same_email"
+    SAME_PHONE = "same_phone"
+    SIMILAR_NAME_SAME_COMPANY = "similar_name_same_company"
+
+
+@dataclass(frozen=True)
+class Person:
+    """What matching needs of a contact; emails lower-case, phones in E.164."""
+
+    id: uuid.UUID | None
+    name: str
+    company: str = ""
+    emails: tuple[str, ...] = ()
+    phones: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Match:
+    other_id: uuid.UUID | None
+    reasons: tuple[Reason, ...]
+
+
+def name_key(text: str) -> str:
+    """A name as compared: case, accents, punctuation and spacing removed. Chinese names
+    are written with or without spaces (张伟, 张 伟): without any, they compare alike."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    plain = "".join(c for c in decomposed if not unicodedata.combining(c))
+    words = _NOT_A_WORD.sub(" ", plain).split()
+    return "".join(words) if _CJK.search(plain) else " ".join(words)
+
+
+def company_key(text: str) -> str:
+    """A company as compared: its name key without legal forms, in Latin or Chinese."""
+    key = name_key(text)
+    for form in _CJK_LEGAL_FORMS:
+        if key.endswith(form) and len(key) > len(form):
+            key = key[: -len(form)].strip()
+            break
+    words = [word for word in key.split() if word not in _LEGAL_FORMS]
+    return " ".join(words) if words else key
+
+
+def similar_names(a: str, b: str) -> bool:
+    first, second = name_key(a), name_key(b)
+    if not first or not second:
+        return False
+    return fuzz.token_sort_ratio(first, second) >= SIMILAR_NAME_SCORE
+
+
+def compare(a: Person, b: Person) -> Match | None:
+    """Why `b` is likely the same person as `a`; None when nothing says so."""
+    reasons = []
+    if set(a.emails) & set(b.emails):
+        reasons.append(Reason.SAME_EMAIL)
+    if set(a.phones) & set(b.phones):
+        reasons.append(Reason.SAME_PHONE)
+    same_company = bool(company_key(a.company)) and company_key(a.company) == company_key(b.company)
+    if same_company and similar_names(a.name, b.name):
+        reasons.append(Reason.SIMILAR_NAME_SAME_COMPANY)
+    return Match(b.id, tuple(reasons)) if reasons else None
+
+
+def identifier_keys(person: Person) -> Iterator[str]:
+    """The exact keys under which a duplicate can be looked up: `email:`, `phone:`."""
+    for email in person.emails:
+        yield f"email:{email}"
+    for phone in person.phones:
+        yield f"phone:{phone}"
+
+
+@dataclass
+class SeenPeople:
+    """The people of one file so far, for finding a row that repeats an earlier row without
+    comparing every pair: exact keys in a dict, names compared only within one company."""
+
+    _by_key: dict[str, int] = field(default_factory=dict)
+    _by_company: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
+
+    def earlier(self, person: Person) -> tuple[int, Reason] | None:
+        """The index of an earlier row `person` repeats, and why; None when new."""
+        for key in identifier_keys(person):
+            if key in self._by_key:
+                reason = Reason.SAME_EMAIL if key.startswith("email:") else Reason.SAME_PHONE
+                return self._by_key[key], reason
+        company = company_key(person.company)
+        if company:
+            for name, index in self._by_company.get(company, ()):
+                if similar_names(name, person.name):
+                    return index, Reason.SIMILAR_NAME_SAME_COMPANY
+        return None
+
+    def add(self, person: Person, index: int) -> None:
+        for key in identifier_keys(person):
+            self._by_key.setdefault(key, index)
+        company = company_key(person.company)
+        if company and person.name:
+            self._by_company.setdefault(company, []).append((person.name, index))
+
+
+def likely_duplicates(person: Person, candidates: Iterable[Person]) -> list[Match]:
+    """`candidates` that are likely `person`, strongest reasons first."""
+    found = [m for c in candidates if c.id != person.id and (m := compare(person, c))]
+    return sorted(found, key=lambda m: min(_STRENGTH[r] for r in m.reasons))
+
+
+_STRENGTH = {reason: rank for rank, reason in enumerate(Reason)}

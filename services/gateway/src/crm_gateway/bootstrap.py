@@ -10,6 +10,7 @@ import httpx
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from crm_gateway.api import webhook_events
 from crm_gateway.api.app import create_app
 from crm_gateway.api.deps import Limiter, Services
 from crm_gateway.api.edge import EdgeSettings
@@ -43,6 +44,12 @@ from crm_gateway.identity.user_store import SqlUserAdminStore
 from crm_gateway.ratelimit.limiter import RateLimiter
 from crm_gateway.ratelimit.store import SqlBudgetStore
 from crm_gateway.readiness import Readiness
+from crm_gateway.webhooks.deliveries import SqlDeliveries
+from crm_gateway.webhooks.repository import SqlWebhooks
+from crm_gateway.webhooks.runtime import WebhookRuntime
+from crm_gateway.webhooks.sender import SendPolicy
+from crm_gateway.webhooks.usecases import Limits as WebhookLimits
+from crm_gateway.webhooks.usecases import Webhooks
 from crm_platform.db.engine import create_engine
 from crm_platform.grpc.client import create_channel
 
@@ -78,21 +85,25 @@ def build_app(settings: GatewaySettings) -> FastAPI:
         )
         issuer_http = httpx.AsyncClient(timeout=_ISSUER_TIMEOUT_SECONDS)
         ids = _identity(settings, engine, issuer_http)
+        hooks = _webhook_runtime(settings, engine)
         app.state.services = Services(
             customer=CustomerClient(customer, cache),
             readiness=Readiness(engine, probes),
             idempotency=SqlIdempotencyStore(engine),
             audit=SqlAuditLog(engine),
             trusted_proxies=trusted_proxies,
+            webhooks=_webhooks(settings, engine),
             **ids.services,
         )
         try:
             ids.directory.start()
+            await hooks.start()
             if invalidation is not None:
                 await invalidation.start()
             await _ensure_admin(settings, ids.identity)
             yield
         finally:
+            await hooks.stop()
             await ids.directory.stop()
             if invalidation is not None:
                 await invalidation.stop()
@@ -218,6 +229,34 @@ def _logins(
         directory=directory,
         limits=limits,
         refresh_ttl_seconds=settings.refresh_token_ttl_seconds,
+    )
+
+
+def _webhooks(settings: GatewaySettings, engine: AsyncEngine) -> Webhooks:
+    limits = WebhookLimits(
+        allow_http=settings.webhook_allow_http,
+        allow_private_addresses=settings.webhook_allow_private_addresses,
+        max_per_owner=settings.webhook_max_per_owner,
+    )
+    return Webhooks(SqlWebhooks(engine), SqlDeliveries(engine), limits=limits)
+
+
+def _webhook_runtime(settings: GatewaySettings, engine: AsyncEngine) -> WebhookRuntime:
+    policy = SendPolicy(
+        timeout_seconds=settings.webhook_timeout_seconds,
+        max_attempts=settings.webhook_max_attempts,
+        retry_base_seconds=settings.webhook_retry_base_seconds,
+        retry_cap_seconds=settings.webhook_retry_cap_seconds,
+        disable_after_failures=settings.webhook_disable_after_failures,
+        allow_private_addresses=settings.webhook_allow_private_addresses,
+    )
+    return WebhookRuntime(
+        engine,
+        nats_url=settings.nats_url,
+        events={"customer": webhook_events.EVENT_NAMES},
+        render=webhook_events.render,
+        policy=policy,
+        stream_replicas=settings.nats_stream_replicas,
     )
 
 

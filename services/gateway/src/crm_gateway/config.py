@@ -52,14 +52,25 @@ class GatewaySettings(BaseSettings):
     customer_target: str = "127.0.0.1:50061"
     sales_target: str = "127.0.0.1:50062"
     grpc_timeout_seconds: float = 5.0
-    # Events keep the read cache current; without NATS the cache stays off.
+    # Events keep the read cache current and feed webhooks; without NATS the cache stays
+    # off and no webhook is delivered.
     nats_url: str | None = None
+    nats_stream_replicas: int = Field(default=1, ge=1, le=5)
     read_cache_records: int = Field(default=100_000, ge=0)
     # The longest a cached record is served when its service's events stop coming.
     read_cache_ttl_seconds: float = Field(default=30.0, ge=0)
     # Comma-separated addresses or networks of reverse proxies whose X-Forwarded-For is
     # believed (audit trail client IPs); from anyone else the socket peer is the client.
     trusted_proxies: str = ""
+    # Webhooks: http and private addresses are for tests and closed networks only.
+    webhook_allow_http: bool = False
+    webhook_allow_private_addresses: bool = False
+    webhook_timeout_seconds: float = Field(default=5.0, gt=0, le=30)
+    webhook_max_attempts: int = Field(default=10, ge=1, le=50)
+    webhook_retry_base_seconds: float = Field(default=5.0, ge=0, le=3600)
+    webhook_retry_cap_seconds: float = Field(default=3600.0, ge=0, le=86_400)
+    webhook_disable_after_failures: int = Field(default=20, ge=1, le=10_000)
+    webhook_max_per_owner: int = Field(default=20, ge=1, le=1000)
     otel_spans_file: str | None = None
     # Edge (crm_gateway.api.edge). Portal origins allowed to call the API from a browser;
     # none by default, so browsers on other sites get no CORS headers at all.

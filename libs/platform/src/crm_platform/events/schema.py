@@ -91,6 +91,11 @@ def create_event_tables(op: Any) -> None:
     op.create_table(INBOX, *_inbox_elements())
 
 
+def create_inbox_table(op: Any) -> None:
+    """For a database that consumes events but publishes none of its own."""
+    op.create_table(INBOX, *_inbox_elements())
+
+
 def drop_event_tables(op: Any) -> None:
     op.drop_table(INBOX)
     op.drop_table(OUTBOX)

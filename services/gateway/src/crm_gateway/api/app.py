@@ -24,6 +24,7 @@ from crm_gateway.api.routes import (
     roles,
     teams,
     users,
+    webhooks,
 )
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
@@ -74,7 +75,10 @@ def create_app(lifespan: Lifespan | None = None, edge: EdgeSettings | None = Non
         telemetry=_TELEMETRY,
     )
     # Hot routes first: the router tries routes in order.
-    routes = (accounts, contacts, me, auth, api_keys, health, teams, users, roles, audit_events)
+    routes = (
+        *(accounts, contacts, me, auth, api_keys, health, teams, users, roles),
+        *(audit_events, webhooks),
+    )
     for module in routes:
         app.include_router(module.router)
     # The audit trail wraps the idempotency keys: a repeat runs no route and makes no

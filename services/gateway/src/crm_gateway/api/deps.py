@@ -25,6 +25,7 @@ from crm_gateway.identity.tokens import AccessTokens
 from crm_gateway.identity.usecases import Identity
 from crm_gateway.identity.user_admin import UserAdmin
 from crm_gateway.ratelimit.limiter import Decision, RateLimiter
+from crm_gateway.webhooks.usecases import Webhooks
 from crm_platform.errors import Unauthenticated
 
 # Name of each check -> None when it passed, else why it failed.
@@ -59,6 +60,7 @@ class Services:
     roles: RoleAdmin
     idempotency: SqlIdempotencyStore
     audit: SqlAuditLog
+    webhooks: Webhooks
     # Peers whose X-Forwarded-For names the client (CRM_GATEWAY_TRUSTED_PROXIES).
     trusted_proxies: tuple[IpNetwork, ...] = ()
 

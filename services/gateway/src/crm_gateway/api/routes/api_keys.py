@@ -150,6 +150,8 @@ async def revoke_api_key(
         key_id=common.parse_id(key_id, "api key"), expected_version=version
     )
     note_change(request, AuditChange("api_key.revoke", OBJECT, str(key.id), after=key_json(key)))
+    # Its webhooks followed its visibility; with the key gone they must stop too.
+    await services.webhooks.disable_owned_by(key.id, "the API key that owned it was revoked")
     return Response(status_code=204)
 
 

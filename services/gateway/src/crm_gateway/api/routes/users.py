@@ -2,13 +2,14 @@
 the user stays (records and the audit trail point at it) but can no longer log in, and its
 sessions end."""
 
+import uuid
 from typing import Any
 
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from crm_gateway.api import admin_schemas as schemas
-from crm_gateway.api.deps import CurrentCaller, GatewayServices
+from crm_gateway.api.deps import CurrentCaller, GatewayServices, Services
 from crm_gateway.api.routes import common
 from crm_gateway.api.routes.admin_common import decode_id_cursor, next_cursor, path_id, timestamp
 from crm_gateway.api.routes.common import Cursor, IfMatch, IfNoneMatch, Limit, problems
@@ -119,6 +120,8 @@ async def update_user(
     )
     change = AuditChange("user.update", "user", user_id, user_json(before), user_json(after))
     note_change(request, change)
+    if before.active and not after.active:
+        await _stop_webhooks(services, after.id)
     return common.record_response(user_json(after), after.version)
 
 
@@ -143,4 +146,10 @@ async def deactivate_user(
     )
     change = AuditChange("user.delete", "user", user_id, user_json(before), user_json(after))
     note_change(request, change)
+    await _stop_webhooks(services, after.id)
     return Response(status_code=204)
+
+
+async def _stop_webhooks(services: Services, user_id: uuid.UUID) -> None:
+    # Its webhooks followed its visibility; a user who may see nothing must hear nothing.
+    await services.webhooks.disable_owned_by(user_id, "the user who owned it was deactivated")

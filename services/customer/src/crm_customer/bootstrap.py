@@ -11,9 +11,17 @@ from crm_platform.events.streams import ensure_service_stream
 from crm_platform.service import ServiceRuntime
 from crm_platform.settings import ServiceSettings
 
+# Similar names (repository/search.py): 0.5 rather than pg_trgm's 0.6 also finds a name
+# with two letters swapped ("Kowlaska" for "Kowalska").
+SEARCH_SETTINGS = {"pg_trgm.word_similarity_threshold": "0.5"}
+
 
 async def bootstrap(settings: ServiceSettings) -> ServiceRuntime:
-    engine = create_engine(settings.database_url, pool_size=settings.database_pool_size)
+    engine = create_engine(
+        settings.database_url,
+        pool_size=settings.database_pool_size,
+        server_settings=SEARCH_SETTINGS,
+    )
     nats = await connect_nats(settings.nats_url, name=settings.service_name)
     relay = OutboxRelay(
         engine,

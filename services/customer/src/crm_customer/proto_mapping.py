@@ -1,46 +1,103 @@
 """Records <-> protobuf messages. Field names are the same on both sides by design, so one
-mapper serves accounts and contacts, in RPC replies and in event payloads alike."""
+mapper serves accounts and contacts, in RPC replies and in event payloads alike; nested
+values (addresses, money, consent...) map field by field the same way."""
 
+import dataclasses
 import datetime as dt
+import decimal
 import uuid
 from collections.abc import Iterable
-from dataclasses import fields
 from typing import Any, TypeVar
 
+from google.protobuf.json_format import MessageToDict
 from google.protobuf.message import Message
+from google.protobuf.struct_pb2 import Struct
+from google.protobuf.timestamp_pb2 import Timestamp
 
 from crm_customer.domain.records import Record
 from crm_platform.errors import FieldViolation, InvalidArgument
 
 M = TypeVar("M", bound=Message)
+_TIMESTAMP = Timestamp.DESCRIPTOR.full_name
+_STRUCT = Struct.DESCRIPTOR.full_name
 
 
 def to_proto(record: Record, message_type: type[M]) -> M:
     message = message_type()
-    for f in fields(record):
-        value = getattr(record, f.name)
+    _fill(message, {f.name: getattr(record, f.name) for f in dataclasses.fields(record)})
+    return message
+
+
+def _fill(message: Message, values: dict[str, Any]) -> None:
+    for name, value in values.items():
         if value is None:
             continue
-        target = getattr(message, f.name)
+        target = getattr(message, name)
         if isinstance(value, dt.datetime):
             target.FromDatetime(value)
+        elif isinstance(value, dict):
+            target.update(value)
         elif isinstance(value, tuple):
-            target.extend(value)
+            if value and dataclasses.is_dataclass(value[0]):
+                for entry in value:
+                    _fill(target.add(), _fields(entry))
+            else:
+                target.extend(_scalar(v) for v in value)
+        elif dataclasses.is_dataclass(value):
+            _fill(target, _fields(value))
         else:
-            setattr(message, f.name, str(value) if isinstance(value, uuid.UUID) else value)
-    return message
+            setattr(message, name, _scalar(value))
+
+
+def _fields(value: Any) -> dict[str, Any]:
+    return {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
+
+
+def _scalar(value: Any) -> Any:
+    if isinstance(value, uuid.UUID | decimal.Decimal):
+        return str(value)
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return value
 
 
 def writable_values(
     message: Message, names: Iterable[str], allowed: Iterable[str]
 ) -> dict[str, Any]:
-    """The values of `names` read from `message`; names outside `allowed` are refused."""
+    """The values of `names` read from `message`; names outside `allowed` are refused.
+    Nested messages become plain mappings, for the domain's validators to check."""
     allowed = set(allowed)
     unknown = [name for name in names if name not in allowed]
     if unknown:
         raise InvalidArgument([FieldViolation(name, "is not a writable field") for name in unknown])
-    values: dict[str, Any] = {}
-    for name in names:
-        value = getattr(message, name)
-        values[name] = list(value) if not isinstance(value, str | int | float | bool) else value
-    return values
+    by_name = message.DESCRIPTOR.fields_by_name
+    return {name: _read(message, by_name[name]) for name in names}
+
+
+def _read(message: Message, field: Any) -> Any:
+    value = getattr(message, field.name)
+    if field.message_type is None:
+        return list(value) if _repeated(field) else value
+    kind = field.message_type.full_name
+    if kind == _STRUCT:
+        return MessageToDict(value)
+    if _repeated(field):
+        return [_plain(entry) for entry in value]
+    if kind == _TIMESTAMP:
+        return value.ToDatetime(dt.UTC) if message.HasField(field.name) else None
+    return _plain(value) if message.HasField(field.name) else None
+
+
+def _plain(message: Message) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for field in message.DESCRIPTOR.fields:
+        if field.message_type is not None and field.message_type.full_name == _TIMESTAMP:
+            stamp = getattr(message, field.name)
+            found[field.name] = stamp.ToDatetime(dt.UTC) if message.HasField(field.name) else None
+        else:
+            found[field.name] = getattr(message, field.name)
+    return found
+
+
+def _repeated(field: Any) -> bool:
+    return bool(field.is_repeated)

@@ -1,6 +1,6 @@
 """Async engine and session factory (SQLAlchemy 2 + asyncpg)."""
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TypeVar
 
 from sqlalchemy.exc import DBAPIError
@@ -20,7 +20,10 @@ Executor = AsyncSession | AsyncConnection
 T = TypeVar("T")
 
 
-def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
+def create_engine(
+    url: str, *, pool_size: int = 10, server_settings: Mapping[str, str] | None = None
+) -> AsyncEngine:
+    """`server_settings` are set on every connection (PostgreSQL run-time parameters)."""
     engine = create_async_engine(
         url,
         pool_size=pool_size,
@@ -28,7 +31,11 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
         # No pre-ping: it costs a round trip per checkout. A connection broken by a database
         # restart fails its call (UNAVAILABLE, retried by the client) and leaves the pool.
         # Fail fast when the database is away, so callers answer UNAVAILABLE quickly.
-        connect_args={"timeout": 5, "command_timeout": 30},
+        connect_args={
+            "timeout": 5,
+            "command_timeout": 30,
+            "server_settings": dict(server_settings or {}),
+        },
     )
     POOLS.watch(engine)
     return engine

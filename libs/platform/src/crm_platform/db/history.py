@@ -1,5 +1,6 @@
 """Field history (DESIGN §5): who changed which field of which record, when, old -> new."""
 
+import dataclasses
 import datetime as dt
 import uuid
 from collections.abc import Sequence
@@ -66,4 +67,8 @@ def _jsonable(value: Any) -> Any:
         return [_jsonable(v) for v in value]
     if isinstance(value, dict):
         return {str(k): _jsonable(v) for k, v in value.items()}
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
     return str(value)

@@ -5,14 +5,16 @@ from collections.abc import Callable
 from typing import Any, Generic, TypeAlias
 
 import grpc
+from google.protobuf.json_format import MessageToDict
 from google.protobuf.message import Message
 
 from crm.customer.v1 import customer_pb2 as pb
 from crm.customer.v1 import customer_pb2_grpc as pb_grpc
 from crm_customer.domain.records import R
+from crm_customer.domain.search import Filter, parse_filter
 from crm_customer.proto_mapping import to_proto, writable_values
 from crm_customer.usecases.accounts import ACCOUNTS
-from crm_customer.usecases.contacts import CONTACTS, list_contacts
+from crm_customer.usecases.contacts import CONTACTS
 from crm_customer.usecases.ports import UnitOfWork
 from crm_customer.usecases.records import (
     RecordKind,
@@ -23,6 +25,7 @@ from crm_customer.usecases.records import (
     update_record,
 )
 from crm_platform.auth.context import current_principal
+from crm_platform.ids import parse_uuid
 
 UnitOfWorkFactory = Callable[[], UnitOfWork]
 Context: TypeAlias = grpc.aio.ServicerContext
@@ -61,13 +64,18 @@ class _Records(Generic[R]):
         )
         return self.encode(record)
 
-    async def page(self, page_size: int, page_token: str) -> tuple[list[Any], str]:
+    async def page(self, request: Any, account_id: str = "") -> tuple[list[Any], str]:
+        wanted = filter_of(request.filter, account_id)
+        if wanted is None:
+            return [], ""
         records, token = await list_records(
             kind=self.kind,
             uow=self.reads(),
             principal=current_principal(),
-            page_size=page_size,
-            page_token=page_token,
+            page_size=request.page_size,
+            page_token=request.page_token,
+            wanted=wanted,
+            order_by=request.order_by,
         )
         return [self.encode(record) for record in records], token
 
@@ -92,6 +100,27 @@ class _Records(Generic[R]):
         )
 
 
+def filter_of(message: pb.RecordFilter, account_id: str = "") -> Filter | None:
+    """The filter a request asks for; None when it names an account by a malformed id,
+    which matches nothing, as an unknown one does."""
+    account = parse_uuid(account_id) if account_id else None
+    if account_id and account is None:
+        return None
+    return parse_filter(
+        query=message.query,
+        email=message.email,
+        phone=message.phone,
+        region=message.region,
+        company=message.company,
+        tags=list(message.tags),
+        owner_id=message.owner_id,
+        lifecycle=message.lifecycle,
+        not_contacted_days=message.not_contacted_days,
+        custom_fields=MessageToDict(message.custom_fields),
+        account_id=account,
+    )
+
+
 class AccountServicer(pb_grpc.AccountServiceServicer):
     def __init__(self, *, uow: UnitOfWorkFactory, reads: UnitOfWorkFactory) -> None:
         self._records = _Records(ACCOUNTS, pb.Account, uow=uow, reads=reads)
@@ -103,7 +132,7 @@ class AccountServicer(pb_grpc.AccountServiceServicer):
         return pb.GetAccountResponse(account=await self._records.get(request.id))
 
     async def ListAccounts(self, request: Any, context: Context) -> pb.ListAccountsResponse:
-        found, token = await self._records.page(request.page_size, request.page_token)
+        found, token = await self._records.page(request)
         return pb.ListAccountsResponse(accounts=found, next_page_token=token)
 
     async def UpdateAccount(self, request: Any, context: Context) -> pb.UpdateAccountResponse:
@@ -128,15 +157,8 @@ class ContactServicer(pb_grpc.ContactServiceServicer):
         return pb.GetContactResponse(contact=await self._records.get(request.id))
 
     async def ListContacts(self, request: Any, context: Context) -> pb.ListContactsResponse:
-        found, token = await list_contacts(
-            uow=self._records.reads(),
-            principal=current_principal(),
-            page_size=request.page_size,
-            page_token=request.page_token,
-            account_id=request.account_id,
-        )
-        encoded = [self._records.encode(contact) for contact in found]
-        return pb.ListContactsResponse(contacts=encoded, next_page_token=token)
+        found, token = await self._records.page(request, request.account_id)
+        return pb.ListContactsResponse(contacts=found, next_page_token=token)
 
     async def UpdateContact(self, request: Any, context: Context) -> pb.UpdateContactResponse:
         contact = await self._records.update(

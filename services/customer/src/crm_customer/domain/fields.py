@@ -38,7 +38,9 @@ def email(value: Any) -> str:
     if not value:
         return ""
     try:
-        return validate_email(value, check_deliverability=False).normalized
+        # Lower-cased whole: no mail system in use tells addresses apart by case, and
+        # duplicates are found by equality.
+        return validate_email(value, check_deliverability=False).normalized.lower()
     except EmailNotValidError as error:
         raise ValueError(str(error)) from None
 

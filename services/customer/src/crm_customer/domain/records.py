@@ -39,6 +39,8 @@ class RecordEvent:
 class Record:
     RULES: ClassVar[Mapping[str, Validator]] = {}
     REQUIRED_ANY: ClassVar[tuple[str, ...]] = ()
+    # Fields kept as JSON, with the type of their value (of each entry, for tuples).
+    STORED_AS_JSON: ClassVar[Mapping[str, type]] = {}
 
     id: uuid.UUID
     owner_id: uuid.UUID

@@ -8,9 +8,14 @@ from typing import Any, Generic
 from sqlalchemy import Table, and_, func, insert, select, update
 
 from crm_customer.domain.records import R
+from crm_customer.domain.search import Cursor, Filter, Order
+from crm_customer.domain.values import from_json, to_json
+from crm_customer.repository import search
 from crm_platform.auth.principal import Principal, Scope
 from crm_platform.db.engine import Executor
 from crm_platform.db.visibility import visible_rows
+
+_SORT_KEY = "sort_key"
 
 
 class SqlRecordRepository(Generic[R]):
@@ -34,25 +39,32 @@ class SqlRecordRepository(Generic[R]):
         *,
         principal: Principal,
         scope: Scope,
-        after: uuid.UUID | None,
+        wanted: Filter,
+        order: Order,
+        after: Cursor | None,
         limit: int,
-        filters: dict[str, Any],
-    ) -> list[R]:
+    ) -> list[tuple[R, Any]]:
+        table = self._table
         conditions = [
-            self._table.c.deleted_at.is_(None),
-            visible_rows(self._table, principal, scope),
+            table.c.deleted_at.is_(None),
+            visible_rows(table, principal, scope),
+            *search.conditions(table, wanted),
         ]
-        conditions += [self._table.c[name] == value for name, value in filters.items()]
         if after is not None:
-            conditions.append(self._table.c.id < after)
+            conditions.append(search.after(table, order, after.value, after.last_id))
+        key = search.sort_key(table, order)
+        extra = [key.label(_SORT_KEY)] if key is not None else []
         query = (
-            select(*self._columns)
+            select(*self._columns, *extra)
             .where(and_(*conditions))
-            .order_by(self._table.c.id.desc())
+            .order_by(*search.sort_columns(table, order))
             .limit(limit)
         )
         rows = await self._session.execute(query)
-        return [self._to_record(row._mapping) for row in rows]
+        return [
+            (self._to_record(row._mapping), row._mapping.get(_SORT_KEY) if extra else None)
+            for row in rows
+        ]
 
     async def add(self, record: R) -> None:
         await self._session.execute(insert(self._table).values(**self._to_row(record)))
@@ -82,12 +94,22 @@ class SqlRecordRepository(Generic[R]):
 
     def _to_record(self, row: Any) -> R:
         values = dict(row)
-        if "tags" in values:
-            values["tags"] = tuple(values["tags"])
+        values.pop(_SORT_KEY, None)
+        for name, value in values.items():
+            kind = self._type.STORED_AS_JSON.get(name)
+            if kind is dict or value is None:
+                continue
+            if isinstance(value, list):
+                values[name] = tuple(from_json(kind, v) if kind else v for v in value)
+            elif kind is not None:
+                values[name] = from_json(kind, value)
         return self._type(**values)
 
     def _to_row(self, record: R) -> dict[str, Any]:
         values = record.snapshot()
-        if "tags" in values:
-            values["tags"] = list(values["tags"])
+        for name, value in values.items():
+            if name in self._type.STORED_AS_JSON:
+                values[name] = to_json(value)
+            elif isinstance(value, tuple):
+                values[name] = list(value)
         return values

@@ -1,13 +1,68 @@
 """The customer database schema (mirrored by migrations/)."""
 
-from sqlalchemy import ARRAY, Column, DateTime, ForeignKey, Index, String, Table, Text, text
-from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy import (
+    Column,
+    Computed,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 
 from crm_platform.db.history import history_table
 from crm_platform.db.schema import id_column, new_metadata, timestamp_columns, version_column
 from crm_platform.events.schema import inbox_table, outbox_table
 
 metadata = new_metadata()
+
+# Names as search matches them (repository/search.py), lower-cased by the built-in Unicode
+# collation (PostgreSQL 17+) whatever the database's locale; stored in "C" collation, so the
+# B-tree index serves prefix LIKE and name order alike. A contact's name is also there as
+# last name + first name without a space, as Chinese names are written.
+ACCOUNT_SEARCH_NAME = "lower((name || ' ' || legal_name) COLLATE pg_c_utf8)"
+CONTACT_SEARCH_NAME = (
+    "lower((first_name || ' ' || last_name || ' ' || last_name || first_name) COLLATE pg_c_utf8)"
+)
+
+
+def _json(name: str, empty: str = "[]") -> Column[object]:
+    return Column(name, JSONB, nullable=False, server_default=text(f"'{empty}'::jsonb"))
+
+
+def _strings(name: str, length: int) -> Column[object]:
+    return Column(name, ARRAY(String(length)), nullable=False, server_default=text("'{}'"))
+
+
+def _search_name(expression: str) -> Column[object]:
+    generated = Computed(expression, persisted=True)
+    return Column("search_name", Text(collation="C"), generated, nullable=False)
+
+
+def _search_indexes(table: str) -> list[Index]:
+    return [
+        Index(f"ix_{table}_search_name", "search_name", "id"),
+        Index(
+            f"ix_{table}_search_name_trgm",
+            "search_name",
+            postgresql_ops={"search_name": "gin_trgm_ops"},
+            postgresql_using="gin",
+        ),
+        Index(f"ix_{table}_phone", "phone", postgresql_where=text("phone <> ''")),
+        Index(f"ix_{table}_other_phones", "other_phones", postgresql_using="gin"),
+        Index(f"ix_{table}_tags", "tags", postgresql_using="gin"),
+        Index(
+            f"ix_{table}_custom_fields",
+            "custom_fields",
+            postgresql_ops={"custom_fields": "jsonb_path_ops"},
+            postgresql_using="gin",
+        ),
+    ]
 
 
 def _ownership() -> list[Column[object]]:
@@ -32,10 +87,27 @@ accounts = Table(
     Column("tags", ARRAY(String(50)), nullable=False, server_default=text("'{}'")),
     Column("parent_id", UUID(as_uuid=True), ForeignKey("accounts.id")),
     *_ownership(),
+    Column("legal_name", String(200), nullable=False, server_default=""),
+    Column("employees", Integer, nullable=False, server_default="0"),
+    _strings("other_phones", 32),
+    _json("addresses"),
+    Column("lifecycle", String(20), nullable=False, server_default="prospect"),
+    Column("credit_limit", JSONB),
+    Column("credit_rating", String(20), nullable=False, server_default=""),
+    _json("agreements"),
+    _json("custom_fields", "{}"),
+    Column("last_contacted_at", DateTime(timezone=True)),
+    Column(
+        "search_name",
+        Text(collation="C"),
+        Computed(ACCOUNT_SEARCH_NAME, persisted=True),
+        nullable=False,
+    ),
     *timestamp_columns(),
     Index("ix_accounts_owner_id", "owner_id", "id"),
     Index("ix_accounts_team_id", "team_id", "id"),
     Index("ix_accounts_partner_id", "partner_id", "id"),
+    *_search_indexes("accounts"),
 )
 
 contacts = Table(
@@ -50,11 +122,36 @@ contacts = Table(
     Column("account_id", UUID(as_uuid=True), ForeignKey("accounts.id")),
     Column("title", String(100), nullable=False, server_default=""),
     *_ownership(),
+    _strings("other_emails", 254),
+    _strings("other_phones", 32),
+    _json("account_roles"),
+    _json("addresses"),
+    Column("birthday", Date),
+    Column("preferred_channel", String(10), nullable=False, server_default=""),
+    _json("consents"),
+    _strings("tags", 50),
+    _json("custom_fields", "{}"),
+    Column("last_contacted_at", DateTime(timezone=True)),
+    Column(
+        "search_name",
+        Text(collation="C"),
+        Computed(CONTACT_SEARCH_NAME, persisted=True),
+        nullable=False,
+    ),
     *timestamp_columns(),
     Index("ix_contacts_owner_id", "owner_id", "id"),
     Index("ix_contacts_team_id", "team_id", "id"),
     Index("ix_contacts_partner_id", "partner_id", "id"),
     Index("ix_contacts_account_id", "account_id", "id"),
+    *_search_indexes("contacts"),
+    Index("ix_contacts_email", "email", postgresql_ops={"email": "text_pattern_ops"}),
+    Index("ix_contacts_other_emails", "other_emails", postgresql_using="gin"),
+    Index(
+        "ix_contacts_account_roles",
+        "account_roles",
+        postgresql_ops={"account_roles": "jsonb_path_ops"},
+        postgresql_using="gin",
+    ),
 )
 
 field_history = history_table(metadata)

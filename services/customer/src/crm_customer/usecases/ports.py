@@ -6,6 +6,7 @@ from typing import Any, Protocol, Self
 from crm_customer.domain.accounts import Account
 from crm_customer.domain.contacts import Contact
 from crm_customer.domain.records import R, RecordEvent
+from crm_customer.domain.search import Cursor, Filter, Order
 from crm_platform.auth.principal import Principal, Scope
 
 
@@ -19,11 +20,13 @@ class RecordRepository(Protocol[R]):
         *,
         principal: Principal,
         scope: Scope,
-        after: uuid.UUID | None,
+        wanted: Filter,
+        order: Order,
+        after: Cursor | None,
         limit: int,
-        filters: dict[str, Any],
-    ) -> list[R]:
-        """Up to `limit` visible records, newest first, strictly older than `after`."""
+    ) -> list[tuple[R, Any]]:
+        """Up to `limit` visible records meeting `wanted`, in `order`, past `after`; each
+        with the value of its sort key (for the next page's cursor)."""
         ...
 
     async def add(self, record: R) -> None: ...

@@ -2,12 +2,15 @@
 each aggregate's module declares its `RecordKind`: name, type, repository, references."""
 
 import base64
+import datetime as dt
+import json
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic
 
 from crm_customer.domain.records import NOT_FOR_PARTNERS, TRANSFER_RULES, R
+from crm_customer.domain.search import Cursor, Filter, Order, parse_order
 from crm_customer.usecases.ports import RecordRepository, UnitOfWork
 from crm_platform.auth.principal import Action, Principal
 from crm_platform.errors import (
@@ -23,13 +26,18 @@ MAX_PAGE_SIZE = 500
 DEFAULT_PAGE_SIZE = 50
 
 
+def _one_id(value: Any) -> Iterable[uuid.UUID]:
+    return () if value is None else (value,)
+
+
 @dataclass(frozen=True)
 class Reference:
-    """A field holding the id of another record, which the caller must be able to see."""
+    """A field holding ids of other records, which the caller must be able to see."""
 
     field: str
     obj: str
     repo: Callable[[UnitOfWork], RecordRepository[Any]]
+    ids: Callable[[Any], Iterable[uuid.UUID]] = _one_id
 
 
 @dataclass(frozen=True)
@@ -126,33 +134,64 @@ async def list_records(
     principal: Principal,
     page_size: int,
     page_token: str,
-    filters: dict[str, Any] | None = None,
+    wanted: Filter | None = None,
+    order_by: str = "",
 ) -> tuple[list[R], str]:
-    """One page of visible records, newest first, and the next page's token ("" at the end)."""
+    """One page of visible records meeting `wanted`, in the order asked for (newest first by
+    default), and the next page's token ("" at the end)."""
     scope = principal.require(kind.obj, Action.READ)
     limit = page_size or DEFAULT_PAGE_SIZE
     if not 0 < limit <= MAX_PAGE_SIZE:
         raise InvalidArgument([FieldViolation("page_size", f"must be 1..{MAX_PAGE_SIZE}")])
-    after = decode_page_token(page_token) if page_token else None
+    order = parse_order(order_by)
+    after = decode_page_token(page_token, order) if page_token else None
     async with uow:
-        records = await kind.repo(uow).page(
-            principal=principal, scope=scope, after=after, limit=limit + 1, filters=filters or {}
+        found = await kind.repo(uow).page(
+            principal=principal,
+            scope=scope,
+            wanted=wanted or Filter(),
+            order=order,
+            after=after,
+            limit=limit + 1,
         )
-    records = [seen_by(principal, record) for record in records]
-    if len(records) <= limit:
+    records = [seen_by(principal, record) for record, _ in found[:limit]]
+    if len(found) <= limit:
         return records, ""
-    return records[:limit], encode_page_token(records[limit - 1].id)
+    last, sort_value = found[limit - 1]
+    return records, encode_page_token(order, Cursor(sort_value, last.id))
 
 
-def encode_page_token(last_id: uuid.UUID) -> str:
-    return base64.urlsafe_b64encode(last_id.bytes).decode().rstrip("=")
+def encode_page_token(order: Order, cursor: Cursor) -> str:
+    data = {"o": _order_text(order), "v": cursor_value(cursor.value), "i": str(cursor.last_id)}
+    raw = json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_page_token(token: str) -> uuid.UUID:
+def decode_page_token(token: str, order: Order) -> Cursor:
+    """The cursor in `token`, which must have been made for the same order."""
     try:
-        return uuid.UUID(bytes=base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
-    except ValueError:
+        data = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+        if data["o"] != _order_text(order):
+            raise ValueError("made for another order")
+        return Cursor(parse_cursor_value(order, data["v"]), uuid.UUID(data["i"]))
+    except (ValueError, TypeError, KeyError):
         raise InvalidArgument([FieldViolation("page_token", "is not a valid cursor")]) from None
+
+
+def _order_text(order: Order) -> str:
+    return f"{'-' if order.descending else ''}{order.field}"
+
+
+def cursor_value(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, dt.datetime) else value
+
+
+def parse_cursor_value(order: Order, value: Any) -> Any:
+    if value is None or order.field in ("name", "created_at"):
+        if value is not None and not isinstance(value, str):
+            raise ValueError("not a name")
+        return value
+    return dt.datetime.fromisoformat(value)
 
 
 async def _visible(
@@ -196,9 +235,9 @@ async def _check_references(
 ) -> None:
     """Every reference set by this change points at a record the caller can see."""
     for ref in kind.references:
-        target = getattr(record, ref.field)
-        if ref.field not in changed or target is None:
+        if ref.field not in changed:
             continue
-        scope = principal.require(ref.obj, Action.READ)
-        if await ref.repo(uow).get(target, principal=principal, scope=scope) is None:
-            raise InvalidArgument([FieldViolation(ref.field, f"no such {ref.obj}")])
+        for target in ref.ids(getattr(record, ref.field)):
+            scope = principal.require(ref.obj, Action.READ)
+            if await ref.repo(uow).get(target, principal=principal, scope=scope) is None:
+                raise InvalidArgument([FieldViolation(ref.field, f"no such {ref.obj}: {target}")])

@@ -2,15 +2,23 @@
 §8); the differences are that ids proto leaves empty are null in JSON, timestamps are
 RFC 3339 strings, and a JSON null in a patch clears the field."""
 
+import datetime as dt
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from google.protobuf.json_format import MessageToDict
+from google.protobuf.message import Message
+from google.protobuf.struct_pb2 import Struct
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from crm.customer.v1 import customer_pb2 as pb
 
 JsonObject = dict[str, Any]
-_LISTS = frozenset({"tags"})
+_LISTS = frozenset(
+    {"tags", "other_phones", "other_emails", "addresses", "agreements", "consents", "account_roles"}
+)
+# Message fields: null clears them, which proto expresses by leaving them out.
+_MESSAGES = frozenset({"credit_limit", "custom_fields"})
 
 
 def _time(value: Timestamp) -> str:
@@ -27,6 +35,17 @@ def account_json(a: pb.Account) -> JsonObject:
         "phone": a.phone,
         "tags": list(a.tags),
         "parent_id": a.parent_id or None,
+        "legal_name": a.legal_name,
+        "employees": a.employees,
+        "other_phones": list(a.other_phones),
+        "addresses": _entries(a.addresses),
+        "lifecycle": a.lifecycle,
+        "credit_limit": _entry(a.credit_limit) if a.HasField("credit_limit") else None,
+        "credit_rating": a.credit_rating,
+        "agreements": [
+            {**_entry(g), "starts_on": g.starts_on or None, "ends_on": g.ends_on or None}
+            for g in a.agreements
+        ],
         **_ownership(a),
     }
 
@@ -41,6 +60,14 @@ def contact_json(c: pb.Contact) -> JsonObject:
         "phone": c.phone,
         "account_id": c.account_id or None,
         "title": c.title,
+        "other_emails": list(c.other_emails),
+        "other_phones": list(c.other_phones),
+        "account_roles": _entries(c.account_roles),
+        "addresses": _entries(c.addresses),
+        "birthday": c.birthday or None,
+        "preferred_channel": c.preferred_channel,
+        "consents": _entries(c.consents),
+        "tags": list(c.tags),
         **_ownership(c),
     }
 
@@ -52,6 +79,10 @@ def _ownership(r: pb.Account | pb.Contact) -> JsonObject:
         "partner_id": r.partner_id or None,
         "created_at": _time(r.created_at),
         "updated_at": _time(r.updated_at),
+        "custom_fields": custom_json(r.custom_fields),
+        "last_contacted_at": (
+            _time(r.last_contacted_at) if r.HasField("last_contacted_at") else None
+        ),
     }
     # The service leaves internal fields unset for callers who may not see them.
     if r.HasField("internal_notes"):
@@ -59,12 +90,42 @@ def _ownership(r: pb.Account | pb.Contact) -> JsonObject:
     return found
 
 
-def proto_values(values: Mapping[str, Any]) -> dict[str, Any]:
-    """Field values for a proto constructor: null becomes the field's empty value."""
+def _entry(message: Message) -> JsonObject:
+    return MessageToDict(
+        message, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
+    )
+
+
+def _entries(messages: Iterable[Message]) -> list[JsonObject]:
+    return [_entry(m) for m in messages]
+
+
+def custom_json(values: Struct) -> JsonObject:
+    """Struct keeps every number as a double; whole ones go back out as integers."""
     return {
-        name: (([] if name in _LISTS else "") if value is None else value)
-        for name, value in values.items()
+        name: int(v) if isinstance(v, float) and v.is_integer() and abs(v) < 2**53 else v
+        for name, v in MessageToDict(values).items()
     }
+
+
+def proto_values(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Field values for a proto constructor: null becomes the field's empty value (or is left
+    out, for message fields), dates become YYYY-MM-DD."""
+    return {
+        name: ([] if name in _LISTS else "") if value is None else _dates_as_text(value)
+        for name, value in values.items()
+        if not (value is None and name in _MESSAGES)
+    }
+
+
+def _dates_as_text(value: Any) -> Any:
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        return value.isoformat()
+    if isinstance(value, list):
+        return [_dates_as_text(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _dates_as_text(v) for k, v in value.items()}
+    return value
 
 
 def to_account(values: Mapping[str, Any], account_id: str = "") -> pb.Account:

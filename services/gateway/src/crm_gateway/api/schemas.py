@@ -5,9 +5,10 @@ clear 422 that changes nothing. The services validate formats (email, phone, ids
 they are the owners of those rules and are called by more than the gateway.
 """
 
-from typing import Annotated
+import datetime as dt
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt
 from pydantic.config import JsonDict
 
 # PostgreSQL text cannot hold NUL; refused here, so no request can reach a database with it.
@@ -48,6 +49,31 @@ _ACCOUNT: JsonDict = {
     "phone": "+49 30 1234567",
     "tags": ["b2b", "key-account"],
     "parent_id": "0190f1c2-6c5d-7e4f-8a9b-0c1d2e3f4a5b",
+    "legal_name": "Acme Holding GmbH",
+    "employees": 250,
+    "other_phones": ["+49 30 7654321"],
+    "addresses": [
+        {
+            "kind": "billing",
+            "street": "Hauptstr. 1",
+            "city": "Berlin",
+            "region": "BE",
+            "postal_code": "10115",
+            "country": "DE",
+        }
+    ],
+    "lifecycle": "customer",
+    "credit_limit": {"value": "25000.00", "currency": "EUR"},
+    "credit_rating": "A",
+    "agreements": [
+        {
+            "reference": "MSA-2026-7",
+            "starts_on": "2026-01-01",
+            "ends_on": "2027-12-31",
+            "description": "Framework agreement",
+        }
+    ],
+    "custom_fields": {"segment": "gold"},
 }
 _CONTACT: JsonDict = {
     "first_name": "Ada",
@@ -56,6 +82,24 @@ _CONTACT: JsonDict = {
     "phone": "+49 30 1234568",
     "account_id": _EXAMPLE_ID,
     "title": "CTO",
+    "other_emails": ["ada@private.example"],
+    "other_phones": [],
+    "account_roles": [
+        {"account_id": "0190f1c2-6c5d-7e4f-8a9b-0c1d2e3f4a5b", "role": "decision maker"}
+    ],
+    "addresses": [],
+    "birthday": "1985-12-10",
+    "preferred_channel": "email",
+    "consents": [
+        {
+            "channel": "email",
+            "granted": True,
+            "recorded_at": "2026-11-20T09:30:00Z",
+            "source": "web form",
+        }
+    ],
+    "tags": ["newsletter"],
+    "custom_fields": {"shoe_size": 38},
 }
 _RECORD: JsonDict = {
     "id": "0190f1c2-8a1d-7b2e-9f3c-4d5e6f708192",
@@ -65,6 +109,7 @@ _RECORD: JsonDict = {
     "partner_id": "0190f1c2-0000-7000-8000-0000000000b1",
     "created_at": "2026-11-20T09:30:00Z",
     "updated_at": "2026-11-22T14:05:12Z",
+    "last_contacted_at": "2026-11-21T16:00:00Z",
 }
 
 
@@ -77,6 +122,65 @@ def _examples(*examples: JsonDict) -> JsonDict:
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+Text2 = Annotated[str, Field(max_length=2, pattern=NO_NUL)]
+Text20 = Annotated[str, Field(max_length=20, pattern=NO_NUL)]
+Text50 = Annotated[str, Field(max_length=50, pattern=NO_NUL)]
+Text100 = Annotated[str, Field(max_length=100, pattern=NO_NUL)]
+Text300 = Annotated[str, Field(max_length=300, pattern=NO_NUL)]
+Text500 = Annotated[str, Field(max_length=500, pattern=NO_NUL)]
+
+
+class Address(Strict):
+    kind: Literal["billing", "shipping", "office", "home", "other"] = "office"
+    street: Text300 = ""
+    city: Text100 = ""
+    region: Text100 = ""
+    postal_code: Text20 = ""
+    country: Text2 = Field(default="", description="ISO 3166 alpha-2, e.g. DE.")
+
+
+class Money(Strict):
+    value: str = Field(
+        max_length=40, pattern=NO_NUL, description="A decimal string.", examples=["25000.00"]
+    )
+    currency: str = Field(min_length=3, max_length=3, description="ISO 4217.", examples=["EUR"])
+
+
+class Agreement(Strict):
+    reference: str = Field(min_length=1, max_length=100, pattern=NO_NUL)
+    starts_on: dt.date | None = None
+    ends_on: dt.date | None = None
+    description: Text500 = ""
+
+
+class Consent(Strict):
+    channel: Literal["email", "sms", "phone"]
+    granted: StrictBool
+    recorded_at: dt.datetime | None = Field(
+        default=None, description="When it was given or withdrawn; now when omitted."
+    )
+    source: Text100 = Field(default="", examples=["web form"])
+
+
+class AccountRole(Strict):
+    account_id: str = Field(max_length=64, pattern=NO_NUL)
+    role: Text50 = Field(default="", examples=["decision maker"])
+
+
+CustomValue = str | StrictInt | StrictFloat | StrictBool | None
+CustomFields = Annotated[
+    dict[Annotated[str, Field(max_length=50)], CustomValue] | None,
+    Field(max_length=100, description="Values of the admin-defined custom fields, by name."),
+]
+Phones = Annotated[
+    list[Annotated[str, Field(max_length=32, pattern=NO_NUL)]] | None, Field(max_length=10)
+]
+Emails = Annotated[
+    list[Annotated[str, Field(max_length=254, pattern=NO_NUL)]] | None, Field(max_length=10)
+]
+Addresses = Annotated[list[Address] | None, Field(max_length=10)]
 
 
 class Transfer(Strict):
@@ -99,6 +203,15 @@ class AccountCreate(Strict):
     parent_id: RefId = None
     partner_id: PartnerId = None
     internal_notes: InternalNotes = None
+    legal_name: str | None = Field(default=None, max_length=200, pattern=NO_NUL)
+    employees: StrictInt | None = Field(default=None, ge=0, le=10_000_000)
+    other_phones: Phones = None
+    addresses: Addresses = None
+    lifecycle: Literal["prospect", "customer", "former"] | None = None
+    credit_limit: Money | None = None
+    credit_rating: str | None = Field(default=None, max_length=20, pattern=NO_NUL)
+    agreements: list[Agreement] | None = Field(default=None, max_length=50)
+    custom_fields: CustomFields = None
 
 
 class AccountPatch(Transfer):
@@ -116,6 +229,15 @@ class AccountPatch(Transfer):
     parent_id: RefId = None
     partner_id: PartnerId = None
     internal_notes: InternalNotes = None
+    legal_name: str | None = Field(default=None, max_length=200, pattern=NO_NUL)
+    employees: StrictInt | None = Field(default=None, ge=0, le=10_000_000)
+    other_phones: Phones = None
+    addresses: Addresses = None
+    lifecycle: Literal["prospect", "customer", "former"] | None = None
+    credit_limit: Money | None = None
+    credit_rating: str | None = Field(default=None, max_length=20, pattern=NO_NUL)
+    agreements: list[Agreement] | None = Field(default=None, max_length=50)
+    custom_fields: CustomFields = None
 
 
 class ContactCreate(Strict):
@@ -129,6 +251,15 @@ class ContactCreate(Strict):
     title: str | None = Field(default=None, max_length=100, pattern=NO_NUL)
     partner_id: PartnerId = None
     internal_notes: InternalNotes = None
+    other_emails: Emails = None
+    other_phones: Phones = None
+    account_roles: list[AccountRole] | None = Field(default=None, max_length=50)
+    addresses: Addresses = None
+    birthday: dt.date | None = None
+    preferred_channel: Literal["email", "sms", "phone", "mail", ""] | None = None
+    consents: list[Consent] | None = Field(default=None, max_length=12)
+    tags: list[Tag] | None = Field(default=None, max_length=50)
+    custom_fields: CustomFields = None
 
 
 class ContactPatch(ContactCreate, Transfer):
@@ -161,6 +292,16 @@ class Account(Record):
     phone: str
     tags: list[str]
     parent_id: str | None
+    legal_name: str
+    employees: int
+    other_phones: list[str]
+    addresses: list[Address]
+    lifecycle: str
+    credit_limit: Money | None
+    credit_rating: str
+    agreements: list[Agreement]
+    custom_fields: dict[str, CustomValue]
+    last_contacted_at: str | None
 
 
 class Contact(Record):
@@ -172,6 +313,16 @@ class Contact(Record):
     phone: str
     account_id: str | None
     title: str
+    other_emails: list[str]
+    other_phones: list[str]
+    account_roles: list[AccountRole]
+    addresses: list[Address]
+    birthday: str | None
+    preferred_channel: str
+    consents: list[Consent]
+    tags: list[str]
+    custom_fields: dict[str, CustomValue]
+    last_contacted_at: str | None
 
 
 class AccountPage(BaseModel):

@@ -55,9 +55,16 @@ class CustomerClient:
         return await self._cache.read_through(pb.Account, account_id, md, fetch)
 
     async def list_accounts(
-        self, md: Metadata, limit: int, cursor: str
+        self,
+        md: Metadata,
+        limit: int,
+        cursor: str,
+        wanted: pb.RecordFilter | None = None,
+        order_by: str = "",
     ) -> tuple[Sequence[pb.Account], str]:
-        request = pb.ListAccountsRequest(page_size=limit, page_token=cursor)
+        request = pb.ListAccountsRequest(
+            page_size=limit, page_token=cursor, filter=wanted, order_by=order_by
+        )
         reply: pb.ListAccountsResponse = await call(self._accounts.ListAccounts, request, md)
         return reply.accounts, reply.next_page_token
 
@@ -88,9 +95,21 @@ class CustomerClient:
         return await self._cache.read_through(pb.Contact, contact_id, md, fetch)
 
     async def list_contacts(
-        self, md: Metadata, limit: int, cursor: str, account_id: str = ""
+        self,
+        md: Metadata,
+        limit: int,
+        cursor: str,
+        account_id: str = "",
+        wanted: pb.RecordFilter | None = None,
+        order_by: str = "",
     ) -> tuple[Sequence[pb.Contact], str]:
-        request = pb.ListContactsRequest(page_size=limit, page_token=cursor, account_id=account_id)
+        request = pb.ListContactsRequest(
+            page_size=limit,
+            page_token=cursor,
+            account_id=account_id,
+            filter=wanted,
+            order_by=order_by,
+        )
         reply: pb.ListContactsResponse = await call(self._contacts.ListContacts, request, md)
         return reply.contacts, reply.next_page_token
 

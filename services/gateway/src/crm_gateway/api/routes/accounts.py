@@ -8,6 +8,7 @@ from crm_gateway.api.deps import CurrentCaller, Customer
 from crm_gateway.api.mapping import account_json, contact_json, present, to_account
 from crm_gateway.api.routes import common
 from crm_gateway.api.routes.common import Cursor, IfMatch, IfNoneMatch, Limit, problems
+from crm_gateway.api.routes.record_filters import AccountFilters, ContactFilters, record_filter
 
 PATH = "/api/v1/accounts"
 
@@ -32,12 +33,20 @@ async def create_account(
 
 
 @router.get(
-    "", response_model=schemas.AccountPage, responses=problems(422), summary="List accounts"
-)
+    "", response_model=schemas.AccountPage, responses=problems(422),
+    summary="List and search accounts",
+    description="Only accounts the caller may see. Filters combine (all must match).",
+)  # fmt: skip
 async def list_accounts(
-    caller: CurrentCaller, customer: Customer, limit: Limit = 50, cursor: Cursor = None
+    caller: CurrentCaller,
+    customer: Customer,
+    filters: AccountFilters,
+    limit: Limit = 50,
+    cursor: Cursor = None,
 ) -> Response:
-    found, next_token = await customer.list_accounts(caller.metadata, limit, cursor or "")
+    found, next_token = await customer.list_accounts(
+        caller.metadata, limit, cursor or "", record_filter(filters), filters.order_by or ""
+    )
     return common.page_response([account_json(a) for a in found], next_token)
 
 
@@ -111,6 +120,7 @@ async def list_account_contacts(
     account_id: str,
     caller: CurrentCaller,
     customer: Customer,
+    filters: ContactFilters,
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> Response:
@@ -118,6 +128,11 @@ async def list_account_contacts(
     # An account the caller cannot see is a 404, not an empty list that hides the reason.
     await customer.get_account(caller.metadata, account_id)
     found, next_token = await customer.list_contacts(
-        caller.metadata, limit, cursor or "", account_id=account_id
+        caller.metadata,
+        limit,
+        cursor or "",
+        account_id=account_id,
+        wanted=record_filter(filters),
+        order_by=filters.order_by or "",
     )
     return common.page_response([contact_json(c) for c in found], next_token)

@@ -30,7 +30,7 @@ IfNoneMatch = Annotated[
 ]
 Cursor = Annotated[
     str | None,
-    Query(max_length=512, pattern=NO_NUL, description="`next_cursor` of the previous page."),
+    Query(max_length=2048, pattern=NO_NUL, description="`next_cursor` of the previous page."),
 ]
 
 

@@ -10,6 +10,7 @@ from crm_gateway.api.deps import CurrentCaller, Customer
 from crm_gateway.api.mapping import contact_json, present, to_contact
 from crm_gateway.api.routes import common
 from crm_gateway.api.routes.common import Cursor, IfMatch, IfNoneMatch, Limit, problems
+from crm_gateway.api.routes.record_filters import ContactFilters, record_filter
 
 PATH = "/api/v1/contacts"
 
@@ -20,7 +21,7 @@ AccountFilter = Annotated[
     Query(
         max_length=common.MAX_ID_LENGTH,
         pattern=schemas.NO_NUL,
-        description="Only contacts of this account.",
+        description="Only contacts of this account (theirs, or one they hold a role at).",
     ),
 ]
 
@@ -43,17 +44,25 @@ async def create_contact(
 
 
 @router.get(
-    "", response_model=schemas.ContactPage, responses=problems(422), summary="List contacts"
-)
+    "", response_model=schemas.ContactPage, responses=problems(422),
+    summary="List and search contacts",
+    description="Only contacts the caller may see. Filters combine (all must match).",
+)  # fmt: skip
 async def list_contacts(
     caller: CurrentCaller,
     customer: Customer,
+    filters: ContactFilters,
     limit: Limit = 50,
     cursor: Cursor = None,
     account_id: AccountFilter = None,
 ) -> Response:
     found, next_token = await customer.list_contacts(
-        caller.metadata, limit, cursor or "", account_id=account_id or ""
+        caller.metadata,
+        limit,
+        cursor or "",
+        account_id=account_id or "",
+        wanted=record_filter(filters),
+        order_by=filters.order_by or "",
     )
     return common.page_response([contact_json(c) for c in found], next_token)
 

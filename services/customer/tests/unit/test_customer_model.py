@@ -1,0 +1,204 @@
+"""The complete account and contact model: structured values validated and normalized, and
+carried through protobuf unchanged."""
+
+import datetime as dt
+import decimal
+import uuid
+
+import pytest
+
+from crm.customer.v1 import customer_pb2 as pb
+from crm_customer.domain.accounts import Account
+from crm_customer.domain.contacts import Contact
+from crm_customer.domain.values import (
+    AccountRole,
+    Address,
+    Agreement,
+    Consent,
+    Money,
+    from_json,
+    to_json,
+)
+from crm_customer.proto_mapping import to_proto, writable_values
+from crm_platform.errors import InvalidArgument
+
+OWNER = uuid.uuid4()
+
+
+def account(**values: object) -> Account:
+    return Account.create(id=uuid.uuid4(), owner_id=OWNER, team_id=None, values=values)[0]
+
+
+def contact(**values: object) -> Contact:
+    return Contact.create(id=uuid.uuid4(), owner_id=OWNER, team_id=None, values=values)[0]
+
+
+def violations(make: object, **values: object) -> dict[str, str]:
+    with pytest.raises(InvalidArgument) as raised:
+        make(**values)  # type: ignore[operator]
+    return {v.field: v.description for v in raised.value.violations}
+
+
+def test_an_account_keeps_its_structured_values_normalized() -> None:
+    found = account(
+        name="Acme",
+        legal_name="Acme Holding GmbH",
+        employees=250,
+        other_phones=["+49 30 1234567", "+49 (30) 123-4567", "+86 138 0013 8000"],
+        addresses=[
+            {"kind": "Billing", "street": " Hauptstr. 1 ", "city": "Berlin", "country": "de"}
+        ],
+        lifecycle="Customer",
+        credit_limit={"value": "25000.50", "currency": "eur"},
+        credit_rating="A",
+        agreements=[{"reference": "MSA-7", "starts_on": "2026-01-01", "ends_on": "2027-12-31"}],
+        custom_fields={"segment": "gold", "seats": 12},
+    )
+    assert found.other_phones == ("+49301234567", "+8613800138000")
+    assert found.addresses == (
+        Address(kind="billing", street="Hauptstr. 1", city="Berlin", country="DE"),
+    )
+    assert found.lifecycle == "customer"
+    assert found.credit_limit == Money(decimal.Decimal("25000.50"), "EUR")
+    assert found.agreements == (Agreement("MSA-7", dt.date(2026, 1, 1), dt.date(2027, 12, 31)),)
+    assert account(name="New").lifecycle == "prospect"
+
+
+@pytest.mark.parametrize(
+    ("values", "field", "words"),
+    [
+        ({"employees": -1}, "employees", "between 0"),
+        ({"employees": "many"}, "employees", "whole number"),
+        ({"lifecycle": "lost"}, "lifecycle", "one of prospect"),
+        ({"credit_limit": {"value": "1e3x", "currency": "EUR"}}, "credit_limit", "decimal"),
+        ({"credit_limit": {"value": "-5", "currency": "EUR"}}, "credit_limit", "at least 0"),
+        ({"credit_limit": {"value": "5", "currency": "EURO"}}, "credit_limit", "ISO 4217"),
+        ({"credit_limit": {"value": "5.12345", "currency": "EUR"}}, "credit_limit", "4 decimals"),
+        ({"addresses": [{"country": "XX", "city": "Nowhere"}]}, "addresses", "ISO 3166"),
+        ({"addresses": [{"kind": "office"}]}, "addresses", "needs a street"),
+        ({"addresses": [{"city": "Berlin", "planet": "Earth"}]}, "addresses", "unknown fields"),
+        ({"addresses": [{"city": "B"}] * 11}, "addresses", "at most 10"),
+        ({"other_phones": ["call me"]}, "other_phones", "entry 0"),
+        ({"agreements": [{"reference": ""}]}, "agreements", "must not be empty"),
+        (
+            {
+                "agreements": [
+                    {"reference": "A", "starts_on": "2026-02-01", "ends_on": "2026-01-01"}
+                ]
+            },
+            "agreements",
+            "before starts_on",
+        ),
+        ({"agreements": [{"reference": "A", "starts_on": "01.02.2026"}]}, "agreements", "YYYY"),
+        ({"custom_fields": {"Bad Name": 1}}, "custom_fields", "not a custom field name"),
+        ({"custom_fields": {"tier": [1, 2]}}, "custom_fields", "single value"),
+    ],
+)
+def test_bad_account_values_are_refused_with_the_reason(
+    values: dict[str, object], field: str, words: str
+) -> None:
+    found = violations(account, name="Acme", **values)
+    assert words in found[field], found
+
+
+def test_a_contact_keeps_emails_phones_consent_and_roles() -> None:
+    at = dt.datetime(2026, 5, 1, 12, tzinfo=dt.UTC)
+    employer, client = uuid.uuid4(), uuid.uuid4()
+    found = contact(
+        first_name="Wei",
+        last_name="Zhang",
+        email="Wei.Zhang@Example.com",
+        other_emails=["wei@private.example", "WEI@private.example"],
+        phone="+86 138 0013 8000",
+        account_id=str(employer),
+        account_roles=[{"account_id": str(client), "role": "decision maker"}],
+        birthday="1985-03-09",
+        preferred_channel="SMS",
+        consents=[
+            {"channel": "email", "granted": True, "recorded_at": at, "source": "web form"},
+            {"channel": "email", "granted": False, "recorded_at": at + dt.timedelta(days=1)},
+            {"channel": "sms", "granted": True},
+        ],
+        tags=["vip"],
+    )
+    assert found.email == "wei.zhang@example.com"
+    assert found.emails == ("wei.zhang@example.com", "wei@private.example")
+    assert found.account_roles == (AccountRole(client, "decision maker"),)
+    assert found.birthday == dt.date(1985, 3, 9)
+    assert found.preferred_channel == "sms"
+    email, sms = found.consents
+    assert (email.channel, email.granted, email.recorded_at) == (
+        "email",
+        False,
+        at + dt.timedelta(days=1),
+    )
+    assert (sms.channel, sms.granted, sms.source) == ("sms", True, "")
+
+
+@pytest.mark.parametrize(
+    ("values", "field", "words"),
+    [
+        ({"birthday": "2999-01-01"}, "birthday", "today"),
+        ({"birthday": "09.03.1985"}, "birthday", "YYYY-MM-DD"),
+        ({"preferred_channel": "pigeon"}, "preferred_channel", "one of"),
+        ({"consents": [{"channel": "fax", "granted": True}]}, "consents", "channel must be"),
+        ({"consents": [{"channel": "email", "granted": "yes"}]}, "consents", "true or false"),
+        ({"other_emails": ["not-an-email"]}, "other_emails", "entry 0"),
+        ({"account_roles": [{"account_id": "x", "role": "lawyer"}]}, "account_roles", "valid id"),
+    ],
+)
+def test_bad_contact_values_are_refused_with_the_reason(
+    values: dict[str, object], field: str, words: str
+) -> None:
+    found = violations(contact, first_name="Ada", **values)
+    assert words in found[field], found
+
+
+def test_a_role_at_the_primary_account_or_twice_at_one_account_is_refused() -> None:
+    employer = str(uuid.uuid4())
+    primary = violations(
+        contact, first_name="Ada", account_id=employer, account_roles=[{"account_id": employer}]
+    )
+    assert "primary account" in primary["account_roles"]
+    twice = violations(
+        contact,
+        first_name="Ada",
+        account_roles=[{"account_id": employer, "role": "a"}, {"account_id": employer}],
+    )
+    assert "twice" in twice["account_roles"]
+
+
+def test_values_survive_storage_as_json() -> None:
+    consent = Consent("email", True, dt.datetime(2026, 5, 1, tzinfo=dt.UTC), "import")
+    for kind, value in (
+        (Address, Address(kind="home", city="Shanghai", country="CN")),
+        (Agreement, Agreement("MSA", dt.date(2026, 1, 1), None, "frame")),
+        (Consent, consent),
+        (AccountRole, AccountRole(uuid.uuid4(), "lawyer")),
+        (Money, Money(decimal.Decimal("0.5000"), "CNY")),
+    ):
+        assert from_json(kind, to_json(value)) == value
+
+
+def test_records_round_trip_through_protobuf() -> None:
+    original = contact(
+        first_name="Ada",
+        addresses=[{"city": "London", "country": "GB"}],
+        consents=[{"channel": "phone", "granted": True, "source": "call"}],
+        account_roles=[{"account_id": str(uuid.uuid4()), "role": "accountant"}],
+        birthday="1990-12-10",
+        custom_fields={"tier": "gold", "score": 7.5, "active": True},
+        tags=["a", "b"],
+    )
+    message = to_proto(original, pb.Contact)
+    rules = Contact.creatable()
+    again = contact(**writable_values(message, rules, rules))
+    for name in ("addresses", "consents", "account_roles", "birthday", "custom_fields", "tags"):
+        assert getattr(again, name) == getattr(original, name), name
+
+    money = account(name="A", credit_limit={"value": "10.5", "currency": "USD"})
+    message_a = to_proto(money, pb.Account)
+    assert (message_a.credit_limit.value, message_a.credit_limit.currency) == ("10.5", "USD")
+    assert not to_proto(account(name="B"), pb.Account).HasField("credit_limit")
+    unset = ["credit_limit", "last_contacted_at"]
+    assert writable_values(pb.Account(name="B"), unset, unset) == dict.fromkeys(unset)

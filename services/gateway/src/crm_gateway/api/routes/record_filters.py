@@ -1,0 +1,86 @@
+"""The search and filter parameters of the account and contact lists, written once: query
+parameters in, the customer service's RecordFilter out. The service validates them again
+(it owns the rules); here they are bounded, so a bad one is a 422 before any call."""
+
+from typing import Annotated, Literal
+
+from fastapi import Query
+from pydantic import BaseModel, Field
+
+from crm.customer.v1 import customer_pb2 as pb
+from crm_gateway.api.schemas import NO_NUL
+from crm_platform.errors import FieldViolation, InvalidArgument
+
+Order = Literal[
+    "name", "-name", "created_at", "-created_at", "updated_at", "-updated_at",
+    "last_contacted_at", "-last_contacted_at",
+]  # fmt: skip
+
+
+class RecordQuery(BaseModel):
+    q: str = Field(
+        default="", max_length=100, pattern=NO_NUL,
+        description="Beginning of any word of the name, or a similar name (typos tolerated).",
+    )  # fmt: skip
+    email: str = Field(default="", max_length=254, pattern=NO_NUL, description="Or its start.")
+    phone: str = Field(
+        default="", max_length=32, pattern=NO_NUL, description="Any format: `+49 30 123`, `030123`."
+    )
+    region: str = Field(
+        default="", max_length=2, pattern=NO_NUL,
+        description="ISO 3166 code to read phone numbers without a country code, e.g. CN.",
+    )  # fmt: skip
+    tag: list[Annotated[str, Field(max_length=50, pattern=NO_NUL)]] = Field(
+        default_factory=list, max_length=20, description="Repeat for several; all must match."
+    )
+    owner_id: str = Field(default="", max_length=64, pattern=NO_NUL)
+    not_contacted_days: int = Field(
+        default=0, ge=0, le=36_500, description="Not contacted in this many days, or never."
+    )
+    custom_field: list[Annotated[str, Field(max_length=300, pattern=NO_NUL)]] = Field(
+        default_factory=list, max_length=20,
+        description="`name:value`, exact; repeat for several.",
+    )  # fmt: skip
+    order_by: Order | None = Field(default=None, description="Newest first when absent.")
+
+
+class AccountQuery(RecordQuery):
+    lifecycle: Literal["prospect", "customer", "former"] | None = None
+
+
+class ContactQuery(RecordQuery):
+    company: str = Field(
+        default="", max_length=200, pattern=NO_NUL, description="Start of the account's name."
+    )
+
+
+AccountFilters = Annotated[AccountQuery, Query()]
+ContactFilters = Annotated[ContactQuery, Query()]
+
+
+def record_filter(query: RecordQuery) -> pb.RecordFilter:
+    found = pb.RecordFilter(
+        query=query.q,
+        email=query.email,
+        phone=query.phone,
+        region=query.region,
+        tags=query.tag,
+        owner_id=query.owner_id,
+        not_contacted_days=query.not_contacted_days,
+        lifecycle=getattr(query, "lifecycle", None) or "",
+        company=getattr(query, "company", ""),
+    )
+    found.custom_fields.update(_custom_fields(query.custom_field))
+    return found
+
+
+def _custom_fields(pairs: list[str]) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for pair in pairs:
+        name, colon, value = pair.partition(":")
+        if not colon or not name:
+            raise InvalidArgument(
+                [FieldViolation("query.custom_field", f"{pair!r} is not `name:value`")]
+            )
+        found[name] = value
+    return found

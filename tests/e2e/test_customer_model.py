@@ -36,7 +36,7 @@ def create(client: httpx.Client, auth: dict[str, str], path: str, body: Any) -> 
 def test_an_account_keeps_its_complete_profile(client: httpx.Client, auth: dict[str, str]) -> None:
     created = create(client, auth, "/api/v1/accounts", ACCOUNT).json()
     read = client.get(f"/api/v1/accounts/{created['id']}", headers=auth).json()
-    assert read == created
+    assert {**read, "likely_duplicates": created["likely_duplicates"]} == created
     assert read["legal_name"] == ACCOUNT["legal_name"]
     assert read["employees"] == 120
     assert read["phone"] == "+862161234567"
@@ -203,3 +203,18 @@ def test_contacts_are_searched_and_filtered_through_the_gateway(
         reply = client.get("/api/v1/contacts", params=bad, headers=auth)
         assert reply.status_code == 422, (bad, reply.text)
         assert reply.headers["content-type"].startswith("application/problem+json")
+
+
+def test_creating_a_likely_duplicate_reports_it(client: httpx.Client, auth: dict[str, str]) -> None:
+    email = f"dup-{uuid.uuid4().hex[:8]}@example.com"
+    first = create(client, auth, "/api/v1/contacts", {"first_name": "Ida", "email": email})
+    assert first.json()["likely_duplicates"] == []
+    again = create(
+        client, auth, "/api/v1/contacts", {"first_name": "Ida B.", "email": email.upper()}
+    )
+    assert again.json()["likely_duplicates"] == [
+        {"id": first.json()["id"], "reasons": ["same_email"]}
+    ]
+    # The record itself is the same as when read back, duplicates aside.
+    read = client.get(f"/api/v1/contacts/{again.json()['id']}", headers=auth).json()
+    assert {k: v for k, v in again.json().items() if k != "likely_duplicates"} == read

@@ -69,6 +69,8 @@ def test_account_round_trip_reaches_sales_in_one_trace(
     )
     assert created.status_code == 201, created.text
     account = created.json()
+    # "Acme GmbH" is created by other tests of the stack too: likely duplicates vary.
+    assert isinstance(account.pop("likely_duplicates"), list)
     assert account["name"] == "Acme GmbH"
     assert account["version"] == 1
     assert created.headers["ETag"] == '"1"'

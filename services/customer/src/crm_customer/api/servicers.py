@@ -48,15 +48,19 @@ class _Records(Generic[R]):
     def encode(self, record: R) -> Any:
         return to_proto(record, self.message_type)
 
-    async def create(self, message: Any) -> Any:
+    async def create(self, message: Any) -> tuple[Any, list[pb.LikelyDuplicate]]:
         rules = self.kind.record_type.creatable()
-        record = await create_record(
+        created = await create_record(
             kind=self.kind,
             uow=self.uow(),
             principal=current_principal(),
             values=writable_values(message, rules, rules),
         )
-        return self.encode(record)
+        duplicates = [
+            pb.LikelyDuplicate(id=str(m.other_id), reasons=[str(r) for r in m.reasons])
+            for m in created.likely_duplicates
+        ]
+        return self.encode(created.record), duplicates
 
     async def get(self, record_id: str) -> Any:
         record = await get_record(
@@ -126,7 +130,8 @@ class AccountServicer(pb_grpc.AccountServiceServicer):
         self._records = _Records(ACCOUNTS, pb.Account, uow=uow, reads=reads)
 
     async def CreateAccount(self, request: Any, context: Context) -> pb.CreateAccountResponse:
-        return pb.CreateAccountResponse(account=await self._records.create(request.account))
+        account, duplicates = await self._records.create(request.account)
+        return pb.CreateAccountResponse(account=account, likely_duplicates=duplicates)
 
     async def GetAccount(self, request: Any, context: Context) -> pb.GetAccountResponse:
         return pb.GetAccountResponse(account=await self._records.get(request.id))
@@ -151,7 +156,8 @@ class ContactServicer(pb_grpc.ContactServiceServicer):
         self._records = _Records(CONTACTS, pb.Contact, uow=uow, reads=reads)
 
     async def CreateContact(self, request: Any, context: Context) -> pb.CreateContactResponse:
-        return pb.CreateContactResponse(contact=await self._records.create(request.contact))
+        contact, duplicates = await self._records.create(request.contact)
+        return pb.CreateContactResponse(contact=contact, likely_duplicates=duplicates)
 
     async def GetContact(self, request: Any, context: Context) -> pb.GetContactResponse:
         return pb.GetContactResponse(contact=await self._records.get(request.id))

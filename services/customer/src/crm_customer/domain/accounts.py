@@ -7,6 +7,7 @@ from typing import Any
 
 from crm_customer.domain import fields as rule
 from crm_customer.domain import values as value
+from crm_customer.domain.duplicates import Company
 from crm_customer.domain.records import Record
 from crm_customer.domain.values import Address, Agreement, Money
 from crm_platform.errors import FieldViolation, InvalidArgument
@@ -55,6 +56,10 @@ class Account(Record):
     agreements: tuple[Agreement, ...] = ()
     custom_fields: dict[str, Any] = field(default_factory=dict, hash=False)
     last_contacted_at: dt.datetime | None = None
+
+    def as_company(self) -> Company:
+        phones = tuple(p for p in (self.phone, *self.other_phones) if p)
+        return Company(self.id, self.name, phones, self.website)
 
     def check(self) -> None:
         super().check()

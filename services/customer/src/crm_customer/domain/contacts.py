@@ -7,6 +7,7 @@ from typing import Any
 
 from crm_customer.domain import fields as rule
 from crm_customer.domain import values as value
+from crm_customer.domain.duplicates import Person
 from crm_customer.domain.records import Record
 from crm_customer.domain.values import AccountRole, Address, Consent
 from crm_platform.errors import FieldViolation, InvalidArgument
@@ -71,3 +72,9 @@ class Contact(Record):
     @property
     def phones(self) -> tuple[str, ...]:
         return tuple(p for p in (self.phone, *self.other_phones) if p)
+
+    def as_person(self) -> Person:
+        """As the duplicate rules see it: its primary account is its company."""
+        name = f"{self.first_name} {self.last_name}".strip()
+        company = str(self.account_id) if self.account_id else ""
+        return Person(self.id, name, company, self.emails, self.phones)

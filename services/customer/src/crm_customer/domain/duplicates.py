@@ -59,6 +59,12 @@ class Reason(StrEnum):
     SIMILAR_NAME_SAME_COMPANY = "similar_name_same_company"
 
 
+class CompanyReason(StrEnum):
+    SIMILAR_NAME = "similar_name"
+    SAME_PHONE = "same_phone"
+    SAME_WEBSITE = "same_website"
+
+
 @dataclass(frozen=True)
 class Person:
     """What matching needs of a contact; emails lower-case, phones in E.164."""
@@ -71,9 +77,19 @@ class Person:
 
 
 @dataclass(frozen=True)
+class Company:
+    """What matching needs of an account; phones in E.164."""
+
+    id: uuid.UUID | None
+    name: str
+    phones: tuple[str, ...] = ()
+    website: str = ""
+
+
+@dataclass(frozen=True)
 class Match:
     other_id: uuid.UUID | None
-    reasons: tuple[Reason, ...]
+    reasons: tuple[Reason | CompanyReason, ...]
 
 
 def name_key(text: str) -> str:
@@ -113,6 +129,28 @@ def compare(a: Person, b: Person) -> Match | None:
     same_company = bool(company_key(a.company)) and company_key(a.company) == company_key(b.company)
     if same_company and similar_names(a.name, b.name):
         reasons.append(Reason.SIMILAR_NAME_SAME_COMPANY)
+    return Match(b.id, tuple(reasons)) if reasons else None
+
+
+def website_host(url: str) -> str:
+    """`https://www.Acme.example/about` -> `acme.example`: one site however it is written."""
+    host = re.sub(r"^[a-z][a-z0-9+.-]*://", "", url.strip().lower()).split("/", 1)[0]
+    host = host.split(":", 1)[0]
+    return host.removeprefix("www.")
+
+
+def compare_companies(a: Company, b: Company) -> Match | None:
+    """Why `b` is likely the same company as `a`; None when nothing says so. Names count
+    without legal forms: "ACME GmbH" is "Acme AG"."""
+    reasons: list[CompanyReason] = []
+    first, second = company_key(a.name), company_key(b.name)
+    if first and second and fuzz.token_sort_ratio(first, second) >= SIMILAR_NAME_SCORE:
+        reasons.append(CompanyReason.SIMILAR_NAME)
+    if set(a.phones) & set(b.phones):
+        reasons.append(CompanyReason.SAME_PHONE)
+    host = website_host(a.website)
+    if host and host == website_host(b.website):
+        reasons.append(CompanyReason.SAME_WEBSITE)
     return Match(b.id, tuple(reasons)) if reasons else None
 
 
@@ -156,7 +194,24 @@ class SeenPeople:
 def likely_duplicates(person: Person, candidates: Iterable[Person]) -> list[Match]:
     """`candidates` that are likely `person`, strongest reasons first."""
     found = [m for c in candidates if c.id != person.id and (m := compare(person, c))]
-    return sorted(found, key=lambda m: min(_STRENGTH[r] for r in m.reasons))
+    return strongest_first(found)
 
 
-_STRENGTH = {reason: rank for rank, reason in enumerate(Reason)}
+def likely_duplicate_companies(company: Company, candidates: Iterable[Company]) -> list[Match]:
+    found = [m for c in candidates if c.id != company.id and (m := compare_companies(company, c))]
+    return strongest_first(found)
+
+
+def strongest_first(matches: list[Match]) -> list[Match]:
+    return sorted(matches, key=lambda m: (min(_STRENGTH[r] for r in m.reasons), -len(m.reasons)))
+
+
+# Identifiers (email, phone, website) first, then names.
+_STRENGTH: dict[Reason | CompanyReason, int] = {
+    Reason.SAME_EMAIL: 0,
+    Reason.SAME_PHONE: 1,
+    CompanyReason.SAME_WEBSITE: 1,
+    CompanyReason.SAME_PHONE: 1,
+    Reason.SIMILAR_NAME_SAME_COMPANY: 2,
+    CompanyReason.SIMILAR_NAME: 2,
+}

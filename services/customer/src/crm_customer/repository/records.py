@@ -66,6 +66,23 @@ class SqlRecordRepository(Generic[R]):
             for row in rows
         ]
 
+    async def look_alikes(
+        self, record: R, *, principal: Principal, scope: Scope, limit: int
+    ) -> list[R]:
+        table = self._table
+        query = (
+            select(*self._columns)
+            .where(
+                table.c.deleted_at.is_(None),
+                table.c.id != record.id,
+                visible_rows(table, principal, scope),
+                search.look_alikes(table, record),
+            )
+            .order_by(table.c.id.desc())
+            .limit(limit)
+        )
+        return [self._to_record(row._mapping) for row in await self._session.execute(query)]
+
     async def add(self, record: R) -> None:
         await self._session.execute(insert(self._table).values(**self._to_row(record)))
 

@@ -27,6 +27,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.types import String, Text
 
+from crm_customer.domain.duplicates import company_key, website_host
 from crm_customer.domain.search import Filter, Order
 from crm_customer.repository import tables
 
@@ -80,6 +81,32 @@ def conditions(table: Table, wanted: Filter) -> list[ColumnElement[bool]]:
             )
         )
     return found
+
+
+def look_alikes(table: Table, record: Any) -> ColumnElement[bool]:
+    """Rows that may be `record` again, a superset the duplicate rules (domain/duplicates.py)
+    narrow down: a shared email or phone, or (contacts) the same account, or (accounts) a
+    name beginning alike or similar by trigrams, or the same website host."""
+    c = table.c
+    phones = [p for p in (record.phone, *record.other_phones) if p]
+    found: list[ColumnElement[bool]] = []
+    if phones:
+        found += [c.phone.in_(phones), c.other_phones.overlap(_strings(phones))]
+    if "email" in c:
+        emails = [e for e in (record.email, *record.other_emails) if e]
+        if emails:
+            found += [c.email.in_(emails), c.other_emails.overlap(_strings(emails))]
+        if record.account_id is not None:
+            found.append(c.account_id == record.account_id)
+    else:
+        key = company_key(record.name)
+        if key:
+            found.append(name_matches(table, key.split()[0], fuzzy=False))
+            found.append(c.search_name.op("%")(_lower(key)))
+        host = website_host(record.website)
+        if host:
+            found.append(func.lower(c.website).contains(host, autoescape=True))
+    return or_(*found) if found else false()
 
 
 def name_matches(table: Table, text: str, *, fuzzy: bool = True) -> ColumnElement[bool]:

@@ -1,7 +1,13 @@
 """Contacts: the shared record commands, with references to the accounts they belong to."""
 
 from crm_customer.domain.contacts import Contact
+from crm_customer.domain.duplicates import Match, likely_duplicates
 from crm_customer.usecases.records import RecordKind, Reference
+
+
+def _duplicates(contact: Contact, candidates: list[Contact]) -> list[Match]:
+    return likely_duplicates(contact.as_person(), [c.as_person() for c in candidates])
+
 
 CONTACTS = RecordKind(
     obj="contact",
@@ -16,4 +22,5 @@ CONTACTS = RecordKind(
             ids=lambda roles: [role.account_id for role in roles],
         ),
     ),
+    duplicates=_duplicates,
 )

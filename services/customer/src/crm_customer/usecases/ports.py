@@ -29,6 +29,12 @@ class RecordRepository(Protocol[R]):
         with the value of its sort key (for the next page's cursor)."""
         ...
 
+    async def look_alikes(
+        self, record: R, *, principal: Principal, scope: Scope, limit: int
+    ) -> list[R]:
+        """Visible records that may be `record` again (a superset: the domain decides)."""
+        ...
+
     async def add(self, record: R) -> None: ...
 
     async def replace(self, record: R, *, expected_version: int) -> bool:

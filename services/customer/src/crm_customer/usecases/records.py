@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic
 
+from crm_customer.domain.duplicates import Match
 from crm_customer.domain.records import NOT_FOR_PARTNERS, TRANSFER_RULES, R
 from crm_customer.domain.search import Cursor, Filter, Order, parse_order
 from crm_customer.usecases.ports import RecordRepository, UnitOfWork
@@ -46,11 +47,25 @@ class RecordKind(Generic[R]):
     record_type: type[R]
     repo: Callable[[UnitOfWork], RecordRepository[R]]
     references: tuple[Reference, ...] = ()
+    # The duplicate rules: which of the candidates are likely the record, and why.
+    duplicates: Callable[[R, list[R]], list[Match]] | None = None
+
+
+@dataclass(frozen=True)
+class Created(Generic[R]):
+    record: R
+    likely_duplicates: list[Match]
+
+
+MAX_DUPLICATES_REPORTED = 10
+_CANDIDATES = 200
 
 
 async def create_record(
     *, kind: RecordKind[R], uow: UnitOfWork, principal: Principal, values: Mapping[str, Any]
-) -> R:
+) -> Created[R]:
+    """The new record, and the visible records it likely repeats (created regardless: the
+    caller decides, e.g. by merging)."""
     principal.require(kind.obj, Action.CREATE)
     # Empty values are what an unset proto field reads as: only real ones count as sent.
     _check_writable(kind, principal, [name for name, value in values.items() if value])
@@ -62,9 +77,22 @@ async def create_record(
     async with uow:
         await _check_references(kind, uow, principal, record, changed=values.keys())
         await kind.repo(uow).add(record)
+        duplicates = await _likely_duplicates(kind, uow, principal, record)
         uow.record(event, actor_id=principal.subject_id)
         await uow.commit()
-    return seen_by(principal, record)
+    return Created(seen_by(principal, record), duplicates)
+
+
+async def _likely_duplicates(
+    kind: RecordKind[R], uow: UnitOfWork, principal: Principal, record: R
+) -> list[Match]:
+    scope = principal.scope(kind.obj, Action.READ)
+    if kind.duplicates is None or scope is None:
+        return []
+    candidates = await kind.repo(uow).look_alikes(
+        record, principal=principal, scope=scope, limit=_CANDIDATES
+    )
+    return kind.duplicates(record, candidates)[:MAX_DUPLICATES_REPORTED]
 
 
 async def get_record(

@@ -90,6 +90,12 @@ def _ownership(r: pb.Account | pb.Contact) -> JsonObject:
     return found
 
 
+def duplicates_json(
+    created: pb.CreateAccountResponse | pb.CreateContactResponse,
+) -> list[JsonObject]:
+    return [{"id": d.id, "reasons": list(d.reasons)} for d in created.likely_duplicates]
+
+
 def _entry(message: Message) -> JsonObject:
     return MessageToDict(
         message, preserving_proto_field_name=True, always_print_fields_with_no_presence=True

@@ -325,6 +325,27 @@ class Contact(Record):
     last_contacted_at: str | None
 
 
+class LikelyDuplicate(BaseModel):
+    id: Id
+    reasons: list[str] = Field(
+        description="Strongest first. Contacts: same_email, same_phone, "
+        "similar_name_same_company. Accounts: same_website, same_phone, similar_name.",
+        examples=[["same_email"]],
+    )
+
+
+class AccountCreated(Account):
+    likely_duplicates: list[LikelyDuplicate] = Field(
+        description="Visible accounts that are likely the same company."
+    )
+
+
+class ContactCreated(Contact):
+    likely_duplicates: list[LikelyDuplicate] = Field(
+        description="Visible contacts that are likely the same person."
+    )
+
+
 class AccountPage(BaseModel):
     model_config = ConfigDict(
         json_schema_extra=_examples({"items": [{**_RECORD, **_ACCOUNT}], "next_cursor": _NEXT_PAGE})

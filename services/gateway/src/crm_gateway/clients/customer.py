@@ -43,9 +43,11 @@ class CustomerClient:
             cache if cache is not None else ReadCache(max_records=0, ttl_seconds=0)
         )
 
-    async def create_account(self, md: Metadata, account: pb.Account) -> pb.Account:
+    async def create_account(self, md: Metadata, account: pb.Account) -> pb.CreateAccountResponse:
+        """The new account, and the visible ones it likely repeats."""
         request = pb.CreateAccountRequest(account=account)
-        return (await call(self._accounts.CreateAccount, request, md)).account
+        created: pb.CreateAccountResponse = await call(self._accounts.CreateAccount, request, md)
+        return created
 
     async def get_account(self, md: Metadata, account_id: str) -> pb.Account:
         async def fetch() -> pb.Account:
@@ -83,9 +85,11 @@ class CustomerClient:
         await call(self._accounts.DeleteAccount, request, md)
         await self._cache.changed_here(account_id, version + 1)
 
-    async def create_contact(self, md: Metadata, contact: pb.Contact) -> pb.Contact:
+    async def create_contact(self, md: Metadata, contact: pb.Contact) -> pb.CreateContactResponse:
+        """The new contact, and the visible ones it likely repeats."""
         request = pb.CreateContactRequest(contact=contact)
-        return (await call(self._contacts.CreateContact, request, md)).contact
+        created: pb.CreateContactResponse = await call(self._contacts.CreateContact, request, md)
+        return created
 
     async def get_contact(self, md: Metadata, contact_id: str) -> pb.Contact:
         async def fetch() -> pb.Contact:

@@ -5,7 +5,7 @@ from starlette.responses import Response
 
 from crm_gateway.api import schemas
 from crm_gateway.api.deps import CurrentCaller, Customer
-from crm_gateway.api.mapping import account_json, contact_json, present, to_account
+from crm_gateway.api.mapping import account_json, contact_json, duplicates_json, present, to_account
 from crm_gateway.api.routes import common
 from crm_gateway.api.routes.common import Cursor, IfMatch, IfNoneMatch, Limit, problems
 from crm_gateway.api.routes.record_filters import AccountFilters, ContactFilters, record_filter
@@ -18,18 +18,20 @@ router = APIRouter(prefix=PATH, tags=["accounts"], responses=problems(401, 403, 
 @router.post(
     "",
     status_code=201,
-    response_model=schemas.Account,
+    response_model=schemas.AccountCreated,
     responses=problems(409, 422),
     summary="Create an account",
+    description="Created even when it looks like a record the caller can already see: those "
+    "are listed in `likely_duplicates`, with the reasons, for the client to merge or keep.",
 )
 async def create_account(
     body: schemas.AccountCreate, caller: CurrentCaller, customer: Customer
 ) -> Response:
     values = body.model_dump(exclude_unset=True)
-    account = await customer.create_account(caller.metadata, to_account(values))
-    return common.record_response(
-        account_json(account), account.version, 201, location=f"{PATH}/{account.id}"
-    )
+    created = await customer.create_account(caller.metadata, to_account(values))
+    account = created.account
+    body_json = {**account_json(account), "likely_duplicates": duplicates_json(created)}
+    return common.record_response(body_json, account.version, 201, location=f"{PATH}/{account.id}")
 
 
 @router.get(

@@ -7,7 +7,7 @@ from starlette.responses import Response
 
 from crm_gateway.api import schemas
 from crm_gateway.api.deps import CurrentCaller, Customer
-from crm_gateway.api.mapping import contact_json, present, to_contact
+from crm_gateway.api.mapping import contact_json, duplicates_json, present, to_contact
 from crm_gateway.api.routes import common
 from crm_gateway.api.routes.common import Cursor, IfMatch, IfNoneMatch, Limit, problems
 from crm_gateway.api.routes.record_filters import ContactFilters, record_filter
@@ -29,18 +29,20 @@ AccountFilter = Annotated[
 @router.post(
     "",
     status_code=201,
-    response_model=schemas.Contact,
+    response_model=schemas.ContactCreated,
     responses=problems(409, 422),
     summary="Create a contact",
+    description="Created even when it looks like a record the caller can already see: those "
+    "are listed in `likely_duplicates`, with the reasons, for the client to merge or keep.",
 )
 async def create_contact(
     body: schemas.ContactCreate, caller: CurrentCaller, customer: Customer
 ) -> Response:
     values = body.model_dump(exclude_unset=True)
-    contact = await customer.create_contact(caller.metadata, to_contact(values))
-    return common.record_response(
-        contact_json(contact), contact.version, 201, location=f"{PATH}/{contact.id}"
-    )
+    created = await customer.create_contact(caller.metadata, to_contact(values))
+    contact = created.contact
+    body_json = {**contact_json(contact), "likely_duplicates": duplicates_json(created)}
+    return common.record_response(body_json, contact.version, 201, location=f"{PATH}/{contact.id}")
 
 
 @router.get(

@@ -65,6 +65,17 @@ def _search_indexes(table: str) -> list[Index]:
     ]
 
 
+def _profile(search_name: str) -> list[Column[object]]:
+    """What accounts and contacts both keep besides their own fields."""
+    return [
+        _strings("other_phones", 32),
+        _json("addresses"),
+        _json("custom_fields", "{}"),
+        Column("last_contacted_at", DateTime(timezone=True)),
+        _search_name(search_name),
+    ]
+
+
 def _ownership() -> list[Column[object]]:
     return [
         Column("owner_id", UUID(as_uuid=True), nullable=False),
@@ -84,25 +95,16 @@ accounts = Table(
     Column("industry", String(100), nullable=False, server_default=""),
     Column("website", String(500), nullable=False, server_default=""),
     Column("phone", String(32), nullable=False, server_default=""),
-    Column("tags", ARRAY(String(50)), nullable=False, server_default=text("'{}'")),
+    _strings("tags", 50),
     Column("parent_id", UUID(as_uuid=True), ForeignKey("accounts.id")),
     *_ownership(),
     Column("legal_name", String(200), nullable=False, server_default=""),
     Column("employees", Integer, nullable=False, server_default="0"),
-    _strings("other_phones", 32),
-    _json("addresses"),
     Column("lifecycle", String(20), nullable=False, server_default="prospect"),
     Column("credit_limit", JSONB),
     Column("credit_rating", String(20), nullable=False, server_default=""),
     _json("agreements"),
-    _json("custom_fields", "{}"),
-    Column("last_contacted_at", DateTime(timezone=True)),
-    Column(
-        "search_name",
-        Text(collation="C"),
-        Computed(ACCOUNT_SEARCH_NAME, persisted=True),
-        nullable=False,
-    ),
+    *_profile(ACCOUNT_SEARCH_NAME),
     *timestamp_columns(),
     Index("ix_accounts_owner_id", "owner_id", "id"),
     Index("ix_accounts_team_id", "team_id", "id"),
@@ -123,21 +125,12 @@ contacts = Table(
     Column("title", String(100), nullable=False, server_default=""),
     *_ownership(),
     _strings("other_emails", 254),
-    _strings("other_phones", 32),
     _json("account_roles"),
-    _json("addresses"),
     Column("birthday", Date),
     Column("preferred_channel", String(10), nullable=False, server_default=""),
     _json("consents"),
     _strings("tags", 50),
-    _json("custom_fields", "{}"),
-    Column("last_contacted_at", DateTime(timezone=True)),
-    Column(
-        "search_name",
-        Text(collation="C"),
-        Computed(CONTACT_SEARCH_NAME, persisted=True),
-        nullable=False,
-    ),
+    *_profile(CONTACT_SEARCH_NAME),
     *timestamp_columns(),
     Index("ix_contacts_owner_id", "owner_id", "id"),
     Index("ix_contacts_team_id", "team_id", "id"),

@@ -277,16 +277,19 @@ def to_json(value: Any) -> Any:
 
 
 def from_json(kind: type[V], data: Any) -> V:
-    converters: dict[type[Any], Callable[[Any], Any]] = {
-        Address: lambda d: Address(**d),
-        Agreement: lambda d: Agreement(
-            d["reference"], date(d.get("starts_on")), date(d.get("ends_on")), d["description"]
-        ),
-        Consent: lambda d: Consent(
-            d["channel"], d["granted"], dt.datetime.fromisoformat(d["recorded_at"]), d["source"]
-        ),
-        AccountRole: lambda d: AccountRole(uuid.UUID(d["account_id"]), d["role"]),
-        Money: lambda d: Money(decimal.Decimal(d["value"]), d["currency"]),
-    }
-    found: V = converters[kind](data)
+    found: V = _FROM_JSON[kind](data)
     return found
+
+
+# Runs for every stored value of every record read: built once.
+_FROM_JSON: dict[type[Any], Callable[[Any], Any]] = {
+    Address: lambda d: Address(**d),
+    Agreement: lambda d: Agreement(
+        d["reference"], date(d.get("starts_on")), date(d.get("ends_on")), d["description"]
+    ),
+    Consent: lambda d: Consent(
+        d["channel"], d["granted"], dt.datetime.fromisoformat(d["recorded_at"]), d["source"]
+    ),
+    AccountRole: lambda d: AccountRole(uuid.UUID(d["account_id"]), d["role"]),
+    Money: lambda d: Money(decimal.Decimal(d["value"]), d["currency"]),
+}

@@ -14,11 +14,13 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from crm.customer.v1 import customer_pb2 as pb
 
 JsonObject = dict[str, Any]
-_LISTS = frozenset(
-    {"tags", "other_phones", "other_emails", "addresses", "agreements", "consents", "account_roles"}
-)
+_RECORD_FIELDS = [
+    *pb.Account.DESCRIPTOR.fields,
+    *pb.Contact.DESCRIPTOR.fields,
+]
+_LISTS = frozenset(f.name for f in _RECORD_FIELDS if f.is_repeated)
 # Message fields: null clears them, which proto expresses by leaving them out.
-_MESSAGES = frozenset({"credit_limit", "custom_fields"})
+_MESSAGES = frozenset(f.name for f in _RECORD_FIELDS if f.message_type and not f.is_repeated)
 
 
 def _time(value: Timestamp) -> str:

@@ -1,8 +1,6 @@
 """The customer service over real gRPC, PostgreSQL and NATS."""
 
 import uuid
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import grpc
@@ -15,33 +13,19 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from crm.customer.v1 import customer_pb2 as pb
 from crm.customer.v1 import customer_pb2_grpc as pb_grpc
-from crm_customer.bootstrap import bootstrap
-from crm_customer.config import CustomerSettings
 from crm_customer.repository import tables
 from crm_platform.auth.principal import Action, Scope
 from crm_platform.testing.services import (
     assert_schema_matches,
     call_metadata,
     principal,
-    running_service,
 )
+
+from .conftest import MIGRATIONS
 
 pytestmark = pytest.mark.integration
 
-MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 ADMIN = principal(objects=["account", "contact"])
-
-
-@pytest.fixture
-async def customer(database_url: str, nats_url: str) -> AsyncIterator[grpc.aio.Channel]:
-    async with running_service(
-        CustomerSettings,
-        bootstrap,
-        migrations=MIGRATIONS,
-        database_url=database_url,
-        nats_url=nats_url,
-    ) as channel:
-        yield channel
 
 
 async def test_migrations_match_the_tables(database_url: str) -> None:

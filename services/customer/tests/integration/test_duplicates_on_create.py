@@ -1,9 +1,7 @@
 """Creating a record reports the visible records it likely repeats, with the reasons, over
 real gRPC and PostgreSQL; the record is created regardless."""
 
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import grpc
@@ -11,14 +9,11 @@ import pytest
 
 from crm.customer.v1 import customer_pb2 as pb
 from crm.customer.v1 import customer_pb2_grpc as pb_grpc
-from crm_customer.bootstrap import bootstrap
-from crm_customer.config import CustomerSettings
 from crm_platform.auth.principal import Scope
-from crm_platform.testing.services import call_metadata, principal, running_service
+from crm_platform.testing.services import call_metadata, principal
 
 pytestmark = pytest.mark.integration
 
-MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 ADMIN = principal(objects=["account", "contact"])
 REP = principal(objects=["account", "contact"], scope=Scope.OWN)
 
@@ -46,15 +41,8 @@ def found(reply: pb.CreateAccountResponse | pb.CreateContactResponse) -> dict[st
 
 
 @pytest.fixture
-async def service(database_url: str, nats_url: str) -> AsyncIterator[Service]:
-    async with running_service(
-        CustomerSettings,
-        bootstrap,
-        migrations=MIGRATIONS,
-        database_url=database_url,
-        nats_url=nats_url,
-    ) as channel:
-        yield Service(pb_grpc.AccountServiceStub(channel), pb_grpc.ContactServiceStub(channel))
+def service(customer: grpc.aio.Channel) -> Service:
+    return Service(pb_grpc.AccountServiceStub(customer), pb_grpc.ContactServiceStub(customer))
 
 
 async def test_contacts_sharing_an_email_a_phone_or_a_name_at_one_account(

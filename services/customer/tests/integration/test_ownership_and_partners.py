@@ -1,8 +1,6 @@
 """Transfer, delete and partner rules of the customer service, over real gRPC and PostgreSQL."""
 
 import uuid
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import grpc
 import pytest
@@ -14,15 +12,12 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from crm.customer.v1 import customer_pb2 as pb
 from crm.customer.v1 import customer_pb2_grpc as pb_grpc
-from crm_customer.bootstrap import bootstrap
-from crm_customer.config import CustomerSettings
 from crm_customer.repository import tables
 from crm_platform.auth.principal import Action, Principal, Scope
-from crm_platform.testing.services import call_metadata, principal, running_service
+from crm_platform.testing.services import call_metadata, principal
 
 pytestmark = pytest.mark.integration
 
-MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 ADMIN = principal(objects=["account", "contact"])
 TEAM = uuid.uuid4()
 REP = principal(
@@ -38,15 +33,8 @@ PARTNER = principal(
 
 
 @pytest.fixture
-async def accounts(database_url: str, nats_url: str) -> AsyncIterator[pb_grpc.AccountServiceStub]:
-    async with running_service(
-        CustomerSettings,
-        bootstrap,
-        migrations=MIGRATIONS,
-        database_url=database_url,
-        nats_url=nats_url,
-    ) as channel:
-        yield pb_grpc.AccountServiceStub(channel)
+def accounts(customer: grpc.aio.Channel) -> pb_grpc.AccountServiceStub:
+    return pb_grpc.AccountServiceStub(customer)
 
 
 async def create(accounts: pb_grpc.AccountServiceStub, who: Principal, **fields: str) -> pb.Account:

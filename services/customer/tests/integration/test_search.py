@@ -3,9 +3,7 @@ phone in any format, company, tags, owner, lifecycle, not contacted, custom fiel
 and cursor-paginated, always within the caller's visibility."""
 
 import datetime as dt
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import grpc
@@ -15,15 +13,12 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from crm.customer.v1 import customer_pb2 as pb
 from crm.customer.v1 import customer_pb2_grpc as pb_grpc
-from crm_customer.bootstrap import bootstrap
-from crm_customer.config import CustomerSettings
 from crm_customer.repository import tables
 from crm_platform.auth.principal import Scope
-from crm_platform.testing.services import call_metadata, principal, running_service
+from crm_platform.testing.services import call_metadata, principal
 
 pytestmark = pytest.mark.integration
 
-MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 ADMIN = principal(objects=["account", "contact"])
 REP = principal(objects=["account", "contact"], scope=Scope.OWN)
 
@@ -78,39 +73,32 @@ CONTACTS: list[dict[str, Any]] = [
 
 
 @pytest.fixture
-async def base(database_url: str, nats_url: str) -> AsyncIterator[Base]:
-    async with running_service(
-        CustomerSettings,
-        bootstrap,
-        migrations=MIGRATIONS,
-        database_url=database_url,
-        nats_url=nats_url,
-    ) as channel:
-        found = Base(
-            pb_grpc.AccountServiceStub(channel),
-            pb_grpc.ContactServiceStub(channel),
-            {},
-            database_url,
+async def base(customer: grpc.aio.Channel, database_url: str) -> Base:
+    found = Base(
+        pb_grpc.AccountServiceStub(customer),
+        pb_grpc.ContactServiceStub(customer),
+        {},
+        database_url,
+    )
+    for name, lifecycle in (("Acme", "customer"), ("Globex", "prospect")):
+        account = pb.Account(name=name, lifecycle=lifecycle, tags=[name.lower()])
+        reply = await found.accounts.CreateAccount(
+            pb.CreateAccountRequest(account=account), metadata=call_metadata(ADMIN)
         )
-        for name, lifecycle in (("Acme", "customer"), ("Globex", "prospect")):
-            account = pb.Account(name=name, lifecycle=lifecycle, tags=[name.lower()])
-            reply = await found.accounts.CreateAccount(
-                pb.CreateAccountRequest(account=account), metadata=call_metadata(ADMIN)
-            )
-            found.ids[name] = reply.account.id
-        for values in CONTACTS:
-            values = dict(values)
-            account_name = values.pop("account", None)
-            custom = values.pop("custom_fields", None)
-            contact = pb.Contact(**values, account_id=found.ids.get(account_name, ""))
-            if custom:
-                contact.custom_fields.update(custom)
-            who = REP if values["first_name"] == "Bob" else ADMIN
-            reply = await found.contacts.CreateContact(
-                pb.CreateContactRequest(contact=contact), metadata=call_metadata(who)
-            )
-            found.ids[values["first_name"]] = reply.contact.id
-        yield found
+        found.ids[name] = reply.account.id
+    for values in CONTACTS:
+        values = dict(values)
+        account_name = values.pop("account", None)
+        custom = values.pop("custom_fields", None)
+        contact = pb.Contact(**values, account_id=found.ids.get(account_name, ""))
+        if custom:
+            contact.custom_fields.update(custom)
+        who = REP if values["first_name"] == "Bob" else ADMIN
+        reply = await found.contacts.CreateContact(
+            pb.CreateContactRequest(contact=contact), metadata=call_metadata(who)
+        )
+        found.ids[values["first_name"]] = reply.contact.id
+    return found
 
 
 async def test_names_match_by_the_start_of_any_word_and_despite_typos(base: Base) -> None:

@@ -1,0 +1,25 @@
+"""The customer service running on real PostgreSQL and NATS, reached over gRPC."""
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import grpc
+import pytest
+
+from crm_customer.bootstrap import bootstrap
+from crm_customer.config import CustomerSettings
+from crm_platform.testing.services import running_service
+
+MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
+
+
+@pytest.fixture
+async def customer(database_url: str, nats_url: str) -> AsyncIterator[grpc.aio.Channel]:
+    async with running_service(
+        CustomerSettings,
+        bootstrap,
+        migrations=MIGRATIONS,
+        database_url=database_url,
+        nats_url=nats_url,
+    ) as channel:
+        yield channel

@@ -113,3 +113,8 @@ async def test_a_bad_record_reports_nothing_and_is_not_created(service: Service)
     with pytest.raises(grpc.aio.AioRpcError) as raised:
         await service.contact(email="ann@example.com")  # no name
     assert raised.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    listed = await service.contacts.ListContacts(
+        pb.ListContactsRequest(filter=pb.RecordFilter(email="ann@example.com")),
+        metadata=call_metadata(ADMIN),
+    )
+    assert [c.first_name for c in listed.contacts] == ["Ann"]

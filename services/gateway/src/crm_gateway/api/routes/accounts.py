@@ -66,9 +66,7 @@ async def get_account(
 ) -> Response:
     common.require_plausible_id(account_id, "account")
     account = await customer.get_account(caller.metadata, account_id)
-    if common.not_modified(if_none_match, account.version):
-        return common.not_modified_response(account.version)
-    return common.record_response(account_json(account), account.version)
+    return common.read_response(if_none_match, account.version, lambda: account_json(account))
 
 
 @router.patch(

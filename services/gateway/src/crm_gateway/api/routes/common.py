@@ -3,7 +3,7 @@
 import base64
 import json
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Annotated, Any
 
 from fastapi import Header, Query
@@ -102,6 +102,16 @@ def not_modified(if_none_match: str | None, version: int) -> bool:
 
 def not_modified_response(version: int) -> Response:
     return Response(status_code=304, headers={"ETag": etag(version)})
+
+
+def read_response(
+    if_none_match: str | None, version: int, render: Callable[[], dict[str, Any]]
+) -> Response:
+    """A record read: 304 when the client holds this version (nothing rendered), else the
+    record with its ETag."""
+    if not_modified(if_none_match, version):
+        return not_modified_response(version)
+    return record_response(render(), version)
 
 
 def expected_version(if_match: str | None) -> int | None:

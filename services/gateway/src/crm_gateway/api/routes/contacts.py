@@ -83,9 +83,7 @@ async def get_contact(
 ) -> Response:
     common.require_plausible_id(contact_id, "contact")
     contact = await customer.get_contact(caller.metadata, contact_id)
-    if common.not_modified(if_none_match, contact.version):
-        return common.not_modified_response(contact.version)
-    return common.record_response(contact_json(contact), contact.version)
+    return common.read_response(if_none_match, contact.version, lambda: contact_json(contact))
 
 
 @router.patch(

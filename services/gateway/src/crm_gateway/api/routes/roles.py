@@ -80,9 +80,7 @@ async def get_role(
     if_none_match: IfNoneMatch = None,
 ) -> Response:
     role = await services.roles.get(caller.principal, name)
-    if common.not_modified(if_none_match, role.version):
-        return common.not_modified_response(role.version)
-    return common.record_response(role_json(role), role.version)
+    return common.read_response(if_none_match, role.version, lambda: role_json(role))
 
 
 @router.patch(

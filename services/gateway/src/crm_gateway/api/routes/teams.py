@@ -72,9 +72,7 @@ async def get_team(
     if_none_match: IfNoneMatch = None,
 ) -> Response:
     team = await services.teams.get(caller.principal, path_id(team_id, "team"))
-    if common.not_modified(if_none_match, team.version):
-        return common.not_modified_response(team.version)
-    return common.record_response(team_json(team), team.version)
+    return common.read_response(if_none_match, team.version, lambda: team_json(team))
 
 
 @router.patch(

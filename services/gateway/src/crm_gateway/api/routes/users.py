@@ -91,9 +91,7 @@ async def get_user(
     if_none_match: IfNoneMatch = None,
 ) -> Response:
     user = await services.users.get(caller.principal, path_id(user_id, "user"))
-    if common.not_modified(if_none_match, user.version):
-        return common.not_modified_response(user.version)
-    return common.record_response(user_json(user), user.version)
+    return common.read_response(if_none_match, user.version, lambda: user_json(user))
 
 
 @router.patch(

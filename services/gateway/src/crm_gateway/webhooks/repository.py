@@ -97,10 +97,14 @@ class SqlWebhooks:
             await connection.execute(insert(webhooks).values(_row(webhook)))
 
     async def get(self, webhook_id: uuid.UUID) -> Webhook | None:
+        return (await self.many([webhook_id])).get(webhook_id)
+
+    async def many(self, webhook_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Webhook]:
+        """The webhooks that still exist among `webhook_ids`, in one query."""
         async with self._engine.connect() as connection:
-            statement = select(webhooks).where(webhooks.c.id == webhook_id)
-            row = (await connection.execute(statement)).first()
-        return _webhook(row._mapping) if row else None
+            statement = select(webhooks).where(webhooks.c.id.in_(set(webhook_ids)))
+            found = [_webhook(row._mapping) for row in await connection.execute(statement)]
+        return {webhook.id: webhook for webhook in found}
 
     async def page(
         self, *, owner_id: uuid.UUID | None, after: uuid.UUID | None, limit: int

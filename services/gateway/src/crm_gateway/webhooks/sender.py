@@ -17,7 +17,7 @@ import httpx
 from prometheus_client import Counter
 
 from crm_gateway.webhooks.deliveries import Outcome, SqlDeliveries
-from crm_gateway.webhooks.model import Delivery
+from crm_gateway.webhooks.model import Delivery, Webhook
 from crm_gateway.webhooks.repository import SqlWebhooks
 from crm_gateway.webhooks.rules import address_allowed, retry_delay, signature
 
@@ -92,7 +92,11 @@ class DeliverySender:
         batch = await self._deliveries.claim_due(
             limit=self._policy.batch, claim_seconds=claim_seconds
         )
-        await asyncio.gather(*(self._send(delivery) for delivery in batch))
+        hooks = await self._webhooks.many([delivery.webhook_id for delivery in batch])
+        # A webhook deleted since took its deliveries with it.
+        await asyncio.gather(
+            *(self._send(d, hooks[d.webhook_id]) for d in batch if d.webhook_id in hooks)
+        )
         return len(batch)
 
     async def _run(self) -> None:
@@ -105,10 +109,7 @@ class DeliverySender:
             if not sent:
                 await asyncio.sleep(self._policy.idle_poll_seconds)
 
-    async def _send(self, delivery: Delivery) -> None:
-        webhook = await self._webhooks.get(delivery.webhook_id)
-        if webhook is None:
-            return  # deleted since; its deliveries went with it
+    async def _send(self, delivery: Delivery, webhook: Webhook) -> None:
         body = json.dumps(delivery.payload, separators=(",", ":")).encode()
         timestamp = int(time.time())
         headers = {

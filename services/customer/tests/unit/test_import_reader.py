@@ -289,7 +289,6 @@ def test_a_large_csv_streams_in_flat_memory(tmp_path: Path) -> None:
         200_001,
         ["联系人199999", "person199999@example.com", "13800199999", "公司82", "经理", "第199999行"],
     )
-    print(f"tracemalloc peak {peak / 1024:.0f} KiB")
     assert peak < 3 * 1024 * 1024, f"peak {peak / 1024:.0f} KiB"
 
 

@@ -45,20 +45,33 @@ def email(value: Any) -> str:
         raise ValueError(str(error)) from None
 
 
-def phone(value: Any) -> str:
-    """Stored in E.164 (`+493012345678`), so one number written many ways is one number."""
-    value = text(32)(value)
-    if not value:
-        return ""
-    try:
-        parsed = phonenumbers.parse(value, None)
-    except phonenumbers.NumberParseException:
-        raise ValueError(
-            "is not a phone number in international format, e.g. +49 30 1234567"
-        ) from None
-    if not phonenumbers.is_valid_number(parsed):
-        raise ValueError("is not a valid phone number")
-    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+def phone_in(region: str | None) -> Validator:
+    """Phone numbers as `phone` stores them, with `region` (ISO 3166 code, "CN") for numbers
+    written without a country code: in CN, "138 0013 8000" is +8613800138000. Without a
+    region a number needs its + and country code."""
+    length = text(32)
+
+    def check(value: Any) -> str:
+        value = length(value)
+        if not value:
+            return ""
+        try:
+            parsed = phonenumbers.parse(value, region)
+        except phonenumbers.NumberParseException:
+            if region is None:
+                raise ValueError(
+                    "is not a phone number in international format, e.g. +49 30 1234567"
+                ) from None
+            raise ValueError("is not a phone number") from None
+        if not phonenumbers.is_valid_number(parsed):
+            raise ValueError("is not a valid phone number")
+        return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+    return check
+
+
+# Stored in E.164 (`+493012345678`), so one number written many ways is one number.
+phone = phone_in(None)
 
 
 def website(value: Any) -> str:

@@ -1,11 +1,19 @@
 """Wires concrete classes together; the only place that does."""
 
-from crm.customer.v1 import customer_pb2, customer_pb2_grpc
+import asyncio
+
+from crm.customer.v1 import customer_pb2, customer_pb2_grpc, imports_pb2, imports_pb2_grpc
+from crm_customer.api.imports import ImportServicer
 from crm_customer.api.servicers import AccountServicer, ContactServicer
+from crm_customer.config import CustomerSettings
 from crm_customer.events.outbound import to_outbox_event
+from crm_customer.repository.imports import NOTIFY_CHANNEL
 from crm_customer.repository.unit_of_work import SqlUnitOfWork
-from crm_platform.db.engine import autocommit, create_engine
+from crm_customer.usecases.import_runner import ImportRunner
+from crm_customer.usecases.imports import FileLimits
+from crm_platform.db.engine import asyncpg_dsn, autocommit, create_engine
 from crm_platform.events.connection import connect_nats
+from crm_platform.events.listener import Notifications
 from crm_platform.events.relay import OutboxRelay
 from crm_platform.events.streams import ensure_service_stream
 from crm_platform.service import ServiceRuntime
@@ -17,6 +25,7 @@ SEARCH_SETTINGS = {"pg_trgm.word_similarity_threshold": "0.5"}
 
 
 async def bootstrap(settings: ServiceSettings) -> ServiceRuntime:
+    customer = settings if isinstance(settings, CustomerSettings) else CustomerSettings()
     engine = create_engine(
         settings.database_url,
         pool_size=settings.database_pool_size,
@@ -40,6 +49,25 @@ async def bootstrap(settings: ServiceSettings) -> ServiceRuntime:
     def reads() -> SqlUnitOfWork:
         return SqlUnitOfWork(read_engine, to_outbox_event)
 
+    dsn = asyncpg_dsn(settings.database_url)
+
+    async def listen(wake: asyncio.Event) -> None:
+        await Notifications(dsn, NOTIFY_CHANNEL, wake).run()
+
+    runner = ImportRunner(
+        uow,
+        batch_rows=customer.import_batch_rows,
+        lease_seconds=customer.import_lease_seconds,
+        spool_dir=customer.import_spool_dir,
+        listen=listen,
+    )
+    imports = ImportServicer(
+        uow=uow,
+        reads=reads,
+        limits=FileLimits(customer.import_max_bytes, customer.import_max_rows),
+        queued=runner.wake,
+        spool_dir=customer.import_spool_dir,
+    )
     services = customer_pb2.DESCRIPTOR.services_by_name
     return ServiceRuntime(
         registrations=[
@@ -53,7 +81,12 @@ async def bootstrap(settings: ServiceSettings) -> ServiceRuntime:
                 ContactServicer(uow=uow, reads=reads),
                 services["ContactService"].full_name,
             ),
+            (
+                imports_pb2_grpc.add_ImportServiceServicer_to_server,
+                imports,
+                imports_pb2.DESCRIPTOR.services_by_name["ImportService"].full_name,
+            ),
         ],
-        workers=[relay],
+        workers=[relay, runner],
         closers=[nats.close, engine.dispose],
     )

@@ -1,5 +1,6 @@
 """Customer service settings, from CRM_CUSTOMER_* environment variables."""
 
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from crm_platform.settings import ServiceSettings
@@ -11,3 +12,13 @@ class CustomerSettings(ServiceSettings):
     service_name: str = "customer"
     grpc_port: int = 50061
     metrics_port: int = 9561
+
+    # Imports (POST /api/v1/imports): uploads above this size or row count are refused.
+    import_max_bytes: int = Field(default=1 << 30, ge=1024)
+    import_max_rows: int = Field(default=5_000_000, ge=1)
+    # Rows written per transaction: a restart resumes after the last one committed.
+    import_batch_rows: int = Field(default=2_000, ge=1, le=50_000)
+    # A job whose worker stopped renewing this long is taken over by another worker.
+    import_lease_seconds: float = Field(default=30.0, gt=0)
+    # Where a running import's file is kept while it is read; the system's default if unset.
+    import_spool_dir: str | None = None

@@ -79,10 +79,13 @@ class Principal:
 
 def issue_token(principal: Principal, secret: str, *, ttl_seconds: int = 300) -> str:
     now = int(time.time())
-    claims: dict[str, Any] = {
-        "aud": AUDIENCE,
-        "iat": now,
-        "exp": now + ttl_seconds,
+    claims = {"aud": AUDIENCE, "iat": now, "exp": now + ttl_seconds, **to_claims(principal)}
+    return jwt.encode(claims, secret, algorithm="HS256")
+
+
+def to_claims(principal: Principal) -> dict[str, Any]:
+    """The principal as JSON, e.g. for work done later on its behalf (from_claims reverses)."""
+    return {
         "sub": str(principal.subject_id),
         "knd": principal.kind,
         "rol": sorted(principal.roles),
@@ -91,7 +94,18 @@ def issue_token(principal: Principal, secret: str, *, ttl_seconds: int = 300) ->
         "ptn": str(principal.partner_id) if principal.partner_id else None,
         "grt": principal.grants,
     }
-    return jwt.encode(claims, secret, algorithm="HS256")
+
+
+def from_claims(claims: dict[str, Any]) -> Principal:
+    return Principal(
+        subject_id=uuid.UUID(claims["sub"]),
+        kind=claims["knd"],
+        roles=frozenset(claims["rol"]),
+        team_id=uuid.UUID(claims["tm"]) if claims.get("tm") else None,
+        team_ids=frozenset(uuid.UUID(t) for t in claims["tms"]),
+        partner_id=uuid.UUID(claims["ptn"]) if claims.get("ptn") else None,
+        grants=claims["grt"],
+    )
 
 
 def verify_token(token: str, secret: str) -> Principal:
@@ -121,15 +135,7 @@ class TokenVerifier:
 def _decode(token: str, secret: str) -> tuple[Principal, int]:
     try:
         claims = jwt.decode(token, secret, algorithms=["HS256"], audience=AUDIENCE)
-        principal = Principal(
-            subject_id=uuid.UUID(claims["sub"]),
-            kind=claims["knd"],
-            roles=frozenset(claims["rol"]),
-            team_id=uuid.UUID(claims["tm"]) if claims.get("tm") else None,
-            team_ids=frozenset(uuid.UUID(t) for t in claims["tms"]),
-            partner_id=uuid.UUID(claims["ptn"]) if claims.get("ptn") else None,
-            grants=claims["grt"],
-        )
+        principal = from_claims(claims)
         return principal, int(claims["exp"])
     except (jwt.PyJWTError, KeyError, ValueError, TypeError) as exc:
         raise Unauthenticated("invalid internal principal") from exc

@@ -83,8 +83,31 @@ class SqlRecordRepository(Generic[R]):
         )
         return [self._to_record(row._mapping) for row in await self._session.execute(query)]
 
+    async def with_keys(
+        self,
+        *,
+        emails: list[str],
+        phones: list[str],
+        names: list[str],
+        principal: Principal,
+        scope: Scope,
+    ) -> list[R]:
+        table = self._table
+        query = select(*self._columns).where(
+            table.c.deleted_at.is_(None),
+            visible_rows(table, principal, scope),
+            search.with_keys(table, emails=emails, phones=phones, names=names),
+        )
+        return [self._to_record(row._mapping) for row in await self._session.execute(query)]
+
     async def add(self, record: R) -> None:
-        await self._session.execute(insert(self._table).values(**self._to_row(record)))
+        await self.add_many([record])
+
+    async def add_many(self, records: list[R]) -> None:
+        if records:
+            await self._session.execute(
+                insert(self._table), [self._to_row(record) for record in records]
+            )
 
     async def replace(self, record: R, *, expected_version: int) -> bool:
         values = self._to_row(record)

@@ -109,6 +109,22 @@ def look_alikes(table: Table, record: Any) -> ColumnElement[bool]:
     return or_(*found) if found else false()
 
 
+def with_keys(
+    table: Table, *, emails: list[str], phones: list[str], names: list[str]
+) -> ColumnElement[bool]:
+    """Rows holding any of these emails or phones (as stored), or one of these names, case
+    aside (accounts, by the lower(name) index)."""
+    c = table.c
+    found: list[ColumnElement[bool]] = []
+    if phones:
+        found += [c.phone.in_(phones), c.other_phones.overlap(_strings(phones))]
+    if emails and "email" in c:
+        found += [c.email.in_(emails), c.other_emails.overlap(_strings(emails))]
+    if names and "email" not in c:
+        found.append(func.lower(c.name).in_(names))
+    return or_(*found) if found else false()
+
+
 def name_matches(table: Table, text: str, *, fuzzy: bool = True) -> ColumnElement[bool]:
     """`text` begins a word of the name, or (fuzzy, 3+ characters) is similar to one. The
     database lower-cases both sides, so they agree on every character."""

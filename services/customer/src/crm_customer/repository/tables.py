@@ -1,6 +1,8 @@
 """The customer database schema (mirrored by migrations/)."""
 
 from sqlalchemy import (
+    BigInteger,
+    Boolean,
     Column,
     Computed,
     Date,
@@ -8,9 +10,11 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Table,
     Text,
+    func,
     text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
@@ -109,6 +113,8 @@ accounts = Table(
     Index("ix_accounts_owner_id", "owner_id", "id"),
     Index("ix_accounts_team_id", "team_id", "id"),
     Index("ix_accounts_partner_id", "partner_id", "id"),
+    # Imports find the account a row names (domain/imports.py: name, case aside).
+    Index("ix_accounts_lower_name", func.lower(text("name"))),
     *_search_indexes("accounts"),
 )
 
@@ -145,6 +151,68 @@ contacts = Table(
         postgresql_ops={"account_roles": "jsonb_path_ops"},
         postgresql_using="gin",
     ),
+)
+
+imports = Table(
+    "imports",
+    metadata,
+    id_column(),
+    Column("entity", String(20), nullable=False),
+    Column("mode", String(20), nullable=False),
+    Column("default_region", String(2)),
+    Column("dry_run", Boolean, nullable=False),
+    Column("mapping", JSONB, nullable=False),
+    Column("file_name", String(255), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("error", Text, nullable=False, server_default=""),
+    Column("ignored_columns", ARRAY(Text), nullable=False, server_default=text("'{}'")),
+    *(
+        Column(name, BigInteger, nullable=False, server_default="0")
+        for name in ("total", "processed", "created", "updated", "skipped", "failed")
+    ),
+    Column("owner_id", UUID(as_uuid=True), nullable=False),
+    Column("team_id", UUID(as_uuid=True)),
+    Column("partner_id", UUID(as_uuid=True)),
+    # Who started it, as the gateway signed it: the job acts with the same rights.
+    Column("principal", JSONB, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("finished_at", DateTime(timezone=True)),
+    # Which worker runs the job, until when: a job whose lease ran out is taken over.
+    Column("lease_holder", UUID(as_uuid=True)),
+    Column("lease_until", DateTime(timezone=True)),
+    Index(
+        "ix_imports_unfinished",
+        "created_at",
+        postgresql_where=text("status IN ('queued', 'running')"),
+    ),
+)
+
+import_file_chunks = Table(
+    "import_file_chunks",
+    metadata,
+    Column(
+        "import_id",
+        UUID(as_uuid=True),
+        ForeignKey("imports.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("seq", Integer, primary_key=True),
+    Column("data", LargeBinary, nullable=False),
+)
+
+import_problems = Table(
+    "import_problems",
+    metadata,
+    Column(
+        "import_id",
+        UUID(as_uuid=True),
+        ForeignKey("imports.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("line", BigInteger, primary_key=True),
+    Column("outcome", String(10), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("cells", ARRAY(Text), nullable=False),
 )
 
 field_history = history_table(metadata)

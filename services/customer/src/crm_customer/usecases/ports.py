@@ -1,10 +1,13 @@
 """What the use cases need from storage, as Protocols the repository layer satisfies."""
 
+import datetime as dt
 import uuid
+from collections.abc import AsyncIterator, Sequence
 from typing import Any, Protocol, Self
 
 from crm_customer.domain.accounts import Account
 from crm_customer.domain.contacts import Contact
+from crm_customer.domain.imports import ImportJob, Problem, Progress, Status
 from crm_customer.domain.records import R, RecordEvent
 from crm_customer.domain.search import Cursor, Filter, Order
 from crm_platform.auth.principal import Principal, Scope
@@ -35,7 +38,22 @@ class RecordRepository(Protocol[R]):
         """Visible records that may be `record` again (a superset: the domain decides)."""
         ...
 
+    async def with_keys(
+        self,
+        *,
+        emails: list[str],
+        phones: list[str],
+        names: list[str],
+        principal: Principal,
+        scope: Scope,
+    ) -> list[R]:
+        """Visible records with any of these emails or phones, or (accounts) one of these
+        lower-cased names."""
+        ...
+
     async def add(self, record: R) -> None: ...
+
+    async def add_many(self, records: list[R]) -> None: ...
 
     async def replace(self, record: R, *, expected_version: int) -> bool:
         """Store `record` if the stored version is still `expected_version`."""
@@ -46,12 +64,49 @@ class RecordRepository(Protocol[R]):
         ...
 
 
+class ImportJobs(Protocol):
+    async def add(self, job: ImportJob) -> None: ...
+
+    async def add_chunk(self, job_id: uuid.UUID, seq: int, data: bytes) -> None: ...
+
+    async def release(self, job_id: uuid.UUID, holder: uuid.UUID, pause: dt.timedelta) -> None: ...
+
+    def chunks(self, job_id: uuid.UUID) -> AsyncIterator[bytes]: ...
+
+    async def get(
+        self, job_id: uuid.UUID, *, principal: Principal, scope: Scope
+    ) -> ImportJob | None: ...
+
+    async def claim(self, holder: uuid.UUID, lease: dt.timedelta) -> ImportJob | None: ...
+
+    async def save_progress(
+        self,
+        job_id: uuid.UUID,
+        holder: uuid.UUID,
+        progress: Progress,
+        lease: dt.timedelta,
+        *,
+        restart: bool = False,
+    ) -> bool: ...
+
+    async def add_problems(self, job_id: uuid.UUID, problems: Sequence[Problem]) -> None: ...
+
+    def problems(self, job_id: uuid.UUID, batch: int) -> AsyncIterator[list[Problem]]: ...
+
+    async def finish(
+        self, job_id: uuid.UUID, holder: uuid.UUID, status: Status, error: str = ""
+    ) -> bool: ...
+
+
 class UnitOfWork(Protocol):
     @property
     def accounts(self) -> RecordRepository[Account]: ...
 
     @property
     def contacts(self) -> RecordRepository[Contact]: ...
+
+    @property
+    def imports(self) -> ImportJobs: ...
 
     async def __aenter__(self) -> Self: ...
 

@@ -68,7 +68,7 @@ async def create_record(
     caller decides, e.g. by merging)."""
     principal.require(kind.obj, Action.CREATE)
     # Empty values are what an unset proto field reads as: only real ones count as sent.
-    _check_writable(kind, principal, [name for name, value in values.items() if value])
+    check_writable(kind, principal, [name for name, value in values.items() if value])
     if principal.partner_id is not None:  # what a partner creates stays in its sight
         values = {**values, "partner_id": principal.partner_id}
     record, event = kind.record_type.create(
@@ -111,7 +111,7 @@ async def update_record(
     expected_version: int,
     values: Mapping[str, Any],
 ) -> R:
-    _check_writable(kind, principal, values)
+    check_writable(kind, principal, values)
     async with uow:
         repo = kind.repo(uow)
         current = await _visible(kind, repo, principal, record_id)
@@ -233,7 +233,7 @@ async def _visible(
     return record
 
 
-def _check_writable(kind: RecordKind[R], principal: Principal, names: Iterable[str]) -> None:
+def check_writable(kind: RecordKind[R], principal: Principal, names: Iterable[str]) -> None:
     """Fields the caller may not set at all are a bad request, whatever the record."""
     violations = []
     for name in names:

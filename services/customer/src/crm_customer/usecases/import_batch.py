@@ -1,0 +1,262 @@
+"""One batch of an import's rows applied in the caller's transaction: each row created,
+skipped as a duplicate, merged into the record it repeats (upsert) or failed with its reason.
+
+Duplicates are found by key (domain/imports.py `duplicate_keys`) among the visible records
+already stored — which include the rows of earlier batches — and the batch's own rows, so
+memory holds one batch whatever the file's size, and a resumed import decides as before."""
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from crm_customer.domain.accounts import Account
+from crm_customer.domain.imports import (
+    ImportSpec,
+    Mode,
+    Outcome,
+    Problem,
+    Progress,
+    duplicate_keys,
+    merged_values,
+    name_key,
+    record_values,
+)
+from crm_customer.domain.records import Record, RecordEvent
+from crm_customer.imports import ParsedRow, RawRow
+from crm_customer.usecases.accounts import ACCOUNTS
+from crm_customer.usecases.contacts import CONTACTS
+from crm_customer.usecases.ports import UnitOfWork
+from crm_customer.usecases.records import RecordKind, check_writable
+from crm_platform.auth.principal import Action, Principal
+from crm_platform.errors import FieldViolation, InvalidArgument, StaleVersion
+from crm_platform.ids import uuid7
+
+KINDS: dict[str, RecordKind[Any]] = {"contacts": CONTACTS, "accounts": ACCOUNTS}
+_DUPLICATE_CANDIDATES = 50
+
+
+@dataclass
+class BatchResult:
+    progress: Progress = field(default_factory=Progress)
+    problems: list[Problem] = field(default_factory=list)
+    events: list[RecordEvent] = field(default_factory=list)
+
+
+@dataclass
+class _Target:
+    """A record rows of this batch lead to: stored before (`stored`) or new."""
+
+    record: Record
+    stored: Record | None
+    line: int  # the row that created it, for new ones
+    values: dict[str, Any] = field(default_factory=dict)  # a new one's values so far
+
+
+async def apply_batch(
+    *,
+    uow: UnitOfWork,
+    principal: Principal,
+    spec: ImportSpec,
+    rows: list[tuple[RawRow, ParsedRow]],
+) -> BatchResult:
+    """Store what the rows make (not committed) and say what became of each."""
+    batch = _Batch(uow, principal, spec)
+    await batch.apply(rows)
+    return batch.result
+
+
+class _Batch:
+    def __init__(self, uow: UnitOfWork, principal: Principal, spec: ImportSpec) -> None:
+        self.uow = uow
+        self.principal = principal
+        self.spec = spec
+        self.kind = KINDS[spec.entity]
+        self.repo = self.kind.repo(uow)
+        self.result = BatchResult()
+        self.by_key: dict[str, _Target] = {}
+        self.targets: dict[uuid.UUID, _Target] = {}
+
+    async def apply(self, rows: list[tuple[RawRow, ParsedRow]]) -> None:
+        wanted: list[tuple[RawRow, dict[str, Any]]] = []
+        for raw, parsed in rows:
+            if parsed.error:
+                self._problem(raw, Outcome.FAILED, parsed.error)
+            else:
+                wanted.append((raw, record_values(self.spec.entity, parsed.values)))
+        self.result.progress.processed = len(rows)
+        if self.spec.entity == "contacts":
+            wanted = await self._with_accounts(wanted)
+        await self._load_stored(wanted)
+        for raw, values in wanted:
+            await self._row(raw, values)
+        await self._store()
+
+    async def _row(self, raw: RawRow, values: dict[str, Any]) -> None:
+        keys = duplicate_keys(self.spec.entity, values)
+        key = next((k for k in keys if k in self.by_key), None)
+        try:
+            check_writable(self.kind, self.principal, values)
+            if key is None:
+                await self._create(raw, values)
+            elif self.spec.mode is Mode.UPSERT:
+                self._merge(raw, self.by_key[key], values)
+            else:
+                described = _described(self.by_key[key], key)
+                self._problem(raw, Outcome.SKIPPED, f"duplicate of {described}")
+        except InvalidArgument as error:
+            self._problem(raw, Outcome.FAILED, str(error))
+
+    async def _create(self, raw: RawRow, values: dict[str, Any]) -> None:
+        record = self._new_record(uuid7(), values)
+        if self.spec.mode is Mode.SKIP_DUPLICATES and (likely := await self._likely(record)):
+            self._problem(raw, Outcome.SKIPPED, likely)
+            return
+        self._remember(_Target(record, None, raw.line, values), values)
+        self.result.progress.created += 1
+
+    def _merge(self, raw: RawRow, target: _Target, values: dict[str, Any]) -> None:
+        current = target.values if target.stored is None else target.record.snapshot()
+        changes = merged_values(current, values)
+        if not changes:
+            self._problem(raw, Outcome.SKIPPED, f"nothing new for {_described(target)}")
+            return
+        if target.stored is None:
+            merged = {**target.values, **changes}
+            target.record = self._new_record(target.record.id, merged)
+            target.values = merged
+        else:
+            self._require_edit(target.stored)
+            target.record, _ = target.record.update(changes)
+        self._remember(target, values)
+        self.result.progress.updated += 1
+
+    def _new_record(self, record_id: uuid.UUID, values: dict[str, Any]) -> Record:
+        if self.principal.partner_id is not None:
+            values = {**values, "partner_id": self.principal.partner_id}
+        record, _ = self.kind.record_type.create(
+            id=record_id,
+            owner_id=self.principal.subject_id,
+            team_id=self.principal.team_id,
+            values=values,
+        )
+        return record
+
+    def _require_edit(self, record: Record) -> None:
+        scope = self.principal.scope(self.kind.obj, Action.EDIT)
+        if scope is None or not self.principal.reaches(
+            scope, owner_id=record.owner_id, team_id=record.team_id, partner_id=record.partner_id
+        ):
+            why = f"may not be changed by you: {self.kind.obj} {record.id}"
+            raise InvalidArgument([FieldViolation("row", why)])
+
+    def _remember(self, target: _Target, values: dict[str, Any]) -> None:
+        self.targets[target.record.id] = target
+        for key in duplicate_keys(self.spec.entity, values):
+            self.by_key.setdefault(key, target)
+
+    async def _likely(self, record: Record) -> str:
+        scope = self.principal.scope(self.kind.obj, Action.READ)
+        if scope is None or self.kind.duplicates is None:
+            return ""
+        candidates = await self.repo.look_alikes(
+            record, principal=self.principal, scope=scope, limit=_DUPLICATE_CANDIDATES
+        )
+        matches = self.kind.duplicates(record, candidates)
+        if not matches:
+            return ""
+        reasons = ", ".join(str(r) for r in matches[0].reasons)
+        return f"likely duplicate of {self.kind.obj} {matches[0].other_id} ({reasons})"
+
+    async def _load_stored(self, wanted: list[tuple[RawRow, dict[str, Any]]]) -> None:
+        keys = {key for _, values in wanted for key in duplicate_keys(self.spec.entity, values)}
+        scope = self.principal.scope(self.kind.obj, Action.READ)
+        if not keys or scope is None:
+            return
+        stored = await self.repo.with_keys(
+            emails=[k[6:] for k in keys if k.startswith("email:")],
+            phones=[k[6:] for k in keys if k.startswith("phone:")],
+            names=[k[5:] for k in keys if k.startswith("name:")],
+            principal=self.principal,
+            scope=scope,
+        )
+        for record in sorted(stored, key=lambda r: r.created_at):  # the oldest one wins
+            target = _Target(record, record, 0)
+            for key in duplicate_keys(self.spec.entity, record.snapshot()):
+                self.by_key.setdefault(key, target)
+
+    async def _with_accounts(
+        self, wanted: list[tuple[RawRow, dict[str, Any]]]
+    ) -> list[tuple[RawRow, dict[str, Any]]]:
+        """A contact's company is the visible account of that name, or a new one."""
+        companies = {name_key(v["company"]): v["company"] for _, v in wanted if v.get("company")}
+        accounts = await self._accounts_named(companies) if companies else {}
+        resolved = []
+        for raw, values in wanted:
+            company = values.pop("company", None)
+            if company is None:
+                resolved.append((raw, values))
+            elif (account_id := accounts.get(name_key(company))) is not None:
+                resolved.append((raw, {**values, "account_id": account_id}))
+            else:
+                reason = f"company '{company}' is no account you can see or create"
+                self._problem(raw, Outcome.FAILED, reason)
+        return resolved
+
+    async def _accounts_named(self, companies: dict[str, str]) -> dict[str, uuid.UUID]:
+        found: dict[str, uuid.UUID] = {}
+        scope = self.principal.scope("account", Action.READ)
+        if scope is not None:
+            stored = await self.uow.accounts.with_keys(
+                emails=[], phones=[], names=list(companies), principal=self.principal, scope=scope
+            )
+            for account in sorted(stored, key=lambda a: a.created_at, reverse=True):
+                found[name_key(account.name)] = account.id
+        if self.principal.scope("account", Action.CREATE) is None:
+            return found
+        new = []
+        for key, name in companies.items():
+            if key not in found:
+                account, event = Account.create(
+                    id=uuid7(),
+                    owner_id=self.principal.subject_id,
+                    team_id=self.principal.team_id,
+                    values={"name": name, "partner_id": self.principal.partner_id},
+                )
+                new.append(account)
+                self.result.events.append(event)
+                found[key] = account.id
+        await self.uow.accounts.add_many(new)
+        return found
+
+    async def _store(self) -> None:
+        created = [t.record for t in self.targets.values() if t.stored is None]
+        await self.repo.add_many(created)
+        self.result.events += [RecordEvent("created", record) for record in created]
+        for target in self.targets.values():
+            if target.stored is None:
+                continue
+            updated, event = target.stored.update(_changed(target.stored, target.record))
+            if event is None:
+                continue
+            if not await self.repo.replace(updated, expected_version=target.stored.version):
+                raise StaleVersion(f"{self.kind.obj} {target.record.id} changed meanwhile")
+            self.result.events.append(event)
+
+    def _problem(self, raw: RawRow, outcome: Outcome, reason: str) -> None:
+        self.result.problems.append(Problem(raw.line, outcome, reason, raw.cells))
+        if outcome is Outcome.FAILED:
+            self.result.progress.failed += 1
+        else:
+            self.result.progress.skipped += 1
+
+
+def _changed(before: Record, after: Record) -> dict[str, Any]:
+    old, new = before.snapshot(), after.snapshot()
+    return {name: new[name] for name in before.updatable() if old.get(name) != new.get(name)}
+
+
+def _described(target: _Target, key: str = "") -> str:
+    what = f" (same {key.split(':', 1)[0]})" if key else ""
+    if target.stored is None:
+        return f"row {target.line}{what}"
+    return f"{type(target.record).__name__.lower()} {target.record.id}{what}"

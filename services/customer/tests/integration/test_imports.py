@@ -1,0 +1,194 @@
+"""Imports over real gRPC, PostgreSQL and NATS: upload, background run, counts, problems."""
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import grpc
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from crm.customer.v1 import customer_pb2 as pb
+from crm.customer.v1 import customer_pb2_grpc as pb_grpc
+from crm.customer.v1 import imports_pb2 as ipb
+from crm.customer.v1 import imports_pb2_grpc as ipb_grpc
+from crm_customer.repository import tables
+from crm_platform.auth.principal import Action, Scope
+from crm_platform.testing.services import call_metadata, principal
+
+pytestmark = pytest.mark.integration
+
+ADMIN = principal(objects=["account", "contact"])
+
+MIXED = """姓名,电话,邮箱,公司,职位
+张伟,138 0013 8000,zhang.wei@example.cn,华为,经理
+Anna Maria Schmidt,+49 30 1234567,anna@example.de,Acme GmbH,CTO
+李娜,13900139000,LI.NA@example.cn,华为,
+,13700137000,nobody@example.com,,
+王芳,12345,wang@example.cn,,
+赵敏,13600136000,not-an-email,,
+Zhang Wei,138-0013-8000,,,
+陈静,,Anna@Example.de,,
+Old Friend,,existing@example.com,,
+"""
+
+
+async def _parts(spec: ipb.ImportSpec, data: bytes) -> AsyncIterator[ipb.StartImportRequest]:
+    yield ipb.StartImportRequest(spec=spec)
+    for start in range(0, len(data), 64):  # many small chunks, to exercise reassembly
+        yield ipb.StartImportRequest(chunk=data[start : start + 64])
+
+
+async def start(channel: grpc.aio.Channel, data: bytes, **spec: object) -> ipb.ImportJob:
+    stub = ipb_grpc.ImportServiceStub(channel)
+    request = ipb.ImportSpec(entity="contacts", default_region="CN", **spec)  # type: ignore[arg-type]
+    reply = await stub.StartImport(_parts(request, data), metadata=call_metadata(ADMIN))
+    return reply.job
+
+
+async def finished(channel: grpc.aio.Channel, job_id: str) -> ipb.ImportJob:
+    stub = ipb_grpc.ImportServiceStub(channel)
+    for _ in range(300):
+        job = (
+            await stub.GetImport(ipb.GetImportRequest(id=job_id), metadata=call_metadata(ADMIN))
+        ).job
+        if job.status in ("succeeded", "failed"):
+            return job
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"import {job_id} did not finish: {job}")
+
+
+async def problems(channel: grpc.aio.Channel, job_id: str) -> list[tuple[int, str, str]]:
+    stub = ipb_grpc.ImportServiceStub(channel)
+    found = []
+    request = ipb.ListImportProblemsRequest(id=job_id)
+    async for page in stub.ListImportProblems(request, metadata=call_metadata(ADMIN)):
+        found += [(p.line, p.outcome, p.reason) for p in page.problems]
+    return found
+
+
+async def contacts(channel: grpc.aio.Channel) -> dict[str, pb.Contact]:
+    stub = pb_grpc.ContactServiceStub(channel)
+    reply = await stub.ListContacts(
+        pb.ListContactsRequest(page_size=100), metadata=call_metadata(ADMIN)
+    )
+    return {
+        f"{c.last_name}{c.first_name}" if c.last_name else c.first_name: c for c in reply.contacts
+    }
+
+
+async def _existing_contact(channel: grpc.aio.Channel) -> pb.Contact:
+    stub = pb_grpc.ContactServiceStub(channel)
+    reply = await stub.CreateContact(
+        pb.CreateContactRequest(
+            contact=pb.Contact(first_name="Old", last_name="Friend", email="existing@example.com")
+        ),
+        metadata=call_metadata(ADMIN),
+    )
+    return reply.contact
+
+
+async def test_mixed_file_counts_each_row_once(
+    customer: grpc.aio.Channel, database_url: str
+) -> None:
+    existing = await _existing_contact(customer)
+    job = await finished(customer, (await start(customer, MIXED.encode())).id)
+
+    counts = (job.total, job.processed, job.created, job.updated, job.skipped, job.failed)
+    assert (job.status, counts) == ("succeeded", (9, 9, 3, 0, 3, 3))
+    assert await problems(customer, job.id) == [
+        (5, "failed", "no name"),
+        (6, "failed", "phone '12345' is not a valid phone number"),
+        (7, "failed", "email 'not-an-email' is not a valid address"),
+        (8, "skipped", "duplicate of row 2 (same phone)"),
+        (9, "skipped", "duplicate of row 3 (same email)"),
+        (10, "skipped", f"duplicate of contact {existing.id} (same email)"),
+    ]
+    stored = await contacts(customer)
+    assert set(stored) == {"张伟", "李娜", "SchmidtAnna Maria", "FriendOld"}
+    zhang, li = stored["张伟"], stored["李娜"]
+    assert (zhang.phone, zhang.email, zhang.title) == (
+        "+8613800138000",
+        "zhang.wei@example.cn",
+        "经理",
+    )
+    assert li.email == "li.na@example.cn"
+    assert zhang.account_id
+    assert zhang.account_id == li.account_id  # one account for 华为
+    engine = create_async_engine(database_url)
+    async with engine.connect() as conn:
+        subjects = (await conn.execute(select(tables.outbox.c.subject))).scalars().all()
+        chunks = await conn.scalar(select(func.count()).select_from(tables.import_file_chunks))
+    await engine.dispose()
+    assert sorted(subjects).count("crm.customer.contact.created.v1") == 4  # 3 + the existing
+    assert sorted(subjects).count("crm.customer.account.created.v1") == 2  # 华为, Acme GmbH
+    assert chunks == 0  # the file is dropped once the job is done
+
+
+async def test_upsert_merges_into_the_record_repeated(customer: grpc.aio.Channel) -> None:
+    existing = await _existing_contact(customer)
+    data = (
+        "First name,Last name,Email,Phone,Tags\nOld,Friend,EXISTING@example.com,+4930123456,vip\n"
+    )
+    job = await finished(customer, (await start(customer, data.encode(), mode="upsert")).id)
+
+    assert (job.created, job.updated, job.skipped, job.failed) == (0, 1, 0, 0)
+    merged = (await contacts(customer))["FriendOld"]
+    assert merged.id == existing.id
+    assert (merged.version, merged.phone, list(merged.tags)) == (2, "+4930123456", ["vip"])
+
+
+async def test_dry_run_counts_but_stores_nothing(customer: grpc.aio.Channel) -> None:
+    job = await finished(customer, (await start(customer, MIXED.encode(), dry_run=True)).id)
+
+    assert (job.status, job.created, job.skipped, job.failed) == (
+        "succeeded",
+        4,
+        2,
+        3,
+    )  # no existing contact here
+    assert job.dry_run
+    assert await contacts(customer) == {}
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        (b"", "the file is empty"),
+        (b"name,email\n", "the file has no data rows"),
+        (b"\x89PNG\r\n\x1a\n" + bytes(100), "the file is not CSV or XLSX"),
+        ("姓名\n张伟\n".encode("gbk"), "not UTF-8"),
+        (b"colour,size\nred,3\n", "no column"),
+    ],
+)
+async def test_unusable_file_is_refused_and_nothing_queued(
+    customer: grpc.aio.Channel, database_url: str, data: bytes, reason: str
+) -> None:
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await start(customer, data)
+
+    assert refused.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    assert reason in (refused.value.details() or "")
+    engine = create_async_engine(database_url)
+    async with engine.connect() as conn:
+        assert await conn.scalar(select(func.count()).select_from(tables.imports)) == 0
+    await engine.dispose()
+
+
+async def test_bad_spec_and_missing_rights_are_refused(customer: grpc.aio.Channel) -> None:
+    with pytest.raises(grpc.aio.AioRpcError) as bad_mode:
+        await start(customer, MIXED.encode(), mode="replace")
+    assert bad_mode.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+
+    reader = principal(objects=["contact"], actions=[Action.READ])
+    stub = ipb_grpc.ImportServiceStub(customer)
+    spec = ipb.ImportSpec(entity="contacts")
+    with pytest.raises(grpc.aio.AioRpcError) as denied:
+        await stub.StartImport(_parts(spec, MIXED.encode()), metadata=call_metadata(reader))
+    assert denied.value.code() is grpc.StatusCode.PERMISSION_DENIED
+
+    job = await start(customer, MIXED.encode())
+    other = principal(objects=["contact"], scope=Scope.OWN)  # someone else, own records
+    with pytest.raises(grpc.aio.AioRpcError) as hidden:
+        await stub.GetImport(ipb.GetImportRequest(id=job.id), metadata=call_metadata(other))
+    assert hidden.value.code() is grpc.StatusCode.NOT_FOUND

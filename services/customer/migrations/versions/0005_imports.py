@@ -29,6 +29,7 @@ def upgrade() -> None:
         sa.Column("file_name", sa.String(255), nullable=False),
         sa.Column("status", sa.String(20), nullable=False),
         sa.Column("error", sa.Text, nullable=False, server_default=""),
+        sa.Column("headers", ARRAY(sa.Text), nullable=False, server_default="{}"),
         sa.Column("ignored_columns", ARRAY(sa.Text), nullable=False, server_default="{}"),
         sa.Column("total", sa.BigInteger, nullable=False, server_default="0"),
         *(

@@ -117,6 +117,8 @@ def build_app(settings: GatewaySettings) -> FastAPI:
         cors_origins=settings.cors_origins,
         hsts_seconds=settings.hsts_seconds,
         request_timeout_seconds=settings.request_timeout_seconds,
+        upload_max_bytes=settings.upload_max_bytes,
+        upload_timeout_seconds=settings.upload_timeout_seconds,
     )
     return create_app(lifespan, edge)
 

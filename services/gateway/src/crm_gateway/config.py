@@ -79,6 +79,9 @@ class GatewaySettings(BaseSettings):
     hsts_seconds: int = Field(default=0, ge=0)
     # Longer than grpc_timeout_seconds, so a slow service answers with its own problem first.
     request_timeout_seconds: float = Field(default=10.0, gt=0)
+    # Imports (POST /api/v1/imports): the largest file accepted, and the time to send it.
+    upload_max_bytes: int = Field(default=1 << 30, ge=1024)
+    upload_timeout_seconds: float = Field(default=900.0, gt=0)
     # SSO: access tokens of an external OIDC issuer (crm_gateway.identity.oidc). Off unless
     # sso_issuer is set; the keys come from sso_jwks_url or the issuer's discovery document.
     sso_issuer: str | None = None

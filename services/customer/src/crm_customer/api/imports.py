@@ -115,6 +115,7 @@ def job_message(job: ImportJob) -> pb.ImportJob:
         skipped=progress.skipped,
         failed=progress.failed,
         error=job.error,
+        headers=job.headers,
         ignored_columns=job.ignored_columns,
         created_at=_timestamp(job.created_at),
     )

@@ -118,6 +118,7 @@ class ImportJob:
     created_at: dt.datetime
     progress: Progress = field(default_factory=Progress)
     error: str = ""
+    headers: tuple[str, ...] = ()  # the file's
     ignored_columns: tuple[str, ...] = ()
     finished_at: dt.datetime | None = None
 

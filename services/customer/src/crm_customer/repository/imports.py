@@ -49,6 +49,7 @@ class SqlImportJobs:
                 mapping=spec.mapping,
                 file_name=spec.file_name,
                 status=job.status.value,
+                headers=list(job.headers),
                 ignored_columns=list(job.ignored_columns),
                 total=job.progress.total,
                 owner_id=job.owner_id,
@@ -219,6 +220,7 @@ def _job(row: Any) -> ImportJob:
         created_at=row["created_at"],
         progress=Progress(**{name: row[name] for name in _COUNTERS}),
         error=row["error"],
+        headers=tuple(row["headers"]),
         ignored_columns=tuple(row["ignored_columns"]),
         finished_at=row["finished_at"],
     )

@@ -165,6 +165,7 @@ imports = Table(
     Column("file_name", String(255), nullable=False),
     Column("status", String(20), nullable=False),
     Column("error", Text, nullable=False, server_default=""),
+    Column("headers", ARRAY(Text), nullable=False, server_default=text("'{}'")),
     Column("ignored_columns", ARRAY(Text), nullable=False, server_default=text("'{}'")),
     *(
         Column(name, BigInteger, nullable=False, server_default="0")

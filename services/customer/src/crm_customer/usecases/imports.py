@@ -28,6 +28,7 @@ class FileLimits:
 @dataclass(frozen=True)
 class CheckedFile:
     total: int
+    headers: tuple[str, ...]
     ignored_columns: tuple[str, ...]
 
 
@@ -58,7 +59,7 @@ def _read_through(path: Path, spec: ImportSpec, limits: FileLimits) -> CheckedFi
     with open_rows(path, max_rows=max_rows) as source:
         columns = map_headers(source.headers, spec.entity, spec.mapping)
         total = sum(1 for _ in source)
-    return CheckedFile(total, columns.ignored)
+    return CheckedFile(total, tuple(source.headers), columns.ignored)
 
 
 def _file_problem(reason: str) -> InvalidArgument:
@@ -81,6 +82,7 @@ async def start_import(
         principal=to_claims(principal),
         created_at=dt.datetime.now(dt.UTC),
         progress=Progress(total=checked.total),
+        headers=checked.headers,
         ignored_columns=checked.ignored_columns,
     )
     async with uow:

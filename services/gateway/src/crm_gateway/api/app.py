@@ -8,7 +8,7 @@ from fastapi import FastAPI
 from fastapi.telemetry import TelemetryConfig
 
 from crm_gateway.api.audit import AuditTrail
-from crm_gateway.api.edge import Edge, EdgeSettings
+from crm_gateway.api.edge import UPLOAD_PATHS, Edge, EdgeSettings
 from crm_gateway.api.idempotency import IdempotencyKeys
 from crm_gateway.api.middleware import BodyLimit, LastResort, RedMetrics
 from crm_gateway.api.openapi import problem_openapi
@@ -20,6 +20,7 @@ from crm_gateway.api.routes import (
     auth,
     contacts,
     health,
+    imports,
     me,
     roles,
     teams,
@@ -77,7 +78,7 @@ def create_app(lifespan: Lifespan | None = None, edge: EdgeSettings | None = Non
     # Hot routes first: the router tries routes in order.
     routes = (
         *(accounts, contacts, me, auth, api_keys, health, teams, users, roles),
-        *(audit_events, webhooks),
+        *(audit_events, webhooks, imports),
     )
     for module in routes:
         app.include_router(module.router)
@@ -88,9 +89,12 @@ def create_app(lifespan: Lifespan | None = None, edge: EdgeSettings | None = Non
     app.add_middleware(AuditTrail)
     # Added last = outermost: metrics see the 500 that LastResort makes of a crash, and
     # the edge puts its headers on every answer, its own 504 included.
-    app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
+    edge = edge or EdgeSettings()
+    app.state.upload_timeout_seconds = edge.upload_timeout_seconds
+    uploads = dict.fromkeys(UPLOAD_PATHS, edge.upload_max_bytes)
+    app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES, larger=uploads)
     app.add_middleware(LastResort)
-    app.add_middleware(Edge, settings=edge or EdgeSettings())
+    app.add_middleware(Edge, settings=edge)
     app.add_middleware(RedMetrics)
     app.openapi = lambda: problem_openapi(app)  # type: ignore[method-assign]
     return app

@@ -40,10 +40,12 @@ class AuditTrail:
             return
         changes = collect_changes(scope)
         body = bytearray()
+        # Only a JSON body says anything the events use; an upload would be held whole.
+        keep_body = "json" in Headers(scope=scope).get("content-type", "")
 
         async def teed_receive() -> Message:
             message = await receive()
-            if message["type"] == "http.request":
+            if keep_body and message["type"] == "http.request":
                 body.extend(message.get("body", b""))
             return message
 

@@ -48,12 +48,20 @@ class EdgeSettings:
     cors_origins: Iterable[str] = field(default_factory=tuple)
     hsts_seconds: int = 0
     request_timeout_seconds: float = 10.0
+    # Uploads (POST to UPLOAD_PATHS): larger bodies, more time to send them.
+    upload_max_bytes: int = 1 << 30
+    upload_timeout_seconds: float = 900.0
+
+
+# Routes that take a file: the only ones allowed a large body and a long request.
+UPLOAD_PATHS = frozenset({"/api/v1/imports"})
 
 
 class Edge:
     def __init__(self, app: ASGIApp, settings: EdgeSettings) -> None:
         self.app = app
         self._timeout = settings.request_timeout_seconds
+        self._upload_timeout = settings.upload_timeout_seconds
         self._origins = frozenset(origin.encode() for origin in settings.cors_origins)
         common: Headers = [
             (b"x-content-type-options", b"nosniff"),
@@ -104,13 +112,14 @@ class Edge:
                 message["headers"] = headers
             await send(message)
 
+        timeout = self._upload_timeout if path in UPLOAD_PATHS else self._timeout
         try:
-            async with asyncio.timeout(self._timeout):
+            async with asyncio.timeout(timeout):
                 await self.app(scope, receive, send_with_headers)
         except TimeoutError:
             if started:
                 raise  # too late for an answer of ours; the server logs it
-            detail = f"no answer within {self._timeout:g} s; retry later"
+            detail = f"no answer within {timeout:g} s; retry later"
             await problem(504, detail)(scope, receive, send_with_headers)
 
     def _allowed_origin(self, scope: Scope) -> bytes | None:

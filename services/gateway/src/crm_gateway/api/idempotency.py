@@ -18,6 +18,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from crm_gateway.api.buffering import HeldResponse, read_body, replaying
 from crm_gateway.api.deps import resolve_caller, services_in
+from crm_gateway.api.edge import UPLOAD_PATHS
 from crm_gateway.api.problems import problem
 from crm_gateway.idempotency import rules
 from crm_gateway.idempotency.repository import SqlIdempotencyStore
@@ -37,7 +38,10 @@ class IdempotencyKeys:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         key = _key_of(scope)
-        if key is None:
+        # An upload is not held in memory to be replayed, so its key is not honoured: a
+        # repeated upload is a second import (whose rows, in create mode, the first one's
+        # emails and phones make duplicates).
+        if key is None or scope["path"] in UPLOAD_PATHS:
             await self.app(scope, receive, send)
             return
         services = services_in(scope)

@@ -7,6 +7,7 @@ unexpected exception into a 500 problem (or 503 when the database is away) and l
 
 import logging
 import time
+from collections.abc import Mapping
 
 from opentelemetry import trace
 from prometheus_client import Counter, Histogram
@@ -89,16 +90,21 @@ class LastResort:
 
 
 class BodyLimit:
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(
+        self, app: ASGIApp, max_bytes: int, larger: Mapping[str, int] | None = None
+    ) -> None:
+        """`larger`: paths allowed more than `max_bytes` (uploads), and their limit."""
         self.app = app
-        self._max = max_bytes
+        self._default = max_bytes
+        self._larger = dict(larger or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        if _declared_length(scope) > self._max:
-            await self._too_large()(scope, receive, send)
+        limit = self._larger.get(scope["path"], self._default)
+        if _declared_length(scope) > limit:
+            await _too_large(limit)(scope, receive, send)
             return
         received = 0
 
@@ -108,17 +114,19 @@ class BodyLimit:
             nonlocal received
             message = await receive()
             received += len(message.get("body", b""))
-            if received > self._max:
-                raise HTTPException(413, self._detail())
+            if received > limit:
+                raise HTTPException(413, _too_large_detail(limit))
             return message
 
         await self.app(scope, limited_receive, send)
 
-    def _detail(self) -> str:
-        return f"the request body exceeds {self._max} bytes"
 
-    def _too_large(self) -> Response:
-        return problem(413, self._detail(), headers={"Connection": "close"})
+def _too_large_detail(limit: int) -> str:
+    return f"the request body exceeds {limit} bytes"
+
+
+def _too_large(limit: int) -> Response:
+    return problem(413, _too_large_detail(limit), headers={"Connection": "close"})
 
 
 def _declared_length(scope: Scope) -> int:

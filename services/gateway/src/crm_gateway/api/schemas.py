@@ -395,3 +395,22 @@ class Ready(BaseModel):
 
 class Alive(BaseModel):
     status: str = Field(examples=["alive"])
+
+
+class ImportJob(BaseModel):
+    id: str
+    status: Literal["queued", "running", "succeeded", "failed"]
+    entity: Literal["contacts", "accounts"]
+    mode: Literal["create", "upsert", "skip_duplicates"]
+    dry_run: bool
+    file_name: str
+    total: int = Field(description="Data rows in the file.")
+    processed: int
+    created: int
+    updated: int
+    skipped: int
+    failed: int
+    error: str | None = Field(description="Why the import failed as a whole.")
+    ignored_columns: list[str] = Field(description="Columns mapped to no field.")
+    created_at: dt.datetime
+    finished_at: dt.datetime | None

@@ -1,6 +1,6 @@
 """The customer service's accounts and contacts, as the gateway calls them."""
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import TypeVar
 
 import grpc
@@ -9,6 +9,8 @@ from google.protobuf.message import Message
 
 from crm.customer.v1 import customer_pb2 as pb
 from crm.customer.v1 import customer_pb2_grpc as pb_grpc
+from crm.customer.v1 import imports_pb2 as ipb
+from crm.customer.v1 import imports_pb2_grpc as ipb_grpc
 from crm_gateway.clients.errors import translate
 from crm_gateway.clients.read_cache import ReadCache
 
@@ -38,6 +40,7 @@ class CustomerClient:
     def __init__(self, channel: grpc.aio.Channel, cache: ReadCache[Record] | None = None) -> None:
         self._accounts = pb_grpc.AccountServiceStub(channel)
         self._contacts = pb_grpc.ContactServiceStub(channel)
+        self._imports = ipb_grpc.ImportServiceStub(channel)
         # Without events to invalidate it the cache stays off; a disabled one stands in.
         self._cache: ReadCache[Record] = (
             cache if cache is not None else ReadCache(max_records=0, ttl_seconds=0)
@@ -131,3 +134,33 @@ class CustomerClient:
         request = pb.DeleteContactRequest(id=contact_id, expected_version=version)
         await call(self._contacts.DeleteContact, request, md)
         await self._cache.changed_here(contact_id, version + 1)
+
+    async def start_import(
+        self, md: Metadata, spec: ipb.ImportSpec, chunks: AsyncIterator[bytes], seconds: float
+    ) -> ipb.ImportJob:
+        """Streams the file to the service, which checks it and queues the job."""
+
+        async def parts() -> AsyncIterator[ipb.StartImportRequest]:
+            yield ipb.StartImportRequest(spec=spec)
+            async for chunk in chunks:
+                yield ipb.StartImportRequest(chunk=chunk)
+
+        try:
+            reply = await self._imports.StartImport(parts(), metadata=md, timeout=seconds)
+        except grpc.aio.AioRpcError as error:
+            raise translate(error, SERVICE) from error
+        return reply.job
+
+    async def get_import(self, md: Metadata, import_id: str) -> ipb.ImportJob:
+        request = ipb.GetImportRequest(id=import_id)
+        return (await call(self._imports.GetImport, request, md)).job
+
+    async def import_problems(
+        self, md: Metadata, import_id: str
+    ) -> AsyncIterator[Sequence[ipb.ImportProblem]]:
+        request = ipb.ListImportProblemsRequest(id=import_id)
+        try:
+            async for page in self._imports.ListImportProblems(request, metadata=md):
+                yield page.problems
+        except grpc.aio.AioRpcError as error:
+            raise translate(error, SERVICE) from error

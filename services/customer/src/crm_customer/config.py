@@ -19,6 +19,6 @@ class CustomerSettings(ServiceSettings):
     # Rows written per transaction: a restart resumes after the last one committed.
     import_batch_rows: int = Field(default=2_000, ge=1, le=50_000)
     # A job whose worker stopped renewing this long is taken over by another worker.
-    import_lease_seconds: float = Field(default=30.0, gt=0)
+    import_lease_seconds: float = Field(default=10.0, gt=0)
     # Where a running import's file is kept while it is read; the system's default if unset.
     import_spool_dir: str | None = None

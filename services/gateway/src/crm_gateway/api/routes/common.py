@@ -144,6 +144,7 @@ _DESCRIPTIONS = {
     412: "If-Match does not name the current version: read the record again.",
     422: "The request is not valid; `errors` names the fields.",
     428: "If-Match is required.",
+    413: "The file is larger than the configured limit.",
     429: "Too many requests; retry after `Retry-After` seconds.",
     503: "A service or database is unavailable; retry after `Retry-After` seconds.",
 }

@@ -7,7 +7,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import httpx
@@ -15,6 +15,7 @@ import httpx
 from bench.loadgen import LoadResult, generator, run_load
 from crm_platform.devstack import launcher
 from crm_platform.devstack.stack import StackConfig
+from crm_platform.devstack.state import State
 
 CONNECTIONS = 32
 LIGHT_CONNECTIONS = 4
@@ -39,6 +40,7 @@ class Target:
     accounts: list[str]
     contacts: list[str]
     metrics_url: str
+    service_pids: dict[str, int] = field(default_factory=dict)
 
     def measure(
         self,
@@ -186,7 +188,7 @@ def running_stack(environment: dict[str, str] | None = None) -> Iterator[Target]
             )
             info = launcher.up(config)
             try:
-                yield _seed(info)
+                yield replace(_seed(info), service_pids=State(config).service_pids())
             finally:
                 launcher.down(config)
     finally:

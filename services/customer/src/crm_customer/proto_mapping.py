@@ -5,6 +5,7 @@ values (addresses, money, consent...) map field by field the same way."""
 import dataclasses
 import datetime as dt
 import decimal
+import functools
 import uuid
 from collections.abc import Iterable
 from typing import Any, TypeVar
@@ -24,12 +25,14 @@ _STRUCT = Struct.DESCRIPTOR.full_name
 
 def to_proto(record: Record, message_type: type[M]) -> M:
     message = message_type()
-    _fill(message, {f.name: getattr(record, f.name) for f in dataclasses.fields(record)})
+    _fill(message, _fields(record))
     return message
 
 
 def _fill(message: Message, values: dict[str, Any]) -> None:
     for name, value in values.items():
+        if not value and value is not None and not isinstance(value, dict):
+            continue  # "", 0, False, (): what an unset field reads as already
         if value is None:
             continue
         target = getattr(message, name)
@@ -50,7 +53,12 @@ def _fill(message: Message, values: dict[str, Any]) -> None:
 
 
 def _fields(value: Any) -> dict[str, Any]:
-    return {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
+    return {name: getattr(value, name) for name in _names(value.__class__)}
+
+
+@functools.cache
+def _names(dataclass_type: Any) -> tuple[str, ...]:
+    return tuple(f.name for f in dataclasses.fields(dataclass_type))
 
 
 def _scalar(value: Any) -> Any:

@@ -3,13 +3,18 @@ carried through protobuf unchanged."""
 
 import datetime as dt
 import decimal
+import random
 import uuid
+from typing import Any
 
+import phonenumbers
 import pytest
 
 from crm.customer.v1 import customer_pb2 as pb
+from crm_customer.domain import fields
 from crm_customer.domain.accounts import Account
 from crm_customer.domain.contacts import Contact
+from crm_customer.domain.fields import _plain_e164
 from crm_customer.domain.values import (
     AccountRole,
     Address,
@@ -202,3 +207,43 @@ def test_records_round_trip_through_protobuf() -> None:
     assert not to_proto(account(name="B"), pb.Account).HasField("credit_limit")
     unset = ["credit_limit", "last_contacted_at"]
     assert writable_values(pb.Account(name="B"), unset, unset) == dict.fromkeys(unset)
+
+
+def test_the_phone_fast_path_agrees_with_phonenumbers() -> None:
+    """fields.phone_in skips phonenumbers' parse for plain digits; over numbers of every
+    region, written the ways people write them, both give the same answer."""
+    rng = random.Random(5)
+    regions = sorted(phonenumbers.SUPPORTED_REGIONS)
+    fast_answers = 0
+    for _ in range(4000):
+        region = rng.choice(regions)
+        example = phonenumbers.example_number_for_type(region, rng.choice(list(range(11))))
+        if example is None:
+            continue
+        national = str(example.national_number)[:-3] + f"{rng.randrange(1000):03d}"
+        code = example.country_code
+        written = rng.choice(
+            [f"+{code}{national}", national, f"0{national}", f"+{code} ({national[:3]}) "
+             f"{national[3:]}", f"{national[:3]}-{national[3:]}", f"+0{national}"]
+        )  # fmt: skip
+        for default in (region, None):
+            fast_answers += _plain_e164(written, default) is not None
+            assert _answer(fields.phone_in(default), written) == _full_parse(written, default)
+    assert fast_answers > 1000  # the fast path was taken, not just the full parse
+
+
+def _answer(check: Any, written: str) -> str | None:
+    try:
+        return str(check(written))
+    except ValueError:
+        return None
+
+
+def _full_parse(written: str, region: str | None) -> str | None:
+    try:
+        number = phonenumbers.parse(written, region)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(number):
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)

@@ -1,6 +1,7 @@
 """Field rules shared by accounts and contacts: each validator returns the normalized value
 or raises ValueError with a message meant for the caller."""
 
+import functools
 import re
 import uuid
 from collections.abc import Callable, Mapping
@@ -8,7 +9,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import phonenumbers
-from email_validator import EmailNotValidError, validate_email
+from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, validate_email
+from phonenumbers import PhoneMetadata, PhoneNumber
 
 from crm_platform.errors import FieldViolation, InvalidArgument
 
@@ -33,10 +35,34 @@ def text(max_length: int, *, required: bool = False) -> Validator:
     return check
 
 
+# Addresses of the common kind (ASCII, no quotes, no IDN, a letters-only top-level domain)
+# are checked by this expression alone: every address it accepts, email-validator accepts
+# unchanged except for case (test_import_rows holds the two to that). Others go through
+# email-validator, ~35 µs each — too slow for an import of a million rows.
+_PLAIN_EMAIL = re.compile(
+    r"[a-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[a-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+    r"@(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}",
+    re.ASCII,
+)
+_RESERVED_DOMAIN_ENDINGS = tuple("." + name for name in SPECIAL_USE_DOMAIN_NAMES)
+
+
+def is_plain_email(address: str) -> bool:
+    """Whether lower-case `address` is valid as it stands, by the fast path alone."""
+    return (
+        len(address) <= 254
+        and _PLAIN_EMAIL.fullmatch(address) is not None
+        and "--" not in address.partition("@")[2]
+        and not address.endswith(_RESERVED_DOMAIN_ENDINGS)
+    )
+
+
 def email(value: Any) -> str:
     value = text(254)(value)
     if not value:
         return ""
+    if is_plain_email(lowered := value.lower()):
+        return lowered
     try:
         # Lower-cased whole: no mail system in use tells addresses apart by case, and
         # duplicates are found by equality.
@@ -55,6 +81,8 @@ def phone_in(region: str | None) -> Validator:
         value = length(value)
         if not value:
             return ""
+        if (fast := _plain_e164(value, region)) is not None:
+            return fast
         try:
             parsed = phonenumbers.parse(value, region)
         except phonenumbers.NumberParseException:
@@ -68,6 +96,68 @@ def phone_in(region: str | None) -> Validator:
         return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
     return check
+
+
+_SEPARATORS = re.compile(r"[ ().-]")
+
+
+def _plain_e164(value: str, region: str | None) -> str | None:
+    """The E.164 form of a number written in digits and separators (with + and country
+    code, or national in `region`) that needs none of phonenumbers' parsing rules: no
+    international or national prefix, no leading zero, no extension. Checked for validity
+    as `parse` + `is_valid_number` would, at a third of their cost; None otherwise, and
+    the full parse decides (test_customer_model holds the two to the same answers)."""
+    plus = value.startswith("+")
+    digits = _SEPARATORS.sub("", value[1:] if plus else value)
+    if not (digits.isascii() and digits.isdigit()) or digits[0] == "0":
+        return None
+    if plus:
+        code = next((int(digits[:n]) for n in (1, 2, 3) if int(digits[:n]) in _COUNTRY_CODES), None)
+        if code is None:
+            return None
+        national = digits[len(str(code)) :]
+    elif region is not None and (rules := _region_rules(region)) is not None:
+        code, international = rules
+        if international.match(digits):
+            return None
+        national = digits
+    else:
+        return None
+    if not national or national[0] == "0" or _national_prefix(code, national):
+        return None
+    if not phonenumbers.is_valid_number(
+        PhoneNumber(country_code=code, national_number=int(national))
+    ):
+        return None
+    return f"+{code}{national}"
+
+
+_COUNTRY_CODES = frozenset(phonenumbers.COUNTRY_CODE_TO_REGION_CODE)
+
+
+@functools.lru_cache(maxsize=512)
+def _region_rules(region: str) -> tuple[int, re.Pattern[str]] | None:
+    metadata = PhoneMetadata.metadata_for_region(region.upper())
+    if metadata is None or metadata.international_prefix is None or not metadata.country_code:
+        return None
+    return metadata.country_code, re.compile(metadata.international_prefix)
+
+
+def _national_prefix(code: int, national: str) -> bool:
+    """Whether `national` may begin with a prefix phonenumbers would strip (a trunk or
+    carrier code): such numbers are left to it."""
+    pattern = _national_prefix_pattern(code)
+    return pattern is not None and pattern.match(national) is not None
+
+
+@functools.lru_cache(maxsize=512)
+def _national_prefix_pattern(code: int) -> re.Pattern[str] | None:
+    region = phonenumbers.region_code_for_country_code(code)
+    metadata = PhoneMetadata.metadata_for_region_or_calling_code(code, region)
+    prefix = metadata.national_prefix_for_parsing if metadata else None
+    if prefix is None and metadata is not None:
+        prefix = metadata.national_prefix
+    return re.compile(prefix) if prefix else None
 
 
 # Stored in E.164 (`+493012345678`), so one number written many ways is one number.

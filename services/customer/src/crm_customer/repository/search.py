@@ -15,6 +15,7 @@ from sqlalchemy import (
     ColumnElement,
     Table,
     and_,
+    any_,
     cast,
     false,
     func,
@@ -113,15 +114,16 @@ def with_keys(
     table: Table, *, emails: list[str], phones: list[str], names: list[str]
 ) -> ColumnElement[bool]:
     """Rows holding any of these emails or phones (as stored), or one of these names, case
-    aside (accounts, by the lower(name) index)."""
+    aside (accounts, by the lower(name) index). Each list is one array parameter: an
+    import looks up thousands at once."""
     c = table.c
     found: list[ColumnElement[bool]] = []
     if phones:
-        found += [c.phone.in_(phones), c.other_phones.overlap(_strings(phones))]
+        found += [c.phone == any_(_strings(phones)), c.other_phones.overlap(_strings(phones))]
     if emails and "email" in c:
-        found += [c.email.in_(emails), c.other_emails.overlap(_strings(emails))]
+        found += [c.email == any_(_strings(emails)), c.other_emails.overlap(_strings(emails))]
     if names and "email" not in c:
-        found.append(func.lower(c.name).in_(names))
+        found.append(func.lower(c.name) == any_(_strings(names)))
     return or_(*found) if found else false()
 
 

@@ -2,12 +2,13 @@
 
 import dataclasses
 import datetime as dt
+import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Column, DateTime, Index, MetaData, String, Table, insert
+from sqlalchemy import Column, DateTime, Index, MetaData, String, Table, text
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
 from crm_platform.db.engine import Executor
@@ -42,22 +43,36 @@ class HistoryEntry:
 
 
 async def write_history(session: Executor, table: Table, entries: Sequence[HistoryEntry]) -> None:
+    """One statement for any number of entries (each column one array parameter, as the
+    outbox does): an import writes tens of thousands at once."""
     if not entries:
         return
-    rows = [
+    # Names from our own schema; every value is bound.
+    statement = text(
+        f"INSERT INTO {table.name} ({', '.join(c.name for c in table.columns)}) "  # noqa: S608
+        "SELECT id, record_type, record_id, field, old_value::jsonb, new_value::jsonb, "
+        "actor_id, changed_at FROM unnest(CAST(:ids AS uuid[]), CAST(:types AS text[]), "
+        "CAST(:records AS uuid[]), CAST(:fields AS text[]), CAST(:olds AS text[]), "
+        "CAST(:news AS text[]), CAST(:actors AS uuid[]), CAST(:times AS timestamptz[])) "
+        "AS h(id, record_type, record_id, field, old_value, new_value, actor_id, changed_at)"
+    )
+    await session.execute(
+        statement,
         {
-            "id": uuid7(),
-            "record_type": e.record_type,
-            "record_id": e.record_id,
-            "field": e.field,
-            "old_value": _jsonable(e.old_value),
-            "new_value": _jsonable(e.new_value),
-            "actor_id": e.actor_id,
-            "changed_at": e.changed_at,
-        }
-        for e in entries
-    ]
-    await session.execute(insert(table), rows)
+            "ids": [uuid7() for _ in entries],
+            "types": [e.record_type for e in entries],
+            "records": [e.record_id for e in entries],
+            "fields": [e.field for e in entries],
+            "olds": [_json_text(e.old_value) for e in entries],
+            "news": [_json_text(e.new_value) for e in entries],
+            "actors": [e.actor_id for e in entries],
+            "times": [e.changed_at for e in entries],
+        },
+    )
+
+
+def _json_text(value: Any) -> str | None:
+    return None if value is None else json.dumps(_jsonable(value), ensure_ascii=False)
 
 
 def _jsonable(value: Any) -> Any:

@@ -7,7 +7,7 @@ import platform
 import sys
 from pathlib import Path
 
-from bench import events_bench, gateway_bench
+from bench import events_bench, gateway_bench, import_bench
 
 REPORT = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
 
@@ -36,6 +36,7 @@ def main() -> None:
     sections = [
         gateway_bench.run(seconds=args.seconds),
         events_bench.run(seconds=args.seconds),
+        import_bench.run(),
     ]
     body = "\n\n".join(sections)
     print(body)

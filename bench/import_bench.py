@@ -48,7 +48,8 @@ def write_file(path: Path, rows: int, seed: int = 7) -> None:
             else:
                 name = f"{rng.choice(FIRST)} {rng.choice(LAST)}"
             repeat = n > 0 and rng.random() < 0.01
-            email = f"user{rng.randrange(n) if repeat else n}@example{n % 97}.com"
+            index = rng.randrange(n) if repeat else n
+            email = f"user{index}@example{index % 97}.com"
             phone = "12345" if rng.random() < 0.01 else f"1{rng.choice('3589')}{n:09d}"
             company = f"Company {rng.randrange(2000)}"
             writer.writerow([name, phone, email, company, rng.choice(["经理", "CTO", ""]), "bench"])

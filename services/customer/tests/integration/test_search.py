@@ -184,6 +184,7 @@ async def test_accounts_filter_by_lifecycle_and_name(base: Base) -> None:
     assert await names(query="glob") == ["Globex"]
     assert await names(tags=["acme"]) == ["Acme"]
     assert await names() == ["Acme", "Globex"]
+    assert await names(email="a") == []  # accounts have no email; an error would be a 500
 
 
 @pytest.mark.parametrize(

@@ -1,6 +1,7 @@
 """The complete account and contact model: structured values validated and normalized, and
 carried through protobuf unchanged."""
 
+import dataclasses
 import datetime as dt
 import decimal
 import random
@@ -205,6 +206,10 @@ def test_records_round_trip_through_protobuf() -> None:
     message_a = to_proto(money, pb.Account)
     assert (message_a.credit_limit.value, message_a.credit_limit.currency) == ("10.5", "USD")
     assert not to_proto(account(name="B"), pb.Account).HasField("credit_limit")
+    # an empty note the caller may read is sent; only a hidden one (None) is left unset
+    assert to_proto(account(name="B"), pb.Account).HasField("internal_notes")
+    hidden = dataclasses.replace(account(name="B"), internal_notes=None)
+    assert not to_proto(hidden, pb.Account).HasField("internal_notes")
     unset = ["credit_limit", "last_contacted_at"]
     assert writable_values(pb.Account(name="B"), unset, unset) == dict.fromkeys(unset)
 

@@ -39,10 +39,15 @@ def conditions(table: Table, wanted: Filter) -> list[ColumnElement[bool]]:
     if wanted.query:
         found.append(name_matches(table, wanted.query))
     if wanted.email:
-        email: ColumnElement[bool] = c.email.startswith(wanted.email, autoescape=True)
-        if "other_emails" in c:
-            email = or_(email, c.other_emails.contains(_strings([wanted.email])))
-        found.append(email)
+        if "email" not in c:
+            found.append(false())  # accounts have no email: no account matches one
+        else:
+            found.append(
+                or_(
+                    c.email.startswith(wanted.email, autoescape=True),
+                    c.other_emails.contains(_strings([wanted.email])),
+                )
+            )
     if wanted.phones:
         found.append(
             or_(c.phone.in_(wanted.phones), c.other_phones.overlap(_strings(wanted.phones)))

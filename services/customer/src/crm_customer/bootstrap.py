@@ -2,8 +2,16 @@
 
 import asyncio
 
-from crm.customer.v1 import customer_pb2, customer_pb2_grpc, imports_pb2, imports_pb2_grpc
+from crm.customer.v1 import (
+    customer_pb2,
+    customer_pb2_grpc,
+    imports_pb2,
+    imports_pb2_grpc,
+    segments_pb2,
+    segments_pb2_grpc,
+)
 from crm_customer.api.imports import ImportServicer
+from crm_customer.api.segments import SegmentServicer
 from crm_customer.api.servicers import AccountServicer, ContactServicer
 from crm_customer.config import CustomerSettings
 from crm_customer.events.outbound import to_outbox_event
@@ -85,6 +93,11 @@ async def bootstrap(settings: ServiceSettings) -> ServiceRuntime:
                 imports_pb2_grpc.add_ImportServiceServicer_to_server,
                 imports,
                 imports_pb2.DESCRIPTOR.services_by_name["ImportService"].full_name,
+            ),
+            (
+                segments_pb2_grpc.add_SegmentServiceServicer_to_server,
+                SegmentServicer(uow=uow, reads=reads),
+                segments_pb2.DESCRIPTOR.services_by_name["SegmentService"].full_name,
             ),
         ],
         workers=[relay, runner],

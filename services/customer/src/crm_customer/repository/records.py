@@ -66,6 +66,15 @@ class SqlRecordRepository(Generic[R]):
             for row in rows
         ]
 
+    async def count(self, *, principal: Principal, scope: Scope, wanted: Filter) -> int:
+        table = self._table
+        query = select(func.count()).where(
+            table.c.deleted_at.is_(None),
+            visible_rows(table, principal, scope),
+            *search.conditions(table, wanted),
+        )
+        return int((await self._session.execute(query)).scalar_one())
+
     async def look_alikes(
         self, record: R, *, principal: Principal, scope: Scope, limit: int
     ) -> list[R]:

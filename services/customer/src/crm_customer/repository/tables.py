@@ -216,6 +216,23 @@ import_problems = Table(
     Column("cells", ARRAY(Text), nullable=False),
 )
 
+segments = Table(
+    "segments",
+    metadata,
+    id_column(),
+    Column("name", String(200), nullable=False),
+    Column("entity", String(20), nullable=False),
+    Column("filter", JSONB, nullable=False),
+    Column("owner_id", UUID(as_uuid=True), nullable=False),
+    Column("team_id", UUID(as_uuid=True)),
+    Column("partner_id", UUID(as_uuid=True)),
+    Column("version", BigInteger, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("deleted_at", DateTime(timezone=True)),
+    Index("ix_segments_owner_id", "owner_id", "id"),
+)
+
 field_history = history_table(metadata)
 outbox = outbox_table(metadata)
 inbox = inbox_table(metadata)

@@ -12,6 +12,7 @@ from crm_customer.domain.records import RecordEvent
 from crm_customer.repository import tables
 from crm_customer.repository.imports import SqlImportJobs
 from crm_customer.repository.records import SqlRecordRepository
+from crm_customer.repository.segments import SqlSegments
 from crm_platform.db.history import HistoryEntry, write_history
 from crm_platform.events.outbox import OutboxEvent, write_events
 
@@ -23,6 +24,7 @@ class SqlUnitOfWork:
     accounts: SqlRecordRepository[Account]
     contacts: SqlRecordRepository[Contact]
     imports: SqlImportJobs
+    segments: SqlSegments
 
     def __init__(self, engine: AsyncEngine, to_outbox: EventMapper) -> None:
         """With an autocommit engine (crm_platform.db.engine.autocommit) this serves reads
@@ -42,6 +44,7 @@ class SqlUnitOfWork:
         self.accounts = SqlRecordRepository(self._connection, tables.accounts, Account)
         self.contacts = SqlRecordRepository(self._connection, tables.contacts, Contact)
         self.imports = SqlImportJobs(self._connection)
+        self.segments = SqlSegments(self._connection)
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:

@@ -10,6 +10,7 @@ from crm_customer.domain.contacts import Contact
 from crm_customer.domain.imports import ImportJob, Problem, Progress, Status
 from crm_customer.domain.records import R, RecordEvent
 from crm_customer.domain.search import Cursor, Filter, Order
+from crm_customer.domain.segments import Segment
 from crm_platform.auth.principal import Principal, Scope
 
 
@@ -30,6 +31,10 @@ class RecordRepository(Protocol[R]):
     ) -> list[tuple[R, Any]]:
         """Up to `limit` visible records meeting `wanted`, in `order`, past `after`; each
         with the value of its sort key (for the next page's cursor)."""
+        ...
+
+    async def count(self, *, principal: Principal, scope: Scope, wanted: Filter) -> int:
+        """How many visible records meet `wanted`."""
         ...
 
     async def look_alikes(
@@ -98,6 +103,30 @@ class ImportJobs(Protocol):
     ) -> bool: ...
 
 
+class Segments(Protocol):
+    async def add(self, segment: Segment) -> None: ...
+
+    async def get(
+        self, segment_id: uuid.UUID, *, principal: Principal, scopes: dict[str, Scope]
+    ) -> Segment | None:
+        """The segment if its entity is in `scopes` (entity -> read scope) and it lies
+        within that scope."""
+        ...
+
+    async def page(
+        self,
+        *,
+        principal: Principal,
+        scopes: dict[str, Scope],
+        after: uuid.UUID | None,
+        limit: int,
+    ) -> list[Segment]: ...
+
+    async def replace(self, segment: Segment, *, expected_version: int) -> bool: ...
+
+    async def delete(self, segment: Segment, *, expected_version: int) -> bool: ...
+
+
 class UnitOfWork(Protocol):
     @property
     def accounts(self) -> RecordRepository[Account]: ...
@@ -107,6 +136,9 @@ class UnitOfWork(Protocol):
 
     @property
     def imports(self) -> ImportJobs: ...
+
+    @property
+    def segments(self) -> Segments: ...
 
     async def __aenter__(self) -> Self: ...
 

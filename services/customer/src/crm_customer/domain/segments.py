@@ -13,20 +13,14 @@ from crm_customer.domain.search import Filter, parse_filter
 from crm_platform.errors import FieldViolation, InvalidArgument
 
 ENTITIES = ("contacts", "accounts")
-FILTER_FIELDS = frozenset(
-    {
-        "query",
-        "email",
-        "phone",
-        "region",
-        "company",
-        "tags",
-        "owner_id",
-        "lifecycle",
-        "not_contacted_days",
-        "custom_fields",
-    }
+_COMMON_FILTERS = frozenset(
+    {"query", "phone", "region", "tags", "owner_id", "not_contacted_days", "custom_fields"}
 )
+# What each kind of record can be filtered on (accounts have no email nor company).
+FILTER_FIELDS = {
+    "contacts": _COMMON_FILTERS | {"email", "company"},
+    "accounts": _COMMON_FILTERS | {"lifecycle"},
+}
 
 
 @dataclass(frozen=True)
@@ -70,7 +64,7 @@ class Segment:
             id=id,
             name=_name(name),
             entity=entity,
-            filter=_checked_filter(filter),
+            filter=_checked_filter(filter, entity),
             owner_id=owner_id,
             team_id=team_id,
             partner_id=partner_id,
@@ -84,7 +78,7 @@ class Segment:
         return replace(
             self,
             name=self.name if name is None else _name(name),
-            filter=self.filter if filter is None else _checked_filter(filter),
+            filter=self.filter if filter is None else _checked_filter(filter, self.entity),
             version=self.version + 1,
             updated_at=dt.datetime.now(dt.UTC),
         )
@@ -97,11 +91,13 @@ def _name(name: Any) -> str:
         raise InvalidArgument([FieldViolation("name", str(error))]) from None
 
 
-def _checked_filter(raw: Mapping[str, Any]) -> dict[str, Any]:
+def _checked_filter(raw: Mapping[str, Any], entity: str) -> dict[str, Any]:
     """Only the conditions set; InvalidArgument (as `filter.<name>`) for bad ones."""
-    unknown = sorted(set(raw) - FILTER_FIELDS)
-    if unknown:
-        raise InvalidArgument([FieldViolation(f"filter.{n}", "is not a filter") for n in unknown])
     kept = {name: value for name, value in raw.items() if value not in ("", 0, None, [], {})}
+    unknown = sorted(set(kept) - FILTER_FIELDS[entity])
+    if unknown:
+        raise InvalidArgument(
+            [FieldViolation(f"filter.{n}", f"is not a filter of {entity}") for n in unknown]
+        )
     parse_filter(**kept)
     return kept

@@ -11,6 +11,7 @@ from crm.customer.v1 import customer_pb2 as pb
 from crm.customer.v1 import customer_pb2_grpc as pb_grpc
 from crm.customer.v1 import imports_pb2 as ipb
 from crm.customer.v1 import imports_pb2_grpc as ipb_grpc
+from crm.customer.v1 import segments_pb2_grpc as spb_grpc
 from crm_gateway.clients.errors import translate
 from crm_gateway.clients.read_cache import ReadCache
 
@@ -41,6 +42,8 @@ class CustomerClient:
         self._accounts = pb_grpc.AccountServiceStub(channel)
         self._contacts = pb_grpc.ContactServiceStub(channel)
         self._imports = ipb_grpc.ImportServiceStub(channel)
+        # Segments pass through as they are: routes call them with `call`.
+        self.segments = spb_grpc.SegmentServiceStub(channel)
         # Without events to invalidate it the cache stays off; a disabled one stands in.
         self._cache: ReadCache[Record] = (
             cache if cache is not None else ReadCache(max_records=0, ttl_seconds=0)

@@ -2,10 +2,11 @@
 parameters in, the customer service's RecordFilter out. The service validates them again
 (it owns the rules); here they are bounded, so a bad one is a 422 before any call."""
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import Query
-from pydantic import BaseModel, Field
+from google.protobuf.json_format import MessageToDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from crm.customer.v1 import customer_pb2 as pb
 from crm_gateway.api.schemas import NO_NUL
@@ -17,7 +18,13 @@ Order = Literal[
 ]  # fmt: skip
 
 
-class RecordQuery(BaseModel):
+Lifecycle = Literal["prospect", "customer", "former"]
+Company = Annotated[
+    str, Field(max_length=200, pattern=NO_NUL, description="Start of the account's name.")
+]
+
+
+class RecordConditions(BaseModel):
     q: str = Field(
         default="", max_length=100, pattern=NO_NUL,
         description="Beginning of any word of the name, or a similar name (typos tolerated).",
@@ -41,24 +48,34 @@ class RecordQuery(BaseModel):
         default_factory=list, max_length=20,
         description="`name:value`, exact; repeat for several.",
     )  # fmt: skip
+
+
+class RecordQuery(RecordConditions):
     order_by: Order | None = Field(default=None, description="Newest first when absent.")
 
 
 class AccountQuery(RecordQuery):
-    lifecycle: Literal["prospect", "customer", "former"] | None = None
+    lifecycle: Lifecycle | None = None
 
 
 class ContactQuery(RecordQuery):
-    company: str = Field(
-        default="", max_length=200, pattern=NO_NUL, description="Start of the account's name."
-    )
+    company: Company = ""
+
+
+class SavedConditions(RecordConditions):
+    """The list filters, kept in a body (segments, exports): `lifecycle` is of accounts,
+    `email` and `company` of contacts."""
+
+    model_config = ConfigDict(extra="forbid")
+    lifecycle: Lifecycle | None = None
+    company: Company = ""
 
 
 AccountFilters = Annotated[AccountQuery, Query()]
 ContactFilters = Annotated[ContactQuery, Query()]
 
 
-def record_filter(query: RecordQuery) -> pb.RecordFilter:
+def record_filter(query: RecordConditions) -> pb.RecordFilter:
     found = pb.RecordFilter(
         query=query.q,
         email=query.email,
@@ -72,6 +89,27 @@ def record_filter(query: RecordQuery) -> pb.RecordFilter:
     )
     found.custom_fields.update(_custom_fields(query.custom_field))
     return found
+
+
+def conditions_json(wanted: pb.RecordFilter) -> dict[str, Any]:
+    """A RecordFilter under the names the API takes it by; only the conditions set."""
+    found: dict[str, Any] = {
+        name: getattr(wanted, field) for name, field in _API_NAMES.items() if getattr(wanted, field)
+    }
+    if wanted.tags:
+        found["tag"] = list(wanted.tags)
+    if wanted.custom_fields:
+        found["custom_field"] = [
+            f"{name}:{value}" for name, value in MessageToDict(wanted.custom_fields).items()
+        ]
+    return found
+
+
+_API_NAMES = {
+    "q": "query", "email": "email", "phone": "phone", "region": "region",
+    "owner_id": "owner_id", "not_contacted_days": "not_contacted_days",
+    "lifecycle": "lifecycle", "company": "company",
+}  # fmt: skip
 
 
 def _custom_fields(pairs: list[str]) -> dict[str, str]:

@@ -3,6 +3,8 @@
 import asyncio
 
 from crm.customer.v1 import (
+    custom_fields_pb2,
+    custom_fields_pb2_grpc,
     customer_pb2,
     customer_pb2_grpc,
     imports_pb2,
@@ -10,6 +12,7 @@ from crm.customer.v1 import (
     segments_pb2,
     segments_pb2_grpc,
 )
+from crm_customer.api.custom_fields import CustomFieldServicer
 from crm_customer.api.imports import ImportServicer
 from crm_customer.api.segments import SegmentServicer
 from crm_customer.api.servicers import AccountServicer, ContactServicer
@@ -98,6 +101,11 @@ async def bootstrap(settings: ServiceSettings) -> ServiceRuntime:
                 segments_pb2_grpc.add_SegmentServiceServicer_to_server,
                 SegmentServicer(uow=uow, reads=reads),
                 segments_pb2.DESCRIPTOR.services_by_name["SegmentService"].full_name,
+            ),
+            (
+                custom_fields_pb2_grpc.add_CustomFieldServiceServicer_to_server,
+                CustomFieldServicer(uow=uow),
+                custom_fields_pb2.DESCRIPTOR.services_by_name["CustomFieldService"].full_name,
             ),
         ],
         workers=[relay, runner],

@@ -5,9 +5,12 @@ from collections.abc import AsyncIterator
 
 import grpc
 import pytest
+from google.protobuf.json_format import MessageToDict
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from crm.customer.v1 import custom_fields_pb2 as cpb
+from crm.customer.v1 import custom_fields_pb2_grpc as cpb_grpc
 from crm.customer.v1 import customer_pb2 as pb
 from crm.customer.v1 import customer_pb2_grpc as pb_grpc
 from crm.customer.v1 import imports_pb2 as ipb
@@ -136,6 +139,27 @@ async def test_upsert_merges_into_the_record_repeated(customer: grpc.aio.Channel
     merged = (await contacts(customer))["FriendOld"]
     assert merged.id == existing.id
     assert (merged.version, merged.phone, list(merged.tags)) == (2, "+4930123456", ["vip"])
+
+
+async def test_columns_mapped_to_custom_fields_are_held_to_their_types(
+    customer: grpc.aio.Channel,
+) -> None:
+    stub = cpb_grpc.CustomFieldServiceStub(customer)
+    seats = cpb.CustomField(entity="contacts", name="seats", type="integer")
+    await stub.DefineCustomField(
+        cpb.DefineCustomFieldRequest(field=seats),
+        metadata=call_metadata(principal(objects=["custom_field"])),
+    )
+    data = 'Name,Licences,Region\nAda Lovelace,"1,200",EMEA\nBob Byte,lots,APAC\n'
+    mapping = {"Licences": "custom_fields.seats", "Region": "custom_fields.sales_region"}
+    job = await finished(customer, (await start(customer, data.encode(), mapping=mapping)).id)
+
+    assert (job.created, job.failed) == (1, 1)
+    assert await problems(customer, job.id) == [
+        (3, "failed", "custom_fields.seats: must be a number")
+    ]
+    ada = (await contacts(customer))["LovelaceAda"]
+    assert MessageToDict(ada.custom_fields) == {"seats": 1200, "sales_region": "EMEA"}
 
 
 async def test_dry_run_counts_but_stores_nothing(customer: grpc.aio.Channel) -> None:

@@ -133,6 +133,7 @@ class Problem:
 
 # Import fields that are not the record's own, and where they go.
 _CONTACT_MOVES = {"mobile": "other_phones", "notes": "internal_notes"}
+_CUSTOM = "custom_fields."  # a column mapped to a custom field
 _ADDRESS_FIELDS = ("street", "city", "region", "postal_code", "country")
 
 
@@ -142,8 +143,9 @@ def record_values(entity: str, values: Mapping[str, object]) -> dict[str, Any]:
     result: dict[str, Any] = {}
     address: dict[str, Any] = {}
     for name, value in values.items():
-        if name == "external_id":
-            result["custom_fields"] = {"external_id": value}
+        if name == "external_id" or name.startswith(_CUSTOM):
+            custom = result.setdefault("custom_fields", {})
+            custom[name.removeprefix(_CUSTOM)] = value
         elif name in _ADDRESS_FIELDS:
             address[name] = value
         elif entity == "accounts" and name == "size":

@@ -2,6 +2,7 @@
 recognised in English or Chinese; everything else is ignored and reported as such."""
 
 import enum
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -27,6 +28,9 @@ _NAME_FIELDS = {
     Entity.ACCOUNTS: ("name",),
 }
 SKIP = ""  # the field an explicit mapping gives a column that must not be imported
+# A mapping may send a column to a custom field: `custom_fields.<name>` (typed, if the
+# admin defined the field, when the row is stored).
+CUSTOM_FIELD = re.compile(r"custom_fields\.[a-z][a-z0-9_]{0,49}")
 
 
 @dataclass(frozen=True)
@@ -71,11 +75,15 @@ def _entity(entity: Entity | str) -> Entity:
 
 def _explicit(headers: list[str], entity: Entity, mapping: Mapping[str, str]) -> dict[int, str]:
     known = _FIELDS[entity]
-    unknown = sorted({field for field in mapping.values() if field != SKIP and field not in known})
+    unknown = sorted(
+        field
+        for field in set(mapping.values())
+        if field != SKIP and field not in known and not CUSTOM_FIELD.fullmatch(field)
+    )
     if unknown:
         raise ImportFileError(
             f"the mapping names fields that {entity} do not have: {', '.join(unknown)}; "
-            f"the fields are {', '.join(known)}"
+            f"the fields are {', '.join(known)}, or custom_fields.<name>"
         )
     by_column: dict[int, str] = {}
     missing = []

@@ -52,7 +52,7 @@ def normalize_row(row: RawRow, columns: ColumnMap, *, default_region: str | None
         raw = cells[index].strip()
         if raw:
             try:
-                values[field] = rules[field](raw, region)
+                values[field] = rules[field](raw, region) if field in rules else raw
             except ValueError as error:
                 problems.append(f"{field} '{_shown(raw)}' {error}")
     if columns.entity is Entity.CONTACTS:

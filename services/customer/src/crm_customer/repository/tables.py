@@ -233,6 +233,20 @@ segments = Table(
     Index("ix_segments_owner_id", "owner_id", "id"),
 )
 
+custom_fields = Table(
+    "custom_fields",
+    metadata,
+    Column("entity", String(20), primary_key=True),
+    Column("name", String(50), primary_key=True),
+    Column("label", String(200), nullable=False),
+    Column("type", String(20), nullable=False),
+    Column("options", ARRAY(Text), nullable=False),
+    Column("max_length", Integer, nullable=False),
+    Column("version", BigInteger, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
 field_history = history_table(metadata)
 outbox = outbox_table(metadata)
 inbox = inbox_table(metadata)

@@ -10,6 +10,7 @@ from crm_customer.domain.accounts import Account
 from crm_customer.domain.contacts import Contact
 from crm_customer.domain.records import RecordEvent
 from crm_customer.repository import tables
+from crm_customer.repository.custom_fields import SqlCustomFields
 from crm_customer.repository.imports import SqlImportJobs
 from crm_customer.repository.records import SqlRecordRepository
 from crm_customer.repository.segments import SqlSegments
@@ -25,6 +26,7 @@ class SqlUnitOfWork:
     contacts: SqlRecordRepository[Contact]
     imports: SqlImportJobs
     segments: SqlSegments
+    custom_fields: SqlCustomFields
 
     def __init__(self, engine: AsyncEngine, to_outbox: EventMapper) -> None:
         """With an autocommit engine (crm_platform.db.engine.autocommit) this serves reads
@@ -45,6 +47,7 @@ class SqlUnitOfWork:
         self.contacts = SqlRecordRepository(self._connection, tables.contacts, Contact)
         self.imports = SqlImportJobs(self._connection)
         self.segments = SqlSegments(self._connection)
+        self.custom_fields = SqlCustomFields(self._connection)
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:

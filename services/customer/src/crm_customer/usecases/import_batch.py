@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from crm_customer.domain.accounts import Account
+from crm_customer.domain.custom_fields import CustomField, with_typed_custom_values
 from crm_customer.domain.imports import (
     ImportSpec,
     Mode,
@@ -75,6 +76,7 @@ class _Batch:
         self.result = BatchResult()
         self.by_key: dict[str, _Target] = {}
         self.targets: dict[uuid.UUID, _Target] = {}
+        self.custom_fields: dict[str, CustomField] = {}
 
     async def apply(self, rows: list[tuple[RawRow, ParsedRow]]) -> None:
         wanted: list[tuple[RawRow, dict[str, Any]]] = []
@@ -87,6 +89,7 @@ class _Batch:
         if self.spec.entity == "contacts":
             wanted = await self._with_accounts(wanted)
         await self._load_stored(wanted)
+        self.custom_fields = await self.uow.custom_fields.of(self.spec.entity)
         for raw, values in wanted:
             await self._row(raw, values)
         await self._store()
@@ -96,6 +99,7 @@ class _Batch:
         key = next((k for k in keys if k in self.by_key), None)
         try:
             check_writable(self.kind, self.principal, values)
+            values = dict(with_typed_custom_values(self.custom_fields, values))
             if key is None:
                 await self._create(raw, values)
             elif self.spec.mode is Mode.UPSERT:

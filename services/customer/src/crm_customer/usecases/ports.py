@@ -7,6 +7,7 @@ from typing import Any, Protocol, Self
 
 from crm_customer.domain.accounts import Account
 from crm_customer.domain.contacts import Contact
+from crm_customer.domain.custom_fields import CustomField
 from crm_customer.domain.imports import ImportJob, Problem, Progress, Status
 from crm_customer.domain.records import R, RecordEvent
 from crm_customer.domain.search import Cursor, Filter, Order
@@ -127,6 +128,20 @@ class Segments(Protocol):
     async def delete(self, segment: Segment, *, expected_version: int) -> bool: ...
 
 
+class CustomFields(Protocol):
+    async def of(self, entity: str) -> dict[str, CustomField]:
+        """The entity's definitions by name."""
+        ...
+
+    async def add(self, field: CustomField) -> bool:
+        """False when the entity already has a field of that name."""
+        ...
+
+    async def replace(self, field: CustomField, *, expected_version: int) -> bool: ...
+
+    async def delete(self, field: CustomField, *, expected_version: int) -> bool: ...
+
+
 class UnitOfWork(Protocol):
     @property
     def accounts(self) -> RecordRepository[Account]: ...
@@ -139,6 +154,9 @@ class UnitOfWork(Protocol):
 
     @property
     def segments(self) -> Segments: ...
+
+    @property
+    def custom_fields(self) -> CustomFields: ...
 
     async def __aenter__(self) -> Self: ...
 

@@ -12,6 +12,7 @@ from typing import Any, Generic
 from crm_customer.domain.duplicates import Match
 from crm_customer.domain.records import NOT_FOR_PARTNERS, TRANSFER_RULES, R
 from crm_customer.domain.search import Cursor, Filter, Order, parse_order
+from crm_customer.usecases.custom_fields import typed_custom_values
 from crm_customer.usecases.ports import RecordRepository, UnitOfWork
 from crm_platform.auth.principal import Action, Principal
 from crm_platform.errors import (
@@ -50,6 +51,11 @@ class RecordKind(Generic[R]):
     # The duplicate rules: which of the candidates are likely the record, and why.
     duplicates: Callable[[R, list[R]], list[Match]] | None = None
 
+    @property
+    def entity(self) -> str:
+        """As the API names it: "contacts"."""
+        return f"{self.obj}s"
+
 
 @dataclass(frozen=True)
 class Created(Generic[R]):
@@ -71,10 +77,11 @@ async def create_record(
     check_writable(kind, principal, [name for name, value in values.items() if value])
     if principal.partner_id is not None:  # what a partner creates stays in its sight
         values = {**values, "partner_id": principal.partner_id}
-    record, event = kind.record_type.create(
-        id=uuid7(), owner_id=principal.subject_id, team_id=principal.team_id, values=values
-    )
     async with uow:
+        values = await typed_custom_values(uow, kind.entity, values)
+        record, event = kind.record_type.create(
+            id=uuid7(), owner_id=principal.subject_id, team_id=principal.team_id, values=values
+        )
         await _check_references(kind, uow, principal, record, changed=values.keys())
         await kind.repo(uow).add(record)
         duplicates = await _likely_duplicates(kind, uow, principal, record)
@@ -119,7 +126,7 @@ async def update_record(
         if TRANSFER_RULES.keys() & values.keys():
             _require_reach(kind, principal, Action.TRANSFER, current)
         _require_version(kind, current, expected_version)
-        updated, event = current.update(values)
+        updated, event = current.update(await typed_custom_values(uow, kind.entity, values))
         if event is None:
             return seen_by(principal, current)
         await _check_references(kind, uow, principal, updated, changed=values.keys())

@@ -7,6 +7,7 @@ import grpc
 from google.protobuf.field_mask_pb2 import FieldMask
 from google.protobuf.message import Message
 
+from crm.customer.v1 import custom_fields_pb2_grpc as cpb_grpc
 from crm.customer.v1 import customer_pb2 as pb
 from crm.customer.v1 import customer_pb2_grpc as pb_grpc
 from crm.customer.v1 import imports_pb2 as ipb
@@ -42,8 +43,9 @@ class CustomerClient:
         self._accounts = pb_grpc.AccountServiceStub(channel)
         self._contacts = pb_grpc.ContactServiceStub(channel)
         self._imports = ipb_grpc.ImportServiceStub(channel)
-        # Segments pass through as they are: routes call them with `call`.
+        # These pass through as they are: routes call them with `call`.
         self.segments = spb_grpc.SegmentServiceStub(channel)
+        self.custom_fields = cpb_grpc.CustomFieldServiceStub(channel)
         # Without events to invalidate it the cache stays off; a disabled one stands in.
         self._cache: ReadCache[Record] = (
             cache if cache is not None else ReadCache(max_records=0, ttl_seconds=0)

@@ -3,9 +3,9 @@
 A grant is `{object: {action: scope}}` with scopes partner < own < team < all. The record
 objects `account` and `contact` get the same grants from a role, because a contact is only
 as sensitive as the account it belongs to. The administration objects `user`, `team`,
-`role`, `api_key`, `audit` (the audit trail) and `webhook` are granted by admin alone
-among the built-in roles (custom roles may grant them; any API key manages its own
-webhooks).
+`role`, `api_key`, `audit` (the audit trail), `webhook` and `custom_field` (defining
+custom fields) are granted by admin alone among the built-in roles (custom roles may grant
+them; any API key manages its own webhooks).
 
 | role            | read    | create | edit    | delete | transfer | export  |
 |-----------------|---------|--------|---------|--------|----------|---------|
@@ -39,7 +39,7 @@ RoleGrants = Mapping[Action, Scope]
 # Every object a grant may name: the one list the API, validation and merging share.
 RECORD_OBJECTS = ("account", "contact")
 # The gateway's own administration: only admins reach it among the built-in roles.
-ADMIN_OBJECTS = ("user", "team", "role", "api_key", "audit", "webhook")
+ADMIN_OBJECTS = ("user", "team", "role", "api_key", "audit", "webhook", "custom_field")
 OBJECTS = RECORD_OBJECTS + ADMIN_OBJECTS
 ACTIONS = tuple(action.value for action in Action)
 SCOPES = tuple(scope.value for scope in Scope)

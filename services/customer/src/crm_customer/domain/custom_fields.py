@@ -1,0 +1,209 @@
+"""Custom fields an admin defines per entity, each with a type its values are held to.
+
+Values of a defined field are checked and normalized on every write (API or import): a
+number written as text in a spreadsheet becomes a number, a choice is stored as the option
+spelled by the admin. A name with no definition stays free-form (a single value), so data
+brought from another system is never refused for a field the admin has not described yet.
+"""
+
+import datetime as dt
+import decimal
+import enum
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from crm_platform.errors import FieldViolation, InvalidArgument
+
+ENTITIES = ("contacts", "accounts")
+MAX_OPTIONS = 200
+MAX_TEXT = 10_000
+_NAME = re.compile(r"[a-z][a-z0-9_]{0,49}")
+_TRUE = frozenset({"true", "yes", "y", "1", "是", "对"})
+_FALSE = frozenset({"false", "no", "n", "0", "否", "不"})
+
+
+class FieldType(enum.StrEnum):
+    TEXT = "text"
+    INTEGER = "integer"
+    NUMBER = "number"
+    BOOLEAN = "boolean"
+    DATE = "date"
+    CHOICE = "choice"
+
+
+@dataclass(frozen=True)
+class CustomField:
+    entity: str
+    name: str
+    label: str
+    type: FieldType
+    options: tuple[str, ...] = ()  # of a choice
+    max_length: int = 255  # of a text
+    version: int = 1
+    created_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
+    updated_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
+
+    @classmethod
+    def define(
+        cls,
+        *,
+        entity: str,
+        name: str,
+        label: str,
+        type: str,
+        options: Sequence[str] = (),
+        max_length: int = 0,
+    ) -> "CustomField":
+        problems: list[FieldViolation] = []
+        if entity not in ENTITIES:
+            problems.append(FieldViolation("entity", "must be contacts or accounts"))
+        if not _NAME.fullmatch(name):
+            why = "1-50 characters: lower-case letters, digits and _, starting with a letter"
+            problems.append(FieldViolation("name", why))
+        if type not in FieldType.__members__.values():
+            kinds = ", ".join(FieldType)
+            problems.append(FieldViolation("type", f"must be one of {kinds}"))
+        if problems:
+            raise InvalidArgument(problems)
+        kind = FieldType(type)
+        label, kept, length = _settings(kind, label or name, options, max_length)
+        return cls(
+            entity=entity, name=name, label=label, type=kind, options=kept, max_length=length or 255
+        )
+
+    def change(
+        self, *, label: str, options: Sequence[str] = (), max_length: int = 0
+    ) -> "CustomField":
+        """The definition with a new label, options (choice) or length (text); the name
+        and type stay, as the values stored were checked against them."""
+        label, kept, length = _settings(self.type, label or self.label, options, max_length)
+        return replace(
+            self,
+            label=label,
+            options=kept,
+            max_length=length or self.max_length,
+            version=self.version + 1,
+            updated_at=dt.datetime.now(dt.UTC),
+        )
+
+    def read(self, value: Any) -> Any:
+        """The value as stored; ValueError saying why it is not one of this field."""
+        text = value.strip() if isinstance(value, str) else value
+        if self.type == FieldType.TEXT:
+            text = str(text)
+            if len(text) > self.max_length:
+                raise ValueError(f"must have at most {self.max_length} characters")
+            return text
+        if self.type == FieldType.BOOLEAN:
+            return _boolean(text)
+        if self.type == FieldType.INTEGER:
+            return _integer(text)
+        if self.type == FieldType.NUMBER:
+            return _number(text)
+        if self.type == FieldType.DATE:
+            return _date(text)
+        return self._option(text)
+
+    def _option(self, value: Any) -> str:
+        by_folded = {option.casefold(): option for option in self.options}
+        found = by_folded.get(str(value).casefold())
+        if found is None:
+            raise ValueError(f"must be one of {', '.join(self.options)}")
+        return found
+
+
+def with_typed_custom_values(
+    definitions: Mapping[str, CustomField], values: Mapping[str, Any]
+) -> Mapping[str, Any]:
+    """A record write's `values` with its custom field values held to their definitions."""
+    custom = values.get("custom_fields")
+    if not custom or not isinstance(custom, Mapping):
+        return values  # none sent; a bad shape is the record's own rules to refuse
+    return {**values, "custom_fields": typed_values(definitions, custom)}
+
+
+def _settings(
+    kind: FieldType, label: str, options: Sequence[str], max_length: int
+) -> tuple[str, tuple[str, ...], int]:
+    problems = []
+    if not 0 < len(label.strip()) <= 200:
+        problems.append(FieldViolation("label", "must have 1-200 characters"))
+    kept = tuple(dict.fromkeys(o.strip() for o in options if o.strip()))
+    if kind == FieldType.CHOICE and not 0 < len(kept) <= MAX_OPTIONS:
+        problems.append(FieldViolation("options", f"a choice needs 1-{MAX_OPTIONS} options"))
+    if kind != FieldType.CHOICE and kept:
+        problems.append(FieldViolation("options", "only a choice has options"))
+    if any(len(o) > 200 for o in kept):
+        problems.append(FieldViolation("options", "must have at most 200 characters each"))
+    if max_length and (kind != FieldType.TEXT or not 0 < max_length <= MAX_TEXT):
+        problems.append(FieldViolation("max_length", f"only a text has one, 1-{MAX_TEXT}"))
+    if problems:
+        raise InvalidArgument(problems)
+    return label.strip(), kept, max_length
+
+
+def typed_values(
+    definitions: Mapping[str, CustomField], values: Mapping[str, Any]
+) -> dict[str, Any]:
+    """`values` with every defined field's value normalized; InvalidArgument naming each
+    `custom_fields.<name>` whose value its type refuses."""
+    found, problems = {}, []
+    for name, value in values.items():
+        defined = definitions.get(name)
+        try:
+            found[name] = value if defined is None or value is None else defined.read(value)
+        except ValueError as error:
+            problems.append(FieldViolation(f"custom_fields.{name}", str(error)))
+    if problems:
+        raise InvalidArgument(problems)
+    return found
+
+
+def _boolean(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    folded = str(value).casefold()
+    if folded in _TRUE or folded in _FALSE:
+        return folded in _TRUE
+    raise ValueError("must be true or false")
+
+
+def _integer(value: Any) -> int:
+    if isinstance(value, bool):
+        raise ValueError("must be a whole number")
+    if isinstance(value, int):
+        return value
+    number = _decimal(value)
+    if number != number.to_integral_value() or abs(number) > 2**53:
+        raise ValueError("must be a whole number")
+    return int(number)
+
+
+def _number(value: Any) -> int | float:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        number = decimal.Decimal(str(value))
+    else:
+        number = _decimal(value)
+    if not number.is_finite() or abs(number) > 10**15:
+        raise ValueError("must be a number of at most 15 digits before the point")
+    return int(number) if number == number.to_integral_value() else float(number)
+
+
+def _decimal(value: Any) -> decimal.Decimal:
+    try:
+        number = decimal.Decimal(str(value).replace(",", "").replace(" ", ""))
+    except decimal.InvalidOperation:
+        raise ValueError("must be a number") from None
+    if not number.is_finite():
+        raise ValueError("must be a number")
+    return number
+
+
+def _date(value: Any) -> str:
+    text = str(value)
+    try:  # a spreadsheet's date-time at midnight is a date
+        return dt.date.fromisoformat(text[:10] if text[10:11] in ("T", " ") else text).isoformat()
+    except ValueError:
+        raise ValueError("must be a date, YYYY-MM-DD") from None

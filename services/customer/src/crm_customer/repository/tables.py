@@ -43,14 +43,22 @@ def _strings(name: str, length: int) -> Column[object]:
     return Column(name, ARRAY(String(length)), nullable=False, server_default=text("'{}'"))
 
 
-def _search_name(expression: str) -> Column[object]:
-    generated = Computed(expression, persisted=True)
-    return Column("search_name", Text(collation="C"), generated, nullable=False)
+def _search_name(expression: str) -> list[Column[object]]:
+    """The lower-cased name, and every prefix (to 12 characters) of each of its words
+    (migration 0011's `word_prefixes`)."""
+    prefixes = Computed(f"word_prefixes({expression})", persisted=True)
+    return [
+        Column(
+            "search_name", Text(collation="C"), Computed(expression, persisted=True), nullable=False
+        ),
+        Column("name_prefixes", ARRAY(Text(collation="C")), prefixes, nullable=False),
+    ]
 
 
 def _search_indexes(table: str) -> list[Index]:
     return [
         Index(f"ix_{table}_search_name", "search_name", "id"),
+        Index(f"ix_{table}_name_prefixes", "name_prefixes", postgresql_using="gin"),
         Index(
             f"ix_{table}_search_name_trgm",
             "search_name",
@@ -76,7 +84,7 @@ def _profile(search_name: str) -> list[Column[object]]:
         _json("addresses"),
         _json("custom_fields", "{}"),
         Column("last_contacted_at", DateTime(timezone=True)),
-        _search_name(search_name),
+        *_search_name(search_name),
     ]
 
 

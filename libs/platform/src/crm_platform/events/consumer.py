@@ -68,6 +68,7 @@ class EventConsumer:
         durable: str,
         subjects: Sequence[str],
         handlers: Mapping[str, Handler],
+        fallback: Handler | None = None,
         max_deliver: int = 5,
         ack_wait: float = 30.0,
         batch: int = 100,
@@ -77,6 +78,8 @@ class EventConsumer:
     ) -> None:
         """`handlers` maps full proto names (`Crm-Event-Type`) to handlers; `durable` names
         the JetStream consumer, the inbox partition and the dead-letter subject.
+        `fallback` handles every other type (a consumer that decodes any event generically);
+        without it they are recorded in the inbox and acked unhandled.
         `retry_delays[n-1]` is the pause before attempt n+1 (the last one repeats)."""
         if max_deliver < 1 or not subjects or not retry_delays:
             raise ValueError("need max_deliver >= 1, subjects and retry_delays")
@@ -86,6 +89,7 @@ class EventConsumer:
         self._durable = durable
         self._subjects = list(subjects)
         self._handlers = dict(handlers)
+        self._fallback = fallback
         self._max_deliver = max_deliver
         self._ack_wait = ack_wait
         self._batch = batch
@@ -236,7 +240,7 @@ class EventConsumer:
             )
             if new is None:
                 return Outcome.DUPLICATE
-            handler = self._handlers.get(envelope.event_type)
+            handler = self._handlers.get(envelope.event_type, self._fallback)
             if handler is None:
                 return Outcome.UNHANDLED
             await handler(session, envelope)

@@ -13,6 +13,7 @@ from crm_customer.repository import tables
 from crm_customer.repository.imports import SqlImportJobs
 from crm_customer.repository.records import SqlRecordRepository
 from crm_customer.repository.segments import SqlSegments
+from crm_customer.repository.timeline import SqlTimeline
 from crm_platform.db.history import HistoryEntry, write_history
 from crm_platform.events.outbox import OutboxEvent, write_events
 
@@ -25,6 +26,7 @@ class SqlUnitOfWork:
     contacts: SqlRecordRepository[Contact]
     imports: SqlImportJobs
     segments: SqlSegments
+    timeline: SqlTimeline
 
     def __init__(self, engine: AsyncEngine, to_outbox: EventMapper) -> None:
         """With an autocommit engine (crm_platform.db.engine.autocommit) this serves reads
@@ -45,6 +47,7 @@ class SqlUnitOfWork:
         self.contacts = SqlRecordRepository(self._connection, tables.contacts, Contact)
         self.imports = SqlImportJobs(self._connection)
         self.segments = SqlSegments(self._connection)
+        self.timeline = SqlTimeline(self._connection)
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:

@@ -11,10 +11,13 @@ from crm_gateway.api.deps import CurrentCaller, Customer
 from crm_gateway.api.mapping import timeline_entry_json
 from crm_gateway.api.routes import common
 from crm_gateway.api.routes.common import Cursor, Limit, problems
+from crm_platform.errors import FieldViolation, InvalidArgument
 
 router = APIRouter(
     prefix="/api/v1/accounts", tags=["accounts"], responses=problems(401, 403, 429, 503)
 )
+
+_PARAMETERS = {"page_token": "cursor", "page_size": "limit", "kinds": "kind"}
 
 Kinds = Annotated[
     list[str] | None,
@@ -46,7 +49,16 @@ async def get_account_timeline(
 ) -> Response:
     common.require_plausible_id(account_id, "account")
     kinds = [name.strip() for value in kind or () for name in value.split(",") if name.strip()]
-    found, next_token = await customer.list_timeline(
-        caller.metadata, account_id, limit, cursor or "", kinds
-    )
+    try:
+        found, next_token = await customer.list_timeline(
+            caller.metadata, account_id, limit, cursor or "", kinds
+        )
+    except InvalidArgument as error:
+        # Named as the caller sent them, not as the service's request calls them.
+        raise InvalidArgument(
+            [
+                FieldViolation(_PARAMETERS.get(v.field, v.field), v.description)
+                for v in error.violations
+            ]
+        ) from error
     return common.page_response([timeline_entry_json(e) for e in found], next_token)

@@ -132,14 +132,19 @@ class EventConsumer:
     async def run(self) -> None:
         """Consume until `stop()`, riding out NATS and database outages."""
         self._stopping.clear()
+        waiting = False
         while not self._stopping.is_set():
             if self._subscription is None:
                 try:
                     await self.ensure()
                 except Exception as exc:  # NATS away, or the stream not provisioned yet
-                    log.warning("consumer %s cannot subscribe yet: %r", self._durable, exc)
+                    # Once per wait: a stream whose service is not deployed may never come.
+                    level = logging.DEBUG if waiting else logging.WARNING
+                    log.log(level, "consumer %s cannot subscribe yet: %r", self._durable, exc)
+                    waiting = True
                     await self._pause(1.0)
                     continue
+                waiting = False
             assert self._subscription is not None
             try:
                 messages = await self._fetch(self._subscription)

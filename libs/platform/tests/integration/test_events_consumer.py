@@ -261,6 +261,45 @@ async def test_unknown_event_types_are_recorded_and_acked(database_url: str, nat
         assert recorded == 1
 
 
+async def test_a_fallback_handler_applies_event_types_without_their_own(
+    database_url: str, nats_url: str
+) -> None:
+    service = unique_service()
+    async with database(database_url) as engine, nats_connection(nats_url) as nc:
+        js = nc.jetstream()
+        await ensure_service_stream(js, service)
+        seen: list[str] = []
+
+        async def fallback(session: AsyncSession, envelope: Envelope) -> None:
+            seen.append(envelope.event_type)
+            await session.execute(text("SELECT 1"))
+
+        consumer = EventConsumer(
+            js,
+            async_sessionmaker(engine, expire_on_commit=False),
+            stream=stream_name(service),
+            durable=f"{service}-worker",
+            subjects=[f"crm.{service}.>"],
+            handlers={EVENT_TYPE: record_effect},
+            fallback=fallback,
+        )
+        known = envelope_for(service)
+        other = Envelope(
+            event_id=uuid.uuid4(),
+            event_type="crm.other.events.v1.SomethingNew",
+            subject=subject(service, "thing", "appeared"),
+            aggregate_id="x",
+            aggregate_version=1,
+            occurred_at=dt.datetime.now(dt.UTC),
+            payload=b"",
+        )
+        assert await consumer.apply(other) is Outcome.APPLIED
+        assert await consumer.apply(known) is Outcome.APPLIED
+        assert await consumer.apply(other) is Outcome.DUPLICATE
+        assert seen == ["crm.other.events.v1.SomethingNew"]
+        assert await count_effects(engine) == 1
+
+
 async def test_the_consumer_span_continues_the_producers_trace(
     database_url: str, nats_url: str
 ) -> None:

@@ -2,6 +2,8 @@
 
 import asyncio
 
+from sqlalchemy.ext.asyncio import AsyncEngine
+
 from crm.customer.v1 import (
     custom_fields_pb2,
     custom_fields_pb2_grpc,
@@ -11,22 +13,34 @@ from crm.customer.v1 import (
     imports_pb2_grpc,
     segments_pb2,
     segments_pb2_grpc,
+    timeline_pb2,
+    timeline_pb2_grpc,
 )
 from crm_customer.api.custom_fields import CustomFieldServicer
 from crm_customer.api.imports import ImportServicer
 from crm_customer.api.segments import SegmentServicer
 from crm_customer.api.servicers import AccountServicer, ContactServicer
+from crm_customer.api.timeline import TimelineServicer
 from crm_customer.config import CustomerSettings
 from crm_customer.events.outbound import to_outbox_event
+from crm_customer.events.timeline import timeline_handler
+from crm_customer.events.timeline_kinds import OWN_SUBJECTS
 from crm_customer.repository.imports import NOTIFY_CHANNEL
+from crm_customer.repository.timeline import SqlTimeline
 from crm_customer.repository.unit_of_work import SqlUnitOfWork
 from crm_customer.usecases.import_runner import ImportRunner
 from crm_customer.usecases.imports import FileLimits
-from crm_platform.db.engine import asyncpg_dsn, autocommit, create_engine
-from crm_platform.events.connection import connect_nats
+from crm_platform.db.engine import (
+    asyncpg_dsn,
+    autocommit,
+    create_engine,
+    create_session_factory,
+)
+from crm_platform.events.connection import ResilientClient, connect_nats
+from crm_platform.events.consumer import EventConsumer
 from crm_platform.events.listener import Notifications
 from crm_platform.events.relay import OutboxRelay
-from crm_platform.events.streams import ensure_service_stream
+from crm_platform.events.streams import ensure_service_stream, stream_name, stream_subjects
 from crm_platform.service import ServiceRuntime
 from crm_platform.settings import ServiceSettings
 
@@ -81,6 +95,7 @@ async def bootstrap(settings: ServiceSettings) -> ServiceRuntime:
         queued=runner.wake,
         spool_dir=customer.import_spool_dir,
     )
+    timeline = timeline_consumers(customer, nats, engine)
     services = customer_pb2.DESCRIPTOR.services_by_name
     return ServiceRuntime(
         registrations=[
@@ -109,7 +124,38 @@ async def bootstrap(settings: ServiceSettings) -> ServiceRuntime:
                 CustomFieldServicer(uow=uow),
                 custom_fields_pb2.DESCRIPTOR.services_by_name["CustomFieldService"].full_name,
             ),
+            (
+                timeline_pb2_grpc.add_TimelineServiceServicer_to_server,
+                TimelineServicer(reads=reads),
+                timeline_pb2.DESCRIPTOR.services_by_name["TimelineService"].full_name,
+            ),
         ],
-        workers=[relay, runner],
+        workers=[relay, runner, *timeline],
         closers=[nats.close, engine.dispose],
     )
+
+
+def timeline_consumers(
+    settings: CustomerSettings, nats: ResilientClient, engine: AsyncEngine
+) -> list[EventConsumer]:
+    """One durable consumer per publishing service's stream, and one for this service's own
+    contact events. A stream not provisioned yet is waited for (EventConsumer.run)."""
+    sessions = create_session_factory(engine)
+    handler = timeline_handler(SqlTimeline)
+    sources = [(source, stream_subjects(source)) for source in settings.timeline_sources] + [
+        (settings.service_name, OWN_SUBJECTS)
+    ]
+    return [
+        EventConsumer(
+            nats,
+            sessions,
+            stream=stream_name(source),
+            durable=f"customer-timeline-{source}",
+            subjects=subjects,
+            handlers={},
+            fallback=handler,
+            max_deliver=settings.consumer_max_deliver,
+            stream_replicas=settings.nats_stream_replicas,
+        )
+        for source, subjects in sources
+    ]

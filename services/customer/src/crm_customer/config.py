@@ -22,3 +22,6 @@ class CustomerSettings(ServiceSettings):
     import_lease_seconds: float = Field(default=10.0, gt=0)
     # Where a running import's file is kept while it is read; the system's default if unset.
     import_spool_dir: str | None = None
+
+    # The services whose events feed the 360° timeline (their streams may come later).
+    timeline_sources: tuple[str, ...] = ("sales", "marketing", "service-desk", "erp-bridge")

@@ -68,6 +68,7 @@ class EventConsumer:
         durable: str,
         subjects: Sequence[str],
         handlers: Mapping[str, Handler],
+        fallback: Handler | None = None,
         max_deliver: int = 5,
         ack_wait: float = 30.0,
         batch: int = 100,
@@ -77,6 +78,8 @@ class EventConsumer:
     ) -> None:
         """`handlers` maps full proto names (`Crm-Event-Type`) to handlers; `durable` names
         the JetStream consumer, the inbox partition and the dead-letter subject.
+        `fallback` handles every other type (a consumer that decodes any event generically);
+        without it they are recorded in the inbox and acked unhandled.
         `retry_delays[n-1]` is the pause before attempt n+1 (the last one repeats)."""
         if max_deliver < 1 or not subjects or not retry_delays:
             raise ValueError("need max_deliver >= 1, subjects and retry_delays")
@@ -86,6 +89,7 @@ class EventConsumer:
         self._durable = durable
         self._subjects = list(subjects)
         self._handlers = dict(handlers)
+        self._fallback = fallback
         self._max_deliver = max_deliver
         self._ack_wait = ack_wait
         self._batch = batch
@@ -128,14 +132,19 @@ class EventConsumer:
     async def run(self) -> None:
         """Consume until `stop()`, riding out NATS and database outages."""
         self._stopping.clear()
+        waiting = False
         while not self._stopping.is_set():
             if self._subscription is None:
                 try:
                     await self.ensure()
                 except Exception as exc:  # NATS away, or the stream not provisioned yet
-                    log.warning("consumer %s cannot subscribe yet: %r", self._durable, exc)
+                    # Once per wait: a stream whose service is not deployed may never come.
+                    level = logging.DEBUG if waiting else logging.WARNING
+                    log.log(level, "consumer %s cannot subscribe yet: %r", self._durable, exc)
+                    waiting = True
                     await self._pause(1.0)
                     continue
+                waiting = False
             assert self._subscription is not None
             try:
                 messages = await self._fetch(self._subscription)
@@ -236,7 +245,7 @@ class EventConsumer:
             )
             if new is None:
                 return Outcome.DUPLICATE
-            handler = self._handlers.get(envelope.event_type)
+            handler = self._handlers.get(envelope.event_type, self._fallback)
             if handler is None:
                 return Outcome.UNHANDLED
             await handler(session, envelope)

@@ -255,6 +255,28 @@ custom_fields = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
 
+# The 360° timeline, fed by events (events/timeline.py). An event about several accounts
+# (a contact at two companies) is one row per account, hence the key.
+timeline_entries = Table(
+    "timeline_entries",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),  # the event's id
+    Column("account_id", UUID(as_uuid=True), primary_key=True),
+    Column("occurred_at", DateTime(timezone=True), nullable=False),
+    Column("source", Text, nullable=False),
+    Column("event_type", Text, nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("subject_id", Text, nullable=False),
+    Column("title", Text, nullable=False),
+    Column("data", JSONB, nullable=False),
+    Index(
+        "ix_timeline_entries_account_occurred",
+        "account_id",
+        text("occurred_at DESC"),
+        text("id DESC"),
+    ),
+)
+
 field_history = history_table(metadata)
 outbox = outbox_table(metadata)
 inbox = inbox_table(metadata)

@@ -14,6 +14,7 @@ from crm_customer.repository.custom_fields import SqlCustomFields
 from crm_customer.repository.imports import SqlImportJobs
 from crm_customer.repository.records import SqlRecordRepository
 from crm_customer.repository.segments import SqlSegments
+from crm_customer.repository.timeline import SqlTimeline
 from crm_platform.db.history import HistoryEntry, write_history
 from crm_platform.events.outbox import OutboxEvent, write_events
 
@@ -27,6 +28,7 @@ class SqlUnitOfWork:
     imports: SqlImportJobs
     segments: SqlSegments
     custom_fields: SqlCustomFields
+    timeline: SqlTimeline
 
     def __init__(self, engine: AsyncEngine, to_outbox: EventMapper) -> None:
         """With an autocommit engine (crm_platform.db.engine.autocommit) this serves reads
@@ -48,6 +50,7 @@ class SqlUnitOfWork:
         self.imports = SqlImportJobs(self._connection)
         self.segments = SqlSegments(self._connection)
         self.custom_fields = SqlCustomFields(self._connection)
+        self.timeline = SqlTimeline(self._connection)
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:

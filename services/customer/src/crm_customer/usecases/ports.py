@@ -12,6 +12,7 @@ from crm_customer.domain.imports import ImportJob, Problem, Progress, Status
 from crm_customer.domain.records import R, RecordEvent
 from crm_customer.domain.search import Cursor, Filter, Order
 from crm_customer.domain.segments import Segment
+from crm_customer.domain.timeline import TimelineEntry
 from crm_platform.auth.principal import Principal, Scope
 
 
@@ -142,6 +143,25 @@ class CustomFields(Protocol):
     async def delete(self, field: CustomField, *, expected_version: int) -> bool: ...
 
 
+class TimelineStore(Protocol):
+    async def add(self, entries: Sequence[TimelineEntry]) -> None:
+        """Store the entries; one already there (same event, same account) is left alone."""
+        ...
+
+    async def page(
+        self,
+        account_id: uuid.UUID,
+        *,
+        kinds: frozenset[str],
+        hidden_kinds: frozenset[str],
+        after: Cursor | None,
+        limit: int,
+    ) -> list[TimelineEntry]:
+        """Up to `limit` entries of the account, newest first, past `after` (occurred_at and
+        id of the last one seen); only `kinds` unless empty, never `hidden_kinds`."""
+        ...
+
+
 class UnitOfWork(Protocol):
     @property
     def accounts(self) -> RecordRepository[Account]: ...
@@ -157,6 +177,9 @@ class UnitOfWork(Protocol):
 
     @property
     def custom_fields(self) -> CustomFields: ...
+
+    @property
+    def timeline(self) -> TimelineStore: ...
 
     async def __aenter__(self) -> Self: ...
 

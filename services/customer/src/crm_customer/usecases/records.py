@@ -106,7 +106,7 @@ async def get_record(
     *, kind: RecordKind[R], uow: UnitOfWork, principal: Principal, record_id: str
 ) -> R:
     async with uow:
-        return seen_by(principal, await _visible(kind, kind.repo(uow), principal, record_id))
+        return seen_by(principal, await visible_record(kind, kind.repo(uow), principal, record_id))
 
 
 async def update_record(
@@ -121,7 +121,7 @@ async def update_record(
     check_writable(kind, principal, values)
     async with uow:
         repo = kind.repo(uow)
-        current = await _visible(kind, repo, principal, record_id)
+        current = await visible_record(kind, repo, principal, record_id)
         _require_reach(kind, principal, Action.EDIT, current)
         if TRANSFER_RULES.keys() & values.keys():
             _require_reach(kind, principal, Action.TRANSFER, current)
@@ -147,7 +147,7 @@ async def delete_record(
 ) -> None:
     async with uow:
         repo = kind.repo(uow)
-        current = await _visible(kind, repo, principal, record_id)
+        current = await visible_record(kind, repo, principal, record_id)
         _require_reach(kind, principal, Action.DELETE, current)
         _require_version(kind, current, expected_version)
         deleted, event = current.delete()
@@ -175,9 +175,7 @@ async def list_records(
     """One page of visible records meeting `wanted`, in the order asked for (newest first by
     default), and the next page's token ("" at the end)."""
     scope = principal.require(kind.obj, Action.READ)
-    limit = page_size or DEFAULT_PAGE_SIZE
-    if not 0 < limit <= MAX_PAGE_SIZE:
-        raise InvalidArgument([FieldViolation("page_size", f"must be 1..{MAX_PAGE_SIZE}")])
+    limit = check_page_size(page_size)
     order = parse_order(order_by)
     after = decode_page_token(page_token, order) if page_token else None
     async with uow:
@@ -194,6 +192,14 @@ async def list_records(
         return records, ""
     last, sort_value = found[limit - 1]
     return records, encode_page_token(order, Cursor(sort_value, last.id))
+
+
+def check_page_size(page_size: int) -> int:
+    """The page length asked for (0: the default), within bounds."""
+    limit = page_size or DEFAULT_PAGE_SIZE
+    if not 0 < limit <= MAX_PAGE_SIZE:
+        raise InvalidArgument([FieldViolation("page_size", f"must be 1..{MAX_PAGE_SIZE}")])
+    return limit
 
 
 def encode_page_token(order: Order, cursor: Cursor) -> str:
@@ -229,9 +235,10 @@ def parse_cursor_value(order: Order, value: Any) -> Any:
     return dt.datetime.fromisoformat(value)
 
 
-async def _visible(
+async def visible_record(
     kind: RecordKind[R], repo: RecordRepository[R], principal: Principal, record_id: str
 ) -> R:
+    """The record if the caller may see it; NotFound otherwise, as if it did not exist."""
     scope = principal.require(kind.obj, Action.READ)
     parsed = parse_uuid(record_id)
     record = await repo.get(parsed, principal=principal, scope=scope) if parsed else None

@@ -26,6 +26,7 @@ from crm_gateway.api.routes import (
     roles,
     segments,
     teams,
+    timeline,
     users,
     webhooks,
 )
@@ -80,7 +81,7 @@ def create_app(lifespan: Lifespan | None = None, edge: EdgeSettings | None = Non
     # Hot routes first: the router tries routes in order.
     routes = (
         *(accounts, contacts, me, auth, api_keys, health, teams, users, roles),
-        *(audit_events, webhooks, imports, segments, custom_fields),
+        *(audit_events, webhooks, imports, segments, custom_fields, timeline),
     )
     for module in routes:
         app.include_router(module.router)

@@ -12,6 +12,7 @@ from google.protobuf.struct_pb2 import Struct
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from crm.customer.v1 import customer_pb2 as pb
+from crm.customer.v1 import timeline_pb2 as tpb
 
 JsonObject = dict[str, Any]
 _RECORD_FIELDS = [
@@ -147,3 +148,27 @@ def to_contact(values: Mapping[str, Any], contact_id: str = "") -> pb.Contact:
 def present(model_fields: Iterable[str]) -> list[str]:
     """The update mask of a merge patch: the fields the client sent, in a stable order."""
     return sorted(model_fields)
+
+
+def timeline_entry_json(entry: tpb.TimelineEntry) -> JsonObject:
+    return {
+        "id": entry.id,
+        "occurred_at": _time(entry.occurred_at),
+        "kind": entry.kind,
+        "source": entry.source,
+        "event_type": entry.event_type,
+        "subject_id": entry.subject_id,
+        "title": entry.title,
+        "data": _whole_numbers(MessageToDict(entry.data)),
+    }
+
+
+def _whole_numbers(value: Any) -> Any:
+    """A Struct holds every number as a double: 3 comes back 3.0 unless made whole again."""
+    if isinstance(value, dict):
+        return {key: _whole_numbers(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_whole_numbers(item) for item in value]
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+        return int(value)
+    return value

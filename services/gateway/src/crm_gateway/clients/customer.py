@@ -13,6 +13,8 @@ from crm.customer.v1 import customer_pb2_grpc as pb_grpc
 from crm.customer.v1 import imports_pb2 as ipb
 from crm.customer.v1 import imports_pb2_grpc as ipb_grpc
 from crm.customer.v1 import segments_pb2_grpc as spb_grpc
+from crm.customer.v1 import timeline_pb2 as tpb
+from crm.customer.v1 import timeline_pb2_grpc as tpb_grpc
 from crm_gateway.clients.errors import translate
 from crm_gateway.clients.read_cache import ReadCache
 
@@ -46,6 +48,7 @@ class CustomerClient:
         # These pass through as they are: routes call them with `call`.
         self.segments = spb_grpc.SegmentServiceStub(channel)
         self.custom_fields = cpb_grpc.CustomFieldServiceStub(channel)
+        self._timeline = tpb_grpc.TimelineServiceStub(channel)
         # Without events to invalidate it the cache stays off; a disabled one stands in.
         self._cache: ReadCache[Record] = (
             cache if cache is not None else ReadCache(max_records=0, ttl_seconds=0)
@@ -169,3 +172,12 @@ class CustomerClient:
                 yield page.problems
         except grpc.aio.AioRpcError as error:
             raise translate(error, SERVICE) from error
+
+    async def list_timeline(
+        self, md: Metadata, account_id: str, limit: int, cursor: str, kinds: Sequence[str]
+    ) -> tuple[Sequence[tpb.TimelineEntry], str]:
+        request = tpb.ListTimelineRequest(
+            account_id=account_id, page_size=limit, page_token=cursor, kinds=kinds
+        )
+        reply: tpb.ListTimelineResponse = await call(self._timeline.ListTimeline, request, md)
+        return reply.entries, reply.next_page_token

@@ -1,0 +1,63 @@
+"""The 360° timeline: what every service published about an account, newest first. Whoever
+may see the account sees its timeline; partners never see internal kinds nor fields."""
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+
+from crm_customer.domain.search import Cursor, Order
+from crm_customer.domain.timeline import INTERNAL_KINDS, TimelineEntry, check_kinds
+from crm_customer.usecases.accounts import ACCOUNTS
+from crm_customer.usecases.ports import TimelineStore, UnitOfWork
+from crm_customer.usecases.records import (
+    check_page_size,
+    decode_page_token,
+    encode_page_token,
+    visible_record,
+)
+from crm_platform.auth.principal import Principal
+from crm_platform.errors import FieldViolation, InvalidArgument
+
+ORDER = Order("occurred_at", descending=True)
+
+
+async def record_entries(*, store: TimelineStore, entries: Sequence[TimelineEntry]) -> None:
+    """Called in the consumer's inbox transaction: a redelivered event adds nothing."""
+    if entries:
+        await store.add(entries)
+
+
+async def list_timeline(
+    *,
+    uow: UnitOfWork,
+    principal: Principal,
+    account_id: str,
+    page_size: int,
+    page_token: str,
+    kinds: Iterable[str] = (),
+) -> tuple[list[TimelineEntry], str]:
+    """One page of the account's timeline and the next page's token ("" at the end)."""
+    wanted = check_kinds(kinds)
+    limit = check_page_size(page_size)
+    after = _after(page_token) if page_token else None
+    partner = principal.partner_id is not None
+    async with uow:
+        account = await visible_record(ACCOUNTS, ACCOUNTS.repo(uow), principal, account_id)
+        found = await uow.timeline.page(
+            account.id,
+            kinds=wanted,
+            hidden_kinds=INTERNAL_KINDS if partner else frozenset(),
+            after=after,
+            limit=limit + 1,
+        )
+    entries = [entry.seen_by_partner() if partner else entry for entry in found[:limit]]
+    if len(found) <= limit:
+        return entries, ""
+    last = entries[-1]
+    return entries, encode_page_token(ORDER, Cursor(last.occurred_at, last.id))
+
+
+def _after(page_token: str) -> Cursor:
+    cursor = decode_page_token(page_token, ORDER)
+    if not isinstance(cursor.value, dt.datetime) or cursor.value.tzinfo is None:
+        raise InvalidArgument([FieldViolation("page_token", "is not a valid cursor")])
+    return cursor

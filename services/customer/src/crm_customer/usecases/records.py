@@ -99,7 +99,7 @@ async def get_record(
     *, kind: RecordKind[R], uow: UnitOfWork, principal: Principal, record_id: str
 ) -> R:
     async with uow:
-        return seen_by(principal, await _visible(kind, kind.repo(uow), principal, record_id))
+        return seen_by(principal, await visible(kind, kind.repo(uow), principal, record_id))
 
 
 async def update_record(
@@ -114,10 +114,10 @@ async def update_record(
     check_writable(kind, principal, values)
     async with uow:
         repo = kind.repo(uow)
-        current = await _visible(kind, repo, principal, record_id)
-        _require_reach(kind, principal, Action.EDIT, current)
+        current = await visible(kind, repo, principal, record_id)
+        require_reach(kind, principal, Action.EDIT, current)
         if TRANSFER_RULES.keys() & values.keys():
-            _require_reach(kind, principal, Action.TRANSFER, current)
+            require_reach(kind, principal, Action.TRANSFER, current)
         _require_version(kind, current, expected_version)
         updated, event = current.update(values)
         if event is None:
@@ -140,8 +140,8 @@ async def delete_record(
 ) -> None:
     async with uow:
         repo = kind.repo(uow)
-        current = await _visible(kind, repo, principal, record_id)
-        _require_reach(kind, principal, Action.DELETE, current)
+        current = await visible(kind, repo, principal, record_id)
+        require_reach(kind, principal, Action.DELETE, current)
         _require_version(kind, current, expected_version)
         deleted, event = current.delete()
         if not await repo.delete(deleted, expected_version=expected_version):
@@ -168,9 +168,7 @@ async def list_records(
     """One page of visible records meeting `wanted`, in the order asked for (newest first by
     default), and the next page's token ("" at the end)."""
     scope = principal.require(kind.obj, Action.READ)
-    limit = page_size or DEFAULT_PAGE_SIZE
-    if not 0 < limit <= MAX_PAGE_SIZE:
-        raise InvalidArgument([FieldViolation("page_size", f"must be 1..{MAX_PAGE_SIZE}")])
+    limit = page_limit(page_size)
     order = parse_order(order_by)
     after = decode_page_token(page_token, order) if page_token else None
     async with uow:
@@ -187,6 +185,14 @@ async def list_records(
         return records, ""
     last, sort_value = found[limit - 1]
     return records, encode_page_token(order, Cursor(sort_value, last.id))
+
+
+def page_limit(page_size: int) -> int:
+    """How many items a page of `page_size` holds (0 asks for the default)."""
+    limit = page_size or DEFAULT_PAGE_SIZE
+    if not 0 < limit <= MAX_PAGE_SIZE:
+        raise InvalidArgument([FieldViolation("page_size", f"must be 1..{MAX_PAGE_SIZE}")])
+    return limit
 
 
 def encode_page_token(order: Order, cursor: Cursor) -> str:
@@ -222,9 +228,11 @@ def parse_cursor_value(order: Order, value: Any) -> Any:
     return dt.datetime.fromisoformat(value)
 
 
-async def _visible(
+async def visible(
     kind: RecordKind[R], repo: RecordRepository[R], principal: Principal, record_id: str
 ) -> R:
+    """The record `record_id` if the caller may read it; NotFound otherwise, whether it is
+    missing or out of sight (its existence is not theirs to know)."""
     scope = principal.require(kind.obj, Action.READ)
     parsed = parse_uuid(record_id)
     record = await repo.get(parsed, principal=principal, scope=scope) if parsed else None
@@ -245,7 +253,8 @@ def check_writable(kind: RecordKind[R], principal: Principal, names: Iterable[st
         raise InvalidArgument(violations)
 
 
-def _require_reach(kind: RecordKind[R], principal: Principal, action: Action, record: R) -> None:
+def require_reach(kind: RecordKind[R], principal: Principal, action: Action, record: R) -> None:
+    """PermissionDenied unless the caller may do `action` to this (visible) record."""
     scope = principal.require(kind.obj, action)
     if not principal.reaches(
         scope, owner_id=record.owner_id, team_id=record.team_id, partner_id=record.partner_id

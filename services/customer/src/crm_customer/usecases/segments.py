@@ -11,12 +11,7 @@ from crm_customer.domain.segments import ENTITIES, Segment
 from crm_customer.usecases.accounts import ACCOUNTS
 from crm_customer.usecases.contacts import CONTACTS
 from crm_customer.usecases.ports import UnitOfWork
-from crm_customer.usecases.records import (
-    DEFAULT_PAGE_SIZE,
-    MAX_PAGE_SIZE,
-    RecordKind,
-    list_records,
-)
+from crm_customer.usecases.records import RecordKind, list_records, page_limit
 from crm_platform.auth.principal import Action, Principal, Scope
 from crm_platform.errors import (
     FieldViolation,
@@ -63,7 +58,7 @@ async def get_segment(*, uow: UnitOfWork, principal: Principal, segment_id: str)
 async def list_segments(
     *, uow: UnitOfWork, principal: Principal, page_size: int, page_token: str
 ) -> tuple[list[Segment], str]:
-    limit = _page_size(page_size)
+    limit = page_limit(page_size)
     after = parse_uuid(page_token) if page_token else None
     if page_token and after is None:
         raise InvalidArgument([FieldViolation("page_token", "is not a valid cursor")])
@@ -164,10 +159,3 @@ def _require_reach(principal: Principal, segment: Segment, action: Action) -> No
 def _require_version(segment: Segment, expected_version: int) -> None:
     if segment.version != expected_version:
         raise StaleVersion(f"segment is at version {segment.version}, not {expected_version}")
-
-
-def _page_size(page_size: int) -> int:
-    limit = page_size or DEFAULT_PAGE_SIZE
-    if not 0 < limit <= MAX_PAGE_SIZE:
-        raise InvalidArgument([FieldViolation("page_size", f"must be 1..{MAX_PAGE_SIZE}")])
-    return limit

@@ -66,9 +66,11 @@ async def refused(call: Any) -> grpc.aio.AioRpcError:
 async def outbox(database_url: str) -> list[tuple[str, bytes]]:
     engine = create_async_engine(database_url)
     async with engine.connect() as conn:
-        query = select(tables.outbox.c.subject, tables.outbox.c.payload).where(
-            tables.outbox.c.subject.like("crm.customer.loyalty.%")
-        ).order_by(tables.outbox.c.seq)
+        query = (
+            select(tables.outbox.c.subject, tables.outbox.c.payload)
+            .where(tables.outbox.c.subject.like("crm.customer.loyalty.%"))
+            .order_by(tables.outbox.c.seq)
+        )
         rows = [(row.subject, row.payload) for row in await conn.execute(query)]
     await engine.dispose()
     return rows
@@ -130,7 +132,7 @@ async def test_of_two_concurrent_redeems_only_one_passes(customer: grpc.aio.Chan
     )
     failures = [r for r in results if isinstance(r, grpc.aio.AioRpcError)]
     passed = [r for r in results if not isinstance(r, BaseException)]
-    assert len(passed) == 1 and passed[0].balance == 40
+    assert [p.balance for p in passed] == [40]
     assert [(f.code(), f.details()) for f in failures] == [
         (grpc.StatusCode.FAILED_PRECONDITION, "balance is 40, cannot redeem 60")
     ]

@@ -21,6 +21,7 @@ from crm_gateway.api.routes import (
     contacts,
     health,
     imports,
+    loyalty,
     me,
     roles,
     teams,
@@ -78,7 +79,7 @@ def create_app(lifespan: Lifespan | None = None, edge: EdgeSettings | None = Non
     # Hot routes first: the router tries routes in order.
     routes = (
         *(accounts, contacts, me, auth, api_keys, health, teams, users, roles),
-        *(audit_events, webhooks, imports),
+        *(audit_events, webhooks, imports, loyalty),
     )
     for module in routes:
         app.include_router(module.router)

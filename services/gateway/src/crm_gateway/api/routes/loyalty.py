@@ -1,39 +1,17 @@
 """`/api/v1/{accounts,contacts}/{id}/loyalty-entries` and `.../loyalty`: the loyalty points
 ledger of a record, kept by the customer service. One set of routes, made once per kind."""
 
-from typing import Any
-
 from fastapi import APIRouter
-from google.protobuf.timestamp_pb2 import Timestamp
 from starlette.responses import Response
 
 from crm.customer.v1 import loyalty_pb2 as lpb
 from crm_gateway.api import loyalty_schemas as schemas
 from crm_gateway.api.deps import CurrentCaller, Customer
+from crm_gateway.api.mapping import loyalty_balance_json, loyalty_entry_json
 from crm_gateway.api.routes import common
 from crm_gateway.api.routes.common import Cursor, Limit, problems
 
 router = APIRouter(tags=["loyalty"], responses=problems(401, 403, 429, 503))
-
-
-def _time(value: Timestamp) -> str:
-    return value.ToJsonString()
-
-
-def entry_json(entry: lpb.LoyaltyEntry) -> dict[str, Any]:
-    return {
-        "id": entry.id,
-        "record_type": entry.record_type,
-        "record_id": entry.record_id,
-        "kind": entry.kind,
-        "points": entry.points,
-        "reason": entry.reason,
-        "reference": entry.reference or None,
-        "expires_at": _time(entry.expires_at) if entry.HasField("expires_at") else None,
-        "actor_id": entry.actor_id,
-        "created_at": _time(entry.created_at),
-        "balance_after": entry.balance_after,
-    }
 
 
 def _add_request(
@@ -63,7 +41,7 @@ def _routes(plural: str, record_type: str, noun: str) -> None:
         common.require_plausible_id(record_id, record_type)
         request = _add_request(record_type, record_id, body)
         added = await customer.add_loyalty_entry(caller.metadata, request)
-        reply = {"entry": entry_json(added.entry), "balance": added.balance}
+        reply = {"entry": loyalty_entry_json(added.entry), "balance": added.balance}
         return common.json_response(reply, 201 if added.created else 200)
 
     async def list_entries(
@@ -77,16 +55,12 @@ def _routes(plural: str, record_type: str, noun: str) -> None:
         found, next_token = await customer.list_loyalty_entries(
             caller.metadata, record_type, record_id, limit, cursor or ""
         )
-        return common.page_response([entry_json(e) for e in found], next_token)
+        return common.page_response([loyalty_entry_json(e) for e in found], next_token)
 
     async def get_balance(record_id: str, caller: CurrentCaller, customer: Customer) -> Response:
         common.require_plausible_id(record_id, record_type)
         found = await customer.loyalty_balance(caller.metadata, record_type, record_id)
-        expiring = [
-            {"entry_id": e.entry_id, "points": e.points, "expires_at": _time(e.expires_at)}
-            for e in found.expiring
-        ]
-        return common.json_response({"balance": found.balance, "expiring": expiring})
+        return common.json_response(loyalty_balance_json(found))
 
     router.add_api_route(
         f"{base}/loyalty-entries",

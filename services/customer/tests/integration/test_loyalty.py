@@ -252,3 +252,11 @@ async def test_pages_hold_every_entry_once_newest_first(customer: grpc.aio.Chann
         if not token:
             break
     assert seen == [5, 4, 3, 2, 1]
+    bad = lpb.ListLoyaltyEntriesRequest(
+        record_type="contact", record_id=contact_id, page_token="not-a-cursor"
+    )
+    error = await refused(ledger.ListLoyaltyEntries(bad, metadata=call_metadata(ADMIN)))
+    assert (error.code(), error.details()) == (
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "page_token: is not a valid cursor",
+    )

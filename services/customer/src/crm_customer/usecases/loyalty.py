@@ -24,10 +24,16 @@ from crm_customer.domain.loyalty import (
 from crm_customer.usecases.accounts import ACCOUNTS
 from crm_customer.usecases.contacts import CONTACTS
 from crm_customer.usecases.ports import UnitOfWork
-from crm_customer.usecases.records import RecordKind, page_limit, require_reach, visible
+from crm_customer.usecases.records import (
+    RecordKind,
+    decode_id_token,
+    page_limit,
+    require_reach,
+    visible,
+)
 from crm_platform.auth.principal import Action, Principal
 from crm_platform.errors import FieldViolation, InvalidArgument, NotFound
-from crm_platform.ids import parse_uuid, uuid7
+from crm_platform.ids import uuid7
 
 LEDGER_KINDS: Mapping[str, RecordKind[Any]] = {"account": ACCOUNTS, "contact": CONTACTS}
 # How many of the coming expiries a balance read reports.
@@ -115,9 +121,7 @@ async def list_loyalty_entries(
     """One page of the ledger, newest first, and the next page's token ("" at the end)."""
     kind = ledger_kind(record_type)
     limit = page_limit(page_size)
-    before = parse_uuid(page_token) if page_token else None
-    if page_token and before is None:
-        raise InvalidArgument([FieldViolation("page_token", "is not a valid cursor")])
+    before = decode_id_token(page_token)
     async with uow:
         key = await _readable(kind, uow, principal, record_id)
         await _settled(uow, key, now=now or _now(), actor_id=principal.subject_id)

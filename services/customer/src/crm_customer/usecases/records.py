@@ -195,6 +195,14 @@ def page_limit(page_size: int) -> int:
     return limit
 
 
+def decode_id_token(page_token: str) -> uuid.UUID | None:
+    """The last id of the previous page of a list in id order (None for the first page)."""
+    after = parse_uuid(page_token) if page_token else None
+    if page_token and after is None:
+        raise InvalidArgument([FieldViolation("page_token", "is not a valid cursor")])
+    return after
+
+
 def encode_page_token(order: Order, cursor: Cursor) -> str:
     data = {"o": _order_text(order), "v": cursor_value(cursor.value), "i": str(cursor.last_id)}
     raw = json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()

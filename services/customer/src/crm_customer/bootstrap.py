@@ -11,6 +11,8 @@ from crm.customer.v1 import (
     customer_pb2_grpc,
     imports_pb2,
     imports_pb2_grpc,
+    loyalty_pb2,
+    loyalty_pb2_grpc,
     segments_pb2,
     segments_pb2_grpc,
     timeline_pb2,
@@ -18,6 +20,7 @@ from crm.customer.v1 import (
 )
 from crm_customer.api.custom_fields import CustomFieldServicer
 from crm_customer.api.imports import ImportServicer
+from crm_customer.api.loyalty import LoyaltyServicer
 from crm_customer.api.segments import SegmentServicer
 from crm_customer.api.servicers import AccountServicer, ContactServicer
 from crm_customer.api.timeline import TimelineServicer
@@ -128,6 +131,11 @@ async def bootstrap(settings: ServiceSettings) -> ServiceRuntime:
                 timeline_pb2_grpc.add_TimelineServiceServicer_to_server,
                 TimelineServicer(reads=reads),
                 timeline_pb2.DESCRIPTOR.services_by_name["TimelineService"].full_name,
+            ),
+            (
+                loyalty_pb2_grpc.add_LoyaltyServiceServicer_to_server,
+                LoyaltyServicer(uow=uow),
+                loyalty_pb2.DESCRIPTOR.services_by_name["LoyaltyService"].full_name,
             ),
         ],
         workers=[relay, runner, *timeline],

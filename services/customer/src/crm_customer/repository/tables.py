@@ -3,6 +3,7 @@
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    CheckConstraint,
     Column,
     Computed,
     Date,
@@ -274,6 +275,47 @@ timeline_entries = Table(
         "account_id",
         text("occurred_at DESC"),
         text("id DESC"),
+    ),
+)
+
+# Append-only: a trigger refuses UPDATE, DELETE and TRUNCATE (migration 0012).
+loyalty_entries = Table(
+    "loyalty_entries",
+    metadata,
+    id_column(),
+    Column("record_type", String(20), nullable=False),
+    Column("record_id", UUID(as_uuid=True), nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("points", Integer, nullable=False),
+    Column("reason", String(500), nullable=False),
+    Column("reference", String(200), nullable=False, server_default=""),
+    Column("expires_at", DateTime(timezone=True)),
+    Column("actor_id", UUID(as_uuid=True), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("balance_after", BigInteger, nullable=False),
+    CheckConstraint("record_type IN ('account', 'contact')", name="record_type"),
+    CheckConstraint("kind IN ('earn', 'redeem', 'expire')", name="kind"),
+    CheckConstraint("points BETWEEN 1 AND 1000000000", name="points"),
+    CheckConstraint("balance_after >= 0", name="balance_after"),
+    # A record's ledger in order, and its last entry (the balance) in one index read.
+    Index("ix_loyalty_entries_ledger", "record_type", "record_id", "id"),
+    # A retried earn or redeem for the same order is found instead of counted twice.
+    Index(
+        "ix_loyalty_entries_reference",
+        "record_type",
+        "record_id",
+        "kind",
+        "reference",
+        unique=True,
+        postgresql_where=text("reference <> ''"),
+    ),
+    # Earns that expire, by when: the due and the coming ones without a ledger scan.
+    Index(
+        "ix_loyalty_entries_expiring",
+        "record_type",
+        "record_id",
+        "expires_at",
+        postgresql_where=text("kind = 'earn' AND expires_at IS NOT NULL"),
     ),
 )
 

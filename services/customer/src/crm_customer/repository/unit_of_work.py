@@ -8,18 +8,22 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from crm_customer.domain.accounts import Account
 from crm_customer.domain.contacts import Contact
+from crm_customer.domain.loyalty import LoyaltyEntry
 from crm_customer.domain.records import RecordEvent
 from crm_customer.repository import tables
 from crm_customer.repository.custom_fields import SqlCustomFields
 from crm_customer.repository.imports import SqlImportJobs
+from crm_customer.repository.loyalty import SqlLoyaltyLedger
 from crm_customer.repository.records import SqlRecordRepository
 from crm_customer.repository.segments import SqlSegments
 from crm_customer.repository.timeline import SqlTimeline
 from crm_platform.db.history import HistoryEntry, write_history
 from crm_platform.events.outbox import OutboxEvent, write_events
 
+# A change of a record, or a new ledger entry (which is its own history).
+Event = RecordEvent | LoyaltyEntry
 # Injected by bootstrap, so this layer does not depend on the events layer.
-EventMapper = Callable[[RecordEvent], OutboxEvent]
+EventMapper = Callable[[Event], OutboxEvent]
 
 
 class SqlUnitOfWork:
@@ -29,13 +33,14 @@ class SqlUnitOfWork:
     segments: SqlSegments
     custom_fields: SqlCustomFields
     timeline: SqlTimeline
+    loyalty: SqlLoyaltyLedger
 
     def __init__(self, engine: AsyncEngine, to_outbox: EventMapper) -> None:
         """With an autocommit engine (crm_platform.db.engine.autocommit) this serves reads
         without a transaction; commit() then has nothing to make atomic, so it refuses."""
         self._engine = engine
         self._to_outbox = to_outbox
-        self._events: list[tuple[RecordEvent, uuid.UUID]] = []
+        self._events: list[tuple[Event, uuid.UUID]] = []
 
     async def __aenter__(self) -> Self:
         self._connection = await self._engine.connect()
@@ -51,13 +56,14 @@ class SqlUnitOfWork:
         self.segments = SqlSegments(self._connection)
         self.custom_fields = SqlCustomFields(self._connection)
         self.timeline = SqlTimeline(self._connection)
+        self.loyalty = SqlLoyaltyLedger(self._connection)
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
         # Anything not committed explicitly is rolled back.
         await self._connection.close()
 
-    def record(self, event: RecordEvent, *, actor_id: uuid.UUID) -> None:
+    def record(self, event: Event, *, actor_id: uuid.UUID) -> None:
         self._events.append((event, actor_id))
 
     async def commit(self) -> None:
@@ -70,7 +76,9 @@ class SqlUnitOfWork:
         self._events = []
 
 
-def _history(event: RecordEvent, actor_id: uuid.UUID) -> list[HistoryEntry]:
+def _history(event: Event, actor_id: uuid.UUID) -> list[HistoryEntry]:
+    if isinstance(event, LoyaltyEntry):
+        return []  # a ledger entry is its own history
     record = event.record
     record_type = type(record).__name__.lower()
     if event.kind in ("created", "deleted"):

@@ -9,6 +9,7 @@ from crm_customer.domain.accounts import Account
 from crm_customer.domain.contacts import Contact
 from crm_customer.domain.custom_fields import CustomField
 from crm_customer.domain.imports import ImportJob, Problem, Progress, Status
+from crm_customer.domain.loyalty import LedgerKey, LoyaltyEntry
 from crm_customer.domain.records import R, RecordEvent
 from crm_customer.domain.search import Cursor, Filter, Order
 from crm_customer.domain.segments import Segment
@@ -162,6 +163,34 @@ class TimelineStore(Protocol):
         ...
 
 
+class LoyaltyLedger(Protocol):
+    async def lock(self, key: LedgerKey) -> bool:
+        """Hold the ledger's record until the transaction ends; False when it is gone."""
+        ...
+
+    async def last(self, key: LedgerKey) -> LoyaltyEntry | None: ...
+
+    async def find(self, key: LedgerKey, kind: str, reference: str) -> LoyaltyEntry | None: ...
+
+    async def has_earns_expiring(
+        self, key: LedgerKey, *, after: dt.datetime | None, until: dt.datetime | None
+    ) -> bool:
+        """Whether an earn expires in (`after`, `until`]; an open end when None."""
+        ...
+
+    async def entries(self, key: LedgerKey) -> list[LoyaltyEntry]:
+        """The whole ledger, oldest first."""
+        ...
+
+    async def page(
+        self, key: LedgerKey, *, before: uuid.UUID | None, limit: int
+    ) -> list[LoyaltyEntry]:
+        """Up to `limit` entries, newest first, older than the entry `before` when given."""
+        ...
+
+    async def add(self, entries: Sequence[LoyaltyEntry]) -> None: ...
+
+
 class UnitOfWork(Protocol):
     @property
     def accounts(self) -> RecordRepository[Account]: ...
@@ -181,12 +210,16 @@ class UnitOfWork(Protocol):
     @property
     def timeline(self) -> TimelineStore: ...
 
+    @property
+    def loyalty(self) -> LoyaltyLedger: ...
+
     async def __aenter__(self) -> Self: ...
 
     async def __aexit__(self, *exc_info: object) -> None: ...
 
-    def record(self, event: RecordEvent, *, actor_id: uuid.UUID) -> None:
-        """Queue history rows and the outbox event, written by commit() in one transaction."""
+    def record(self, event: RecordEvent | LoyaltyEntry, *, actor_id: uuid.UUID) -> None:
+        """Queue the outbox event (and a record's history rows), written by commit() in
+        one transaction. A ledger entry is its own history."""
         ...
 
     async def commit(self) -> None: ...

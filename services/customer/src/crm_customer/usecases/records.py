@@ -122,9 +122,9 @@ async def update_record(
     async with uow:
         repo = kind.repo(uow)
         current = await visible_record(kind, repo, principal, record_id)
-        _require_reach(kind, principal, Action.EDIT, current)
+        require_reach(kind, principal, Action.EDIT, current)
         if TRANSFER_RULES.keys() & values.keys():
-            _require_reach(kind, principal, Action.TRANSFER, current)
+            require_reach(kind, principal, Action.TRANSFER, current)
         _require_version(kind, current, expected_version)
         updated, event = current.update(await typed_custom_values(uow, kind.entity, values))
         if event is None:
@@ -148,7 +148,7 @@ async def delete_record(
     async with uow:
         repo = kind.repo(uow)
         current = await visible_record(kind, repo, principal, record_id)
-        _require_reach(kind, principal, Action.DELETE, current)
+        require_reach(kind, principal, Action.DELETE, current)
         _require_version(kind, current, expected_version)
         deleted, event = current.delete()
         if not await repo.delete(deleted, expected_version=expected_version):
@@ -200,6 +200,14 @@ def check_page_size(page_size: int) -> int:
     if not 0 < limit <= MAX_PAGE_SIZE:
         raise InvalidArgument([FieldViolation("page_size", f"must be 1..{MAX_PAGE_SIZE}")])
     return limit
+
+
+def decode_id_token(page_token: str) -> uuid.UUID | None:
+    """The last id of the previous page of a list in id order (None for the first page)."""
+    after = parse_uuid(page_token) if page_token else None
+    if page_token and after is None:
+        raise InvalidArgument([FieldViolation("page_token", "is not a valid cursor")])
+    return after
 
 
 def encode_page_token(order: Order, cursor: Cursor) -> str:
@@ -259,7 +267,8 @@ def check_writable(kind: RecordKind[R], principal: Principal, names: Iterable[st
         raise InvalidArgument(violations)
 
 
-def _require_reach(kind: RecordKind[R], principal: Principal, action: Action, record: R) -> None:
+def require_reach(kind: RecordKind[R], principal: Principal, action: Action, record: R) -> None:
+    """PermissionDenied unless the caller may do `action` to this (visible) record."""
     scope = principal.require(kind.obj, action)
     if not principal.reaches(
         scope, owner_id=record.owner_id, team_id=record.team_id, partner_id=record.partner_id

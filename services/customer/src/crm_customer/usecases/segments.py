@@ -11,11 +11,14 @@ from crm_customer.domain.segments import ENTITIES, Segment
 from crm_customer.usecases.accounts import ACCOUNTS
 from crm_customer.usecases.contacts import CONTACTS
 from crm_customer.usecases.ports import UnitOfWork
-from crm_customer.usecases.records import RecordKind, check_page_size, list_records
+from crm_customer.usecases.records import (
+    RecordKind,
+    check_page_size,
+    decode_id_token,
+    list_records,
+)
 from crm_platform.auth.principal import Action, Principal, Scope
 from crm_platform.errors import (
-    FieldViolation,
-    InvalidArgument,
     NotFound,
     PermissionDenied,
     StaleVersion,
@@ -59,9 +62,7 @@ async def list_segments(
     *, uow: UnitOfWork, principal: Principal, page_size: int, page_token: str
 ) -> tuple[list[Segment], str]:
     limit = check_page_size(page_size)
-    after = parse_uuid(page_token) if page_token else None
-    if page_token and after is None:
-        raise InvalidArgument([FieldViolation("page_token", "is not a valid cursor")])
+    after = decode_id_token(page_token)
     async with uow:
         found = await uow.segments.page(
             principal=principal, scopes=_read_scopes(principal), after=after, limit=limit + 1

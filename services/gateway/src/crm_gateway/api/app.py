@@ -22,6 +22,7 @@ from crm_gateway.api.routes import (
     custom_fields,
     health,
     imports,
+    loyalty,
     me,
     roles,
     segments,
@@ -81,7 +82,7 @@ def create_app(lifespan: Lifespan | None = None, edge: EdgeSettings | None = Non
     # Hot routes first: the router tries routes in order.
     routes = (
         *(accounts, contacts, me, auth, api_keys, health, teams, users, roles),
-        *(audit_events, webhooks, imports, segments, custom_fields, timeline),
+        *(audit_events, webhooks, imports, segments, custom_fields, timeline, loyalty),
     )
     for module in routes:
         app.include_router(module.router)

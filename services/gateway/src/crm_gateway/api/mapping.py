@@ -12,6 +12,7 @@ from google.protobuf.struct_pb2 import Struct
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from crm.customer.v1 import customer_pb2 as pb
+from crm.customer.v1 import loyalty_pb2 as lpb
 from crm.customer.v1 import timeline_pb2 as tpb
 
 JsonObject = dict[str, Any]
@@ -51,6 +52,30 @@ def account_json(a: pb.Account) -> JsonObject:
         ],
         **_ownership(a),
     }
+
+
+def loyalty_entry_json(entry: lpb.LoyaltyEntry) -> JsonObject:
+    return {
+        "id": entry.id,
+        "record_type": entry.record_type,
+        "record_id": entry.record_id,
+        "kind": entry.kind,
+        "points": entry.points,
+        "reason": entry.reason,
+        "reference": entry.reference or None,
+        "expires_at": _time(entry.expires_at) if entry.HasField("expires_at") else None,
+        "actor_id": entry.actor_id,
+        "created_at": _time(entry.created_at),
+        "balance_after": entry.balance_after,
+    }
+
+
+def loyalty_balance_json(found: lpb.GetLoyaltyBalanceResponse) -> JsonObject:
+    expiring = [
+        {"entry_id": e.entry_id, "points": e.points, "expires_at": _time(e.expires_at)}
+        for e in found.expiring
+    ]
+    return {"balance": found.balance, "expiring": expiring}
 
 
 def contact_json(c: pb.Contact) -> JsonObject:

@@ -1,4 +1,5 @@
-"""The customer service's accounts and contacts, as the gateway calls them."""
+"""The customer service's accounts, contacts, imports and loyalty ledgers, as the gateway
+calls them."""
 
 from collections.abc import AsyncIterator, Sequence
 from typing import TypeVar
@@ -12,6 +13,8 @@ from crm.customer.v1 import customer_pb2 as pb
 from crm.customer.v1 import customer_pb2_grpc as pb_grpc
 from crm.customer.v1 import imports_pb2 as ipb
 from crm.customer.v1 import imports_pb2_grpc as ipb_grpc
+from crm.customer.v1 import loyalty_pb2 as lpb
+from crm.customer.v1 import loyalty_pb2_grpc as lpb_grpc
 from crm.customer.v1 import segments_pb2_grpc as spb_grpc
 from crm.customer.v1 import timeline_pb2 as tpb
 from crm.customer.v1 import timeline_pb2_grpc as tpb_grpc
@@ -49,6 +52,7 @@ class CustomerClient:
         self.segments = spb_grpc.SegmentServiceStub(channel)
         self.custom_fields = cpb_grpc.CustomFieldServiceStub(channel)
         self._timeline = tpb_grpc.TimelineServiceStub(channel)
+        self._loyalty = lpb_grpc.LoyaltyServiceStub(channel)
         # Without events to invalidate it the cache stays off; a disabled one stands in.
         self._cache: ReadCache[Record] = (
             cache if cache is not None else ReadCache(max_records=0, ttl_seconds=0)
@@ -181,3 +185,29 @@ class CustomerClient:
         )
         reply: tpb.ListTimelineResponse = await call(self._timeline.ListTimeline, request, md)
         return reply.entries, reply.next_page_token
+
+    async def add_loyalty_entry(
+        self, md: Metadata, request: lpb.AddLoyaltyEntryRequest
+    ) -> lpb.AddLoyaltyEntryResponse:
+        added: lpb.AddLoyaltyEntryResponse = await call(self._loyalty.AddLoyaltyEntry, request, md)
+        return added
+
+    async def list_loyalty_entries(
+        self, md: Metadata, record_type: str, record_id: str, limit: int, cursor: str
+    ) -> tuple[Sequence[lpb.LoyaltyEntry], str]:
+        request = lpb.ListLoyaltyEntriesRequest(
+            record_type=record_type, record_id=record_id, page_size=limit, page_token=cursor
+        )
+        reply: lpb.ListLoyaltyEntriesResponse = await call(
+            self._loyalty.ListLoyaltyEntries, request, md
+        )
+        return reply.entries, reply.next_page_token
+
+    async def loyalty_balance(
+        self, md: Metadata, record_type: str, record_id: str
+    ) -> lpb.GetLoyaltyBalanceResponse:
+        request = lpb.GetLoyaltyBalanceRequest(record_type=record_type, record_id=record_id)
+        found: lpb.GetLoyaltyBalanceResponse = await call(
+            self._loyalty.GetLoyaltyBalance, request, md
+        )
+        return found

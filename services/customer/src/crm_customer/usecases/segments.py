@@ -10,13 +10,9 @@ from crm_customer.domain.records import Record
 from crm_customer.domain.segments import ENTITIES, Segment
 from crm_customer.usecases.accounts import ACCOUNTS
 from crm_customer.usecases.contacts import CONTACTS
+from crm_customer.usecases.pages import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from crm_customer.usecases.ports import UnitOfWork
-from crm_customer.usecases.records import (
-    DEFAULT_PAGE_SIZE,
-    MAX_PAGE_SIZE,
-    RecordKind,
-    list_records,
-)
+from crm_customer.usecases.records import RecordKind, list_records
 from crm_platform.auth.principal import Action, Principal, Scope
 from crm_platform.errors import (
     FieldViolation,

@@ -7,10 +7,13 @@ from crm.customer.v1 import (
     customer_pb2_grpc,
     imports_pb2,
     imports_pb2_grpc,
+    merge_pb2,
+    merge_pb2_grpc,
     segments_pb2,
     segments_pb2_grpc,
 )
 from crm_customer.api.imports import ImportServicer
+from crm_customer.api.merge import HistoryServicer, MergeServicer
 from crm_customer.api.segments import SegmentServicer
 from crm_customer.api.servicers import AccountServicer, ContactServicer
 from crm_customer.config import CustomerSettings
@@ -98,6 +101,16 @@ async def bootstrap(settings: ServiceSettings) -> ServiceRuntime:
                 segments_pb2_grpc.add_SegmentServiceServicer_to_server,
                 SegmentServicer(uow=uow, reads=reads),
                 segments_pb2.DESCRIPTOR.services_by_name["SegmentService"].full_name,
+            ),
+            (
+                merge_pb2_grpc.add_MergeServiceServicer_to_server,
+                MergeServicer(uow=uow),
+                merge_pb2.DESCRIPTOR.services_by_name["MergeService"].full_name,
+            ),
+            (
+                merge_pb2_grpc.add_HistoryServiceServicer_to_server,
+                HistoryServicer(reads=reads),
+                merge_pb2.DESCRIPTOR.services_by_name["HistoryService"].full_name,
             ),
         ],
         workers=[relay, runner],

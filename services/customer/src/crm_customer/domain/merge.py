@@ -47,10 +47,11 @@ _SECONDARY: Mapping[str, _Secondary] = {
 _SECONDARY_FIELDS = frozenset(s.field for s in _SECONDARY.values())
 
 
-def mergeable_fields(record_type: type[Record], *, internal: bool) -> frozenset[str]:
-    """What a merge settles: the record's own fields, and its internal ones when the caller
-    may see them. Ownership stays the survivor's (a transfer is a separate, audited act)."""
-    return frozenset(record_type.RULES) | (INTERNAL_FIELDS if internal else frozenset())
+def mergeable_fields(record_type: type[Record], *, internal: bool) -> tuple[str, ...]:
+    """What a merge settles, in the record's order: its own fields, and the internal ones
+    when the caller may see them. Ownership stays the survivor's (a transfer is a separate,
+    audited act)."""
+    return (*record_type.RULES, *(sorted(INTERNAL_FIELDS) if internal else ()))
 
 
 def check_choices(choices: Mapping[str, str], fields: Collection[str]) -> None:
@@ -92,7 +93,7 @@ def merged_values(
             merged[secondary.field] = _without(sources, merged[primary], secondary.key)
     if "parent_id" in merged:
         merged["parent_id"] = _parent(merged["parent_id"], survivor, duplicate)
-    return {name: new for name, new in merged.items() if getattr(survivor, name) != new}
+    return {name: merged[name] for name in fields if getattr(survivor, name) != merged[name]}
 
 
 def _merged(mine: Any, theirs: Any, name: str, choice: str | None) -> Any:

@@ -3,7 +3,7 @@
 import uuid
 from collections.abc import Collection
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import and_, or_, select
 
 from crm_customer.domain.history import Change
 from crm_customer.domain.search import Cursor
@@ -33,6 +33,12 @@ class SqlFieldHistory:
         if hidden:
             query = query.where(c.field.not_in(hidden))
         if after is not None:
-            query = query.where(tuple_(c.changed_at, c.id) < tuple_(after.value, after.last_id))
-        query = query.order_by(c.changed_at.desc(), c.id.desc()).limit(limit)
+            query = query.where(
+                or_(
+                    c.changed_at < after.value,
+                    and_(c.changed_at == after.value, c.id > after.last_id),
+                )
+            )
+        # Newest change first; the fields of one change in the order they were written.
+        query = query.order_by(c.changed_at.desc(), c.id).limit(limit)
         return [Change(*row) for row in await self._session.execute(query)]

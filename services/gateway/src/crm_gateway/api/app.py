@@ -20,8 +20,10 @@ from crm_gateway.api.routes import (
     auth,
     contacts,
     health,
+    history,
     imports,
     me,
+    merge,
     roles,
     teams,
     users,
@@ -78,7 +80,7 @@ def create_app(lifespan: Lifespan | None = None, edge: EdgeSettings | None = Non
     # Hot routes first: the router tries routes in order.
     routes = (
         *(accounts, contacts, me, auth, api_keys, health, teams, users, roles),
-        *(audit_events, webhooks, imports),
+        *(audit_events, webhooks, imports, merge, history),
     )
     for module in routes:
         app.include_router(module.router)

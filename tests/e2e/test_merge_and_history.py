@@ -73,6 +73,7 @@ def test_merging_two_contacts_keeps_both_and_the_duplicate_is_gone(
     gone = client.get(duplicate_path, headers=auth)
     assert gone.status_code == 404
     assert gone.headers["content-type"].startswith("application/problem+json")
+    assert gone.json()["merged_into"] == survivor.json()["id"]
     again = client.post(f"{path}/merge", json=body, headers={**auth, "If-Match": '"2"'})
     assert again.status_code == 404, again.text
 

@@ -5,6 +5,8 @@ import uuid
 
 import grpc
 import pytest
+from google.rpc import error_details_pb2
+from grpc_status import rpc_status
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -27,8 +29,19 @@ def admin(customer: grpc.aio.Channel) -> Customer:
     return Customer(customer, ADMIN)
 
 
+def merged_into(error: grpc.aio.AioRpcError) -> dict[str, str]:
+    """The metadata of the MERGED ErrorInfo of a NOT_FOUND, {} without one."""
+    assert error.code() == grpc.StatusCode.NOT_FOUND
+    status = rpc_status.from_call(error)
+    for packed in status.details if status else ():
+        info = error_details_pb2.ErrorInfo()
+        if packed.Unpack(info) and info.reason == "MERGED":
+            return dict(info.metadata)
+    return {}
+
+
 async def test_merging_contacts_keeps_both_values_deletes_the_duplicate_and_publishes(
-    admin: Customer, database_url: str
+    admin: Customer, customer: grpc.aio.Channel, database_url: str
 ) -> None:
     survivor = await admin.contact(first_name="Anna", email="anna@x.io", tags=["vip"])
     duplicate = await admin.contact(
@@ -43,6 +56,10 @@ async def test_merging_contacts_keeps_both_values_deletes_the_duplicate_and_publ
     with pytest.raises(grpc.aio.AioRpcError) as gone:
         await admin.get_contact(duplicate.id)
     assert gone.value.code() == grpc.StatusCode.NOT_FOUND
+    assert merged_into(gone.value) == {"merged_into": survivor.id}
+    with pytest.raises(grpc.aio.AioRpcError) as never_seen:
+        await Customer(customer, REP).get_contact(duplicate.id)
+    assert merged_into(never_seen.value) == {}  # who could not see it learns nothing
 
     c = tables.contacts.c
     marked = await rows(database_url, select(c.merged_into_id, c.version).where(

@@ -38,6 +38,18 @@ class SqlRecordRepository(Generic[R]):
         row = (await self._session.execute(query)).first()
         return self._to_record(row._mapping) if row else None
 
+    async def merged_into(
+        self, record_id: uuid.UUID, *, principal: Principal, scope: Scope
+    ) -> uuid.UUID | None:
+        table = self._table
+        query = select(table.c.merged_into_id).where(
+            table.c.id == record_id,
+            table.c.deleted_at.is_not(None),
+            visible_rows(table, principal, scope),
+        )
+        found: uuid.UUID | None = (await self._session.execute(query)).scalar()
+        return found
+
     async def referring_to(self, account_id: uuid.UUID) -> list[R]:
         c = self._table.c
         pointing = (

@@ -23,6 +23,12 @@ class RecordRepository(Protocol[R]):
         `for_update` locks its row until the transaction ends."""
         ...
 
+    async def merged_into(
+        self, record_id: uuid.UUID, *, principal: Principal, scope: Scope
+    ) -> uuid.UUID | None:
+        """The record a deleted record within `scope` was merged into, if it was."""
+        ...
+
     async def referring_to(self, account_id: uuid.UUID) -> list[R]:
         """Every record, whoever's, pointing at account `account_id` (contacts: as their
         account or one they hold a role at; accounts: as their parent), locked for update."""

@@ -197,15 +197,18 @@ async def visible(
     *,
     for_update: bool = False,
 ) -> R:
-    """The record if the caller may read it; NotFound otherwise, as if it did not exist."""
+    """The record if the caller may read it; NotFound otherwise, as if it did not exist,
+    naming the record it was merged into when the caller could see it before."""
     scope = principal.require(kind.obj, Action.READ)
     parsed = parse_uuid(record_id)
-    record = (
-        await repo.get(parsed, principal=principal, scope=scope, for_update=for_update)
-        if parsed
-        else None
-    )
+    if parsed is None:
+        raise NotFound(f"{kind.obj} {record_id} not found")
+    record = await repo.get(parsed, principal=principal, scope=scope, for_update=for_update)
     if record is None:
+        survivor = await repo.merged_into(parsed, principal=principal, scope=scope)
+        if survivor is not None:
+            why = f"{kind.obj} {record_id} was merged into {survivor}"
+            raise NotFound(why, merged_into=str(survivor))
         raise NotFound(f"{kind.obj} {record_id} not found")
     return record
 

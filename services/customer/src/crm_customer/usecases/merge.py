@@ -33,7 +33,8 @@ async def merge_records(
 ) -> R:
     """The survivor after absorbing the duplicate. Needs EDIT reach on the survivor, whose
     version must be `expected_version`, and DELETE reach on the duplicate."""
-    if parse_uuid(survivor_id) is not None and parse_uuid(survivor_id) == parse_uuid(duplicate_id):
+    survivor_uuid = parse_uuid(survivor_id)
+    if survivor_uuid is not None and survivor_uuid == parse_uuid(duplicate_id):
         raise InvalidArgument([FieldViolation("duplicate_id", "is the record itself")])
     check_writable(kind, principal, choices)
     fields = mergeable_fields(kind.record_type, internal=principal.partner_id is None)
@@ -73,7 +74,7 @@ async def _locked_pair(
     """Both records, each NotFound when the caller cannot see it, their rows locked in id
     order (so two merges of the same pair wait for each other rather than deadlock): a
     concurrent edit of either waits for the merge, then finds its version stale."""
-    ordered = sorted((survivor_id, duplicate_id))
+    ordered = sorted((survivor_id, duplicate_id), key=str.lower)
     found = {
         record_id: await visible(kind, repo, principal, record_id, for_update=True)
         for record_id in ordered

@@ -13,7 +13,10 @@ class DomainError(Exception):
 
 
 class NotFound(DomainError):
-    pass
+    def __init__(self, message: str, *, merged_into: str = "") -> None:
+        super().__init__(message)
+        # The id of the record this one was merged into, when it was: where callers go now.
+        self.merged_into = merged_into
 
 
 class AlreadyExists(DomainError):

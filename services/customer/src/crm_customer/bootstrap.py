@@ -13,6 +13,8 @@ from crm.customer.v1 import (
     imports_pb2_grpc,
     loyalty_pb2,
     loyalty_pb2_grpc,
+    merge_pb2,
+    merge_pb2_grpc,
     segments_pb2,
     segments_pb2_grpc,
     timeline_pb2,
@@ -21,6 +23,7 @@ from crm.customer.v1 import (
 from crm_customer.api.custom_fields import CustomFieldServicer
 from crm_customer.api.imports import ImportServicer
 from crm_customer.api.loyalty import LoyaltyServicer
+from crm_customer.api.merge import HistoryServicer, MergeServicer
 from crm_customer.api.segments import SegmentServicer
 from crm_customer.api.servicers import AccountServicer, ContactServicer
 from crm_customer.api.timeline import TimelineServicer
@@ -136,6 +139,16 @@ async def bootstrap(settings: ServiceSettings) -> ServiceRuntime:
                 loyalty_pb2_grpc.add_LoyaltyServiceServicer_to_server,
                 LoyaltyServicer(uow=uow),
                 loyalty_pb2.DESCRIPTOR.services_by_name["LoyaltyService"].full_name,
+            ),
+            (
+                merge_pb2_grpc.add_MergeServiceServicer_to_server,
+                MergeServicer(uow=uow),
+                merge_pb2.DESCRIPTOR.services_by_name["MergeService"].full_name,
+            ),
+            (
+                merge_pb2_grpc.add_HistoryServiceServicer_to_server,
+                HistoryServicer(reads=reads),
+                merge_pb2.DESCRIPTOR.services_by_name["HistoryService"].full_name,
             ),
         ],
         workers=[relay, runner, *timeline],

@@ -6,7 +6,7 @@ import pytest
 from crm_customer.domain.accounts import Account
 from crm_customer.domain.contacts import Contact
 from crm_customer.domain.search import Cursor, Order
-from crm_customer.usecases.records import decode_page_token, encode_page_token
+from crm_customer.usecases.pages import decode_page_token, encode_page_token
 from crm_platform.errors import InvalidArgument
 
 OWNER = uuid.uuid4()

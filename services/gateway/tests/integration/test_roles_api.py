@@ -31,7 +31,7 @@ async def test_built_in_roles_are_listed_with_their_permissions_and_read_only(
     assert all(role["built_in"] for role in by_name.values())
     assert set(by_name["admin"]["permissions"]) == {
         *("account", "contact"),
-        *("user", "team", "role", "api_key", "audit", "webhook"),
+        *("user", "team", "role", "api_key", "audit", "webhook", "custom_field"),
     }
     assert set(by_name["sales_manager"]["permissions"]) == {"account", "contact"}
     assert by_name["sales_manager"]["permissions"]["account"]["transfer"] == "team"

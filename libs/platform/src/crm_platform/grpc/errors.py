@@ -7,6 +7,9 @@ from google.rpc import error_details_pb2, status_pb2
 from crm_platform import errors
 
 STATUS_DETAILS_KEY = "grpc-status-details-bin"
+# ErrorInfo of a NOT_FOUND record that was merged into another, named in its metadata.
+MERGED = "MERGED"
+MERGED_INTO = "merged_into"
 
 _CODES: list[tuple[type[errors.DomainError], grpc.StatusCode]] = [
     (errors.NotFound, grpc.StatusCode.NOT_FOUND),
@@ -31,6 +34,11 @@ def rich_status(code: grpc.StatusCode, error: errors.DomainError) -> status_pb2.
     if isinstance(error, errors.StaleVersion):
         # Lets the gateway tell a stale If-Match (412) from other failed preconditions.
         info = error_details_pb2.ErrorInfo(reason="STALE_VERSION", domain="crm")
+        status.details.append(_pack(info))
+    if isinstance(error, errors.NotFound) and error.merged_into:
+        info = error_details_pb2.ErrorInfo(
+            reason=MERGED, domain="crm", metadata={MERGED_INTO: error.merged_into}
+        )
         status.details.append(_pack(info))
     if isinstance(error, errors.InvalidArgument):
         bad_request = error_details_pb2.BadRequest(

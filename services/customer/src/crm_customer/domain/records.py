@@ -30,9 +30,20 @@ NOT_FOR_PARTNERS = INTERNAL_FIELDS | {"partner_id"}
 class RecordEvent:
     """A fact about a record, published by the events layer after commit-safe storage."""
 
-    kind: str  # "created", "updated" or "deleted"
+    kind: str  # "created", "updated", "deleted", "owner_changed" or "merged"
     record: "Record"
     changes: tuple[FieldChange, ...] = ()
+    # Of "merged": the record merged into `record` (the survivor), now deleted.
+    duplicate: "Record | None" = None
+
+
+def ownership_change(event: RecordEvent) -> RecordEvent | None:
+    """The "owner_changed" fact within an update that hands the record to another owner
+    and/or team; None for any other event."""
+    handed_over = tuple(c for c in event.changes if c.field in TRANSFER_RULES)
+    if event.kind != "updated" or not handed_over:
+        return None
+    return RecordEvent("owner_changed", event.record, handed_over)
 
 
 @dataclass(frozen=True)

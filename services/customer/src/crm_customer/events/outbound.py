@@ -1,5 +1,8 @@
 """Maps record events and ledger entries to the published contract crm.customer.events.v1."""
 
+from dataclasses import dataclass
+from typing import Any
+
 from google.protobuf.message import Message
 
 from crm.customer.events.v1 import events_pb2 as events
@@ -12,33 +15,80 @@ from crm_customer.proto_mapping import to_proto
 from crm_platform.events.outbox import OutboxEvent
 
 
+@dataclass(frozen=True)
+class _Contract:
+    """The messages of one aggregate; each names its record after the aggregate."""
+
+    aggregate: str
+    record: type[Message]
+    messages: dict[str, type[Message]]
+
+
+_ACCOUNT = _Contract(
+    "account",
+    pb.Account,
+    {
+        "created": events.AccountCreated,
+        "updated": events.AccountUpdated,
+        "deleted": events.AccountDeleted,
+        "owner_changed": events.AccountOwnerChanged,
+        "merged": events.AccountMerged,
+    },
+)
+_CONTACT = _Contract(
+    "contact",
+    pb.Contact,
+    {
+        "created": events.ContactCreated,
+        "updated": events.ContactUpdated,
+        "deleted": events.ContactDeleted,
+        "owner_changed": events.ContactOwnerChanged,
+        "merged": events.ContactMerged,
+    },
+)
+
+
 def to_outbox_event(event: RecordEvent | LoyaltyEntry) -> OutboxEvent:
     if isinstance(event, LoyaltyEntry):
         return _ledger_event(event)
     record = event.record
-    changed = [change.field for change in event.changes]
-    if isinstance(record, Account):
-        account = to_proto(record, pb.Account)
-        message: Message = {
-            "created": lambda: events.AccountCreated(account=account),
-            "updated": lambda: events.AccountUpdated(account=account, changed_fields=changed),
-            "deleted": lambda: events.AccountDeleted(account=account),
-        }[event.kind]()
-        aggregate = "account"
-    else:
-        contact = to_proto(record, pb.Contact)
-        message = {
-            "created": lambda: events.ContactCreated(contact=contact),
-            "updated": lambda: events.ContactUpdated(contact=contact, changed_fields=changed),
-            "deleted": lambda: events.ContactDeleted(contact=contact),
-        }[event.kind]()
-        aggregate = "contact"
+    contract = _ACCOUNT if isinstance(record, Account) else _CONTACT
+    proto = to_proto(record, contract.record)
     return OutboxEvent(
-        subject=f"crm.customer.{aggregate}.{event.kind}.v1",
-        message=message,
+        subject=f"crm.customer.{contract.aggregate}.{event.kind}.v1",
+        message=contract.messages[event.kind](**_fields(event, contract.aggregate, proto)),
         aggregate_id=str(record.id),
         aggregate_version=record.version,
     )
+
+
+def _fields(event: RecordEvent, aggregate: str, proto: Message) -> dict[str, Any]:
+    if event.kind == "merged":
+        assert event.duplicate is not None, "a merged event names its duplicate"
+        return {
+            "survivor_id": str(event.record.id),
+            "duplicate_id": str(event.duplicate.id),
+            "survivor": proto,
+        }
+    fields: dict[str, Any] = {aggregate: proto}
+    if event.kind == "updated":
+        fields["changed_fields"] = [change.field for change in event.changes]
+    elif event.kind == "owner_changed":
+        fields |= _handed_over(event)
+    return fields
+
+
+def _handed_over(event: RecordEvent) -> dict[str, str]:
+    """Old and new owner and team; a field the transfer left alone is the same on both."""
+    record = event.record
+    old = {"owner_id": record.owner_id, "team_id": record.team_id}
+    old |= {change.field: change.old for change in event.changes}
+    new = {"owner_id": record.owner_id, "team_id": record.team_id}
+    return {
+        f"{age}_{name}": str(value) if value else ""
+        for age, values in (("old", old), ("new", new))
+        for name, value in values.items()
+    }
 
 
 _LEDGER_MESSAGES = {

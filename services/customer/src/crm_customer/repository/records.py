@@ -25,14 +25,45 @@ class SqlRecordRepository(Generic[R]):
         self._type = record_type
         self._columns = [table.c[f.name] for f in fields(record_type)]
 
-    async def get(self, record_id: uuid.UUID, *, principal: Principal, scope: Scope) -> R | None:
+    async def get(
+        self, record_id: uuid.UUID, *, principal: Principal, scope: Scope, for_update: bool = False
+    ) -> R | None:
         query = select(*self._columns).where(
             self._table.c.id == record_id,
             self._table.c.deleted_at.is_(None),
             visible_rows(self._table, principal, scope),
         )
+        if for_update:
+            query = query.with_for_update()
         row = (await self._session.execute(query)).first()
         return self._to_record(row._mapping) if row else None
+
+    async def merged_into(
+        self, record_id: uuid.UUID, *, principal: Principal, scope: Scope
+    ) -> uuid.UUID | None:
+        table = self._table
+        query = select(table.c.merged_into_id).where(
+            table.c.id == record_id,
+            table.c.deleted_at.is_not(None),
+            visible_rows(table, principal, scope),
+        )
+        found: uuid.UUID | None = (await self._session.execute(query)).scalar()
+        return found
+
+    async def referring_to(self, account_id: uuid.UUID) -> list[R]:
+        c = self._table.c
+        pointing = (
+            [c.parent_id == account_id]
+            if "parent_id" in c
+            else search.conditions(self._table, Filter(account_id=account_id))
+        )
+        query = (
+            select(*self._columns)
+            .where(c.deleted_at.is_(None), *pointing)
+            .order_by(c.id)  # rows locked in one order: concurrent merges cannot deadlock
+            .with_for_update()
+        )
+        return [self._to_record(row._mapping) for row in await self._session.execute(query)]
 
     async def page(
         self,
@@ -128,7 +159,9 @@ class SqlRecordRepository(Generic[R]):
         )
         return bool(result.rowcount)  # type: ignore[attr-defined]
 
-    async def delete(self, record: R, *, expected_version: int) -> bool:
+    async def delete(
+        self, record: R, *, expected_version: int, merged_into: uuid.UUID | None = None
+    ) -> bool:
         # Kept, marked deleted: history, events and references to it stay meaningful.
         result = await self._session.execute(
             update(self._table)
@@ -137,7 +170,12 @@ class SqlRecordRepository(Generic[R]):
                 self._table.c.version == expected_version,
                 self._table.c.deleted_at.is_(None),
             )
-            .values(version=record.version, updated_at=record.updated_at, deleted_at=func.now())
+            .values(
+                version=record.version,
+                updated_at=record.updated_at,
+                deleted_at=func.now(),
+                merged_into_id=merged_into,
+            )
         )
         return bool(result.rowcount)  # type: ignore[attr-defined]
 

@@ -96,7 +96,7 @@ def conditions(table: Table, wanted: Filter) -> list[ColumnElement[bool]]:
         found.append(
             or_(
                 c.account_id == wanted.account_id,
-                c.account_roles.contains(cast(json.dumps(role), JSONB)),
+                c.account_roles.contains(type_coerce(role, JSONB)),
             )
         )
     return found

@@ -99,6 +99,11 @@ def _ownership() -> list[Column[object]]:
     ]
 
 
+def _merged_into(table: str) -> Column[object]:
+    """Set on a record merged away (deleted) into another: the one that survived."""
+    return Column("merged_into_id", UUID(as_uuid=True), ForeignKey(f"{table}.id"))
+
+
 accounts = Table(
     "accounts",
     metadata,
@@ -119,6 +124,7 @@ accounts = Table(
     _json("agreements"),
     *_profile(ACCOUNT_SEARCH_NAME),
     *timestamp_columns(),
+    _merged_into("accounts"),
     Index("ix_accounts_owner_id", "owner_id", "id"),
     Index("ix_accounts_team_id", "team_id", "id"),
     Index("ix_accounts_partner_id", "partner_id", "id"),
@@ -147,6 +153,7 @@ contacts = Table(
     _strings("tags", 50),
     *_profile(CONTACT_SEARCH_NAME),
     *timestamp_columns(),
+    _merged_into("contacts"),
     Index("ix_contacts_owner_id", "owner_id", "id"),
     Index("ix_contacts_team_id", "team_id", "id"),
     Index("ix_contacts_partner_id", "partner_id", "id"),

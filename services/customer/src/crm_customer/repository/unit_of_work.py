@@ -9,9 +9,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from crm_customer.domain.accounts import Account
 from crm_customer.domain.contacts import Contact
 from crm_customer.domain.loyalty import LoyaltyEntry
-from crm_customer.domain.records import RecordEvent
+from crm_customer.domain.records import Record, RecordEvent
 from crm_customer.repository import tables
 from crm_customer.repository.custom_fields import SqlCustomFields
+from crm_customer.repository.history import SqlFieldHistory
 from crm_customer.repository.imports import SqlImportJobs
 from crm_customer.repository.loyalty import SqlLoyaltyLedger
 from crm_customer.repository.records import SqlRecordRepository
@@ -34,6 +35,7 @@ class SqlUnitOfWork:
     custom_fields: SqlCustomFields
     timeline: SqlTimeline
     loyalty: SqlLoyaltyLedger
+    history: SqlFieldHistory
 
     def __init__(self, engine: AsyncEngine, to_outbox: EventMapper) -> None:
         """With an autocommit engine (crm_platform.db.engine.autocommit) this serves reads
@@ -57,6 +59,7 @@ class SqlUnitOfWork:
         self.custom_fields = SqlCustomFields(self._connection)
         self.timeline = SqlTimeline(self._connection)
         self.loyalty = SqlLoyaltyLedger(self._connection)
+        self.history = SqlFieldHistory(self._connection)
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
@@ -80,12 +83,30 @@ def _history(event: Event, actor_id: uuid.UUID) -> list[HistoryEntry]:
     if isinstance(event, LoyaltyEntry):
         return []  # a ledger entry is its own history
     record = event.record
-    record_type = type(record).__name__.lower()
+    if event.kind == "merged":
+        return _merge_history(event, actor_id)
+    if event.kind == "owner_changed":  # its field changes are in the "updated" event's rows
+        return []
     if event.kind in ("created", "deleted"):
         changes = [(event.kind, None, None)]
     else:
         changes = [(c.field, c.old, c.new) for c in event.changes]
     return [
-        HistoryEntry(record_type, record.id, field, old, new, actor_id, record.updated_at)
+        HistoryEntry(_record_type(record), record.id, field, old, new, actor_id, record.updated_at)
         for field, old, new in changes
     ]
+
+
+def _merge_history(event: RecordEvent, actor_id: uuid.UUID) -> list[HistoryEntry]:
+    """One "merged" row on each record, naming both."""
+    survivor, duplicate = event.record, event.duplicate
+    assert duplicate is not None, "a merged event names its duplicate"
+    both = {"survivor_id": str(survivor.id), "duplicate_id": str(duplicate.id)}
+    return [
+        HistoryEntry(_record_type(r), r.id, "merged", None, both, actor_id, duplicate.updated_at)
+        for r in (survivor, duplicate)
+    ]
+
+
+def _record_type(record: Record) -> str:
+    return type(record).__name__.lower()

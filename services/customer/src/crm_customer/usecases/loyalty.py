@@ -23,14 +23,9 @@ from crm_customer.domain.loyalty import (
 )
 from crm_customer.usecases.accounts import ACCOUNTS
 from crm_customer.usecases.contacts import CONTACTS
+from crm_customer.usecases.pages import decode_id_token, page_limit
 from crm_customer.usecases.ports import UnitOfWork
-from crm_customer.usecases.records import (
-    RecordKind,
-    check_page_size,
-    decode_id_token,
-    require_reach,
-    visible_record,
-)
+from crm_customer.usecases.records import RecordKind, require_reach, visible
 from crm_platform.auth.principal import Action, Principal
 from crm_platform.errors import FieldViolation, InvalidArgument, NotFound
 from crm_platform.ids import uuid7
@@ -72,7 +67,7 @@ async def add_loyalty_entry(
     kind = ledger_kind(record_type)
     new = NewEntry.checked(values)
     async with uow:
-        record = await visible_record(kind, kind.repo(uow), principal, record_id)
+        record = await visible(kind, kind.repo(uow), principal, record_id)
         require_reach(kind, principal, Action.EDIT, record)
         key = LedgerKey(kind.obj, record.id)
         await _lock(uow, key)
@@ -120,7 +115,7 @@ async def list_loyalty_entries(
 ) -> tuple[list[LoyaltyEntry], str]:
     """One page of the ledger, newest first, and the next page's token ("" at the end)."""
     kind = ledger_kind(record_type)
-    limit = check_page_size(page_size)
+    limit = page_limit(page_size)
     before = decode_id_token(page_token)
     async with uow:
         key = await _readable(kind, uow, principal, record_id)
@@ -180,7 +175,7 @@ async def _settled(
 async def _readable(
     kind: RecordKind[Any], uow: UnitOfWork, principal: Principal, record_id: str
 ) -> LedgerKey:
-    record = await visible_record(kind, kind.repo(uow), principal, record_id)
+    record = await visible(kind, kind.repo(uow), principal, record_id)
     return LedgerKey(kind.obj, record.id)
 
 

@@ -2,12 +2,13 @@
 
 import datetime as dt
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Collection, Sequence
 from typing import Any, Protocol, Self
 
 from crm_customer.domain.accounts import Account
 from crm_customer.domain.contacts import Contact
 from crm_customer.domain.custom_fields import CustomField
+from crm_customer.domain.history import Change
 from crm_customer.domain.imports import ImportJob, Problem, Progress, Status
 from crm_customer.domain.loyalty import LedgerKey, LoyaltyEntry
 from crm_customer.domain.records import R, RecordEvent
@@ -18,8 +19,22 @@ from crm_platform.auth.principal import Principal, Scope
 
 
 class RecordRepository(Protocol[R]):
-    async def get(self, record_id: uuid.UUID, *, principal: Principal, scope: Scope) -> R | None:
-        """The record when it exists and lies within `scope` for `principal`."""
+    async def get(
+        self, record_id: uuid.UUID, *, principal: Principal, scope: Scope, for_update: bool = False
+    ) -> R | None:
+        """The record when it exists (not deleted) and lies within `scope` for `principal`;
+        `for_update` locks its row until the transaction ends."""
+        ...
+
+    async def merged_into(
+        self, record_id: uuid.UUID, *, principal: Principal, scope: Scope
+    ) -> uuid.UUID | None:
+        """The record a deleted record within `scope` was merged into, if it was."""
+        ...
+
+    async def referring_to(self, account_id: uuid.UUID) -> list[R]:
+        """Every record, whoever's, pointing at account `account_id` (contacts: as their
+        account or one they hold a role at; accounts: as their parent), locked for update."""
         ...
 
     async def page(
@@ -67,8 +82,11 @@ class RecordRepository(Protocol[R]):
         """Store `record` if the stored version is still `expected_version`."""
         ...
 
-    async def delete(self, record: R, *, expected_version: int) -> bool:
-        """Mark `record` deleted if the stored version is still `expected_version`."""
+    async def delete(
+        self, record: R, *, expected_version: int, merged_into: uuid.UUID | None = None
+    ) -> bool:
+        """Mark `record` deleted if the stored version is still `expected_version`; when it
+        was merged away, with the record it was merged into."""
         ...
 
 
@@ -191,6 +209,21 @@ class LoyaltyLedger(Protocol):
     async def add(self, entries: Sequence[LoyaltyEntry]) -> None: ...
 
 
+class FieldHistory(Protocol):
+    async def page(
+        self,
+        record_type: str,
+        record_id: uuid.UUID,
+        *,
+        hidden: Collection[str],
+        after: Cursor | None,
+        limit: int,
+    ) -> list[Change]:
+        """Up to `limit` changes of the record, newest first, past `after`, without those of
+        the `hidden` fields."""
+        ...
+
+
 class UnitOfWork(Protocol):
     @property
     def accounts(self) -> RecordRepository[Account]: ...
@@ -212,6 +245,9 @@ class UnitOfWork(Protocol):
 
     @property
     def loyalty(self) -> LoyaltyLedger: ...
+
+    @property
+    def history(self) -> FieldHistory: ...
 
     async def __aenter__(self) -> Self: ...
 

@@ -1,18 +1,21 @@
 """The commands and queries of every customer record (accounts, contacts), written once;
 each aggregate's module declares its `RecordKind`: name, type, repository, references."""
 
-import base64
-import datetime as dt
-import json
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic
 
 from crm_customer.domain.duplicates import Match
-from crm_customer.domain.records import NOT_FOR_PARTNERS, TRANSFER_RULES, R
-from crm_customer.domain.search import Cursor, Filter, Order, parse_order
+from crm_customer.domain.records import (
+    NOT_FOR_PARTNERS,
+    TRANSFER_RULES,
+    R,
+    ownership_change,
+)
+from crm_customer.domain.search import Cursor, Filter, parse_order
 from crm_customer.usecases.custom_fields import typed_custom_values
+from crm_customer.usecases.pages import decode_page_token, encode_page_token, page_limit
 from crm_customer.usecases.ports import RecordRepository, UnitOfWork
 from crm_platform.auth.principal import Action, Principal
 from crm_platform.errors import (
@@ -23,9 +26,6 @@ from crm_platform.errors import (
     StaleVersion,
 )
 from crm_platform.ids import parse_uuid, uuid7
-
-MAX_PAGE_SIZE = 500
-DEFAULT_PAGE_SIZE = 50
 
 
 def _one_id(value: Any) -> Iterable[uuid.UUID]:
@@ -106,7 +106,7 @@ async def get_record(
     *, kind: RecordKind[R], uow: UnitOfWork, principal: Principal, record_id: str
 ) -> R:
     async with uow:
-        return seen_by(principal, await visible_record(kind, kind.repo(uow), principal, record_id))
+        return seen_by(principal, await visible(kind, kind.repo(uow), principal, record_id))
 
 
 async def update_record(
@@ -121,11 +121,11 @@ async def update_record(
     check_writable(kind, principal, values)
     async with uow:
         repo = kind.repo(uow)
-        current = await visible_record(kind, repo, principal, record_id)
+        current = await visible(kind, repo, principal, record_id)
         require_reach(kind, principal, Action.EDIT, current)
         if TRANSFER_RULES.keys() & values.keys():
             require_reach(kind, principal, Action.TRANSFER, current)
-        _require_version(kind, current, expected_version)
+        require_version(kind, current, expected_version)
         updated, event = current.update(await typed_custom_values(uow, kind.entity, values))
         if event is None:
             return seen_by(principal, current)
@@ -133,6 +133,8 @@ async def update_record(
         if not await repo.replace(updated, expected_version=expected_version):
             raise StaleVersion(f"{kind.obj} was changed concurrently")
         uow.record(event, actor_id=principal.subject_id)
+        if (handed_over := ownership_change(event)) is not None:
+            uow.record(handed_over, actor_id=principal.subject_id)
         await uow.commit()
     return seen_by(principal, updated)
 
@@ -147,9 +149,9 @@ async def delete_record(
 ) -> None:
     async with uow:
         repo = kind.repo(uow)
-        current = await visible_record(kind, repo, principal, record_id)
+        current = await visible(kind, repo, principal, record_id)
         require_reach(kind, principal, Action.DELETE, current)
-        _require_version(kind, current, expected_version)
+        require_version(kind, current, expected_version)
         deleted, event = current.delete()
         if not await repo.delete(deleted, expected_version=expected_version):
             raise StaleVersion(f"{kind.obj} was changed concurrently")
@@ -175,7 +177,7 @@ async def list_records(
     """One page of visible records meeting `wanted`, in the order asked for (newest first by
     default), and the next page's token ("" at the end)."""
     scope = principal.require(kind.obj, Action.READ)
-    limit = check_page_size(page_size)
+    limit = page_limit(page_size)
     order = parse_order(order_by)
     after = decode_page_token(page_token, order) if page_token else None
     async with uow:
@@ -194,63 +196,26 @@ async def list_records(
     return records, encode_page_token(order, Cursor(sort_value, last.id))
 
 
-def check_page_size(page_size: int) -> int:
-    """The page length asked for (0: the default), within bounds."""
-    limit = page_size or DEFAULT_PAGE_SIZE
-    if not 0 < limit <= MAX_PAGE_SIZE:
-        raise InvalidArgument([FieldViolation("page_size", f"must be 1..{MAX_PAGE_SIZE}")])
-    return limit
-
-
-def decode_id_token(page_token: str) -> uuid.UUID | None:
-    """The last id of the previous page of a list in id order (None for the first page)."""
-    after = parse_uuid(page_token) if page_token else None
-    if page_token and after is None:
-        raise InvalidArgument([FieldViolation("page_token", "is not a valid cursor")])
-    return after
-
-
-def encode_page_token(order: Order, cursor: Cursor) -> str:
-    data = {"o": _order_text(order), "v": cursor_value(cursor.value), "i": str(cursor.last_id)}
-    raw = json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_page_token(token: str, order: Order) -> Cursor:
-    """The cursor in `token`, which must have been made for the same order."""
-    try:
-        data = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
-        if data["o"] != _order_text(order):
-            raise ValueError("made for another order")
-        return Cursor(parse_cursor_value(order, data["v"]), uuid.UUID(data["i"]))
-    except (ValueError, TypeError, KeyError):
-        raise InvalidArgument([FieldViolation("page_token", "is not a valid cursor")]) from None
-
-
-def _order_text(order: Order) -> str:
-    return f"{'-' if order.descending else ''}{order.field}"
-
-
-def cursor_value(value: Any) -> Any:
-    return value.isoformat() if isinstance(value, dt.datetime) else value
-
-
-def parse_cursor_value(order: Order, value: Any) -> Any:
-    if value is None or order.field in ("name", "created_at"):
-        if value is not None and not isinstance(value, str):
-            raise ValueError("not a name")
-        return value
-    return dt.datetime.fromisoformat(value)
-
-
-async def visible_record(
-    kind: RecordKind[R], repo: RecordRepository[R], principal: Principal, record_id: str
+async def visible(
+    kind: RecordKind[R],
+    repo: RecordRepository[R],
+    principal: Principal,
+    record_id: str,
+    *,
+    for_update: bool = False,
 ) -> R:
-    """The record if the caller may see it; NotFound otherwise, as if it did not exist."""
+    """The record if the caller may read it; NotFound otherwise, as if it did not exist,
+    naming the record it was merged into when the caller could see it before."""
     scope = principal.require(kind.obj, Action.READ)
     parsed = parse_uuid(record_id)
-    record = await repo.get(parsed, principal=principal, scope=scope) if parsed else None
+    if parsed is None:
+        raise NotFound(f"{kind.obj} {record_id} not found")
+    record = await repo.get(parsed, principal=principal, scope=scope, for_update=for_update)
     if record is None:
+        survivor = await repo.merged_into(parsed, principal=principal, scope=scope)
+        if survivor is not None:
+            why = f"{kind.obj} {record_id} was merged into {survivor}"
+            raise NotFound(why, merged_into=str(survivor))
         raise NotFound(f"{kind.obj} {record_id} not found")
     return record
 
@@ -276,7 +241,7 @@ def require_reach(kind: RecordKind[R], principal: Principal, action: Action, rec
         raise PermissionDenied(f"not allowed to {action.value} this {kind.obj}")
 
 
-def _require_version(kind: RecordKind[R], record: R, expected_version: int) -> None:
+def require_version(kind: RecordKind[R], record: R, expected_version: int) -> None:
     if record.version != expected_version:
         raise StaleVersion(f"{kind.obj} is at version {record.version}, not {expected_version}")
 

@@ -10,13 +10,12 @@ from crm_customer.domain.records import Record
 from crm_customer.domain.segments import ENTITIES, Segment
 from crm_customer.usecases.accounts import ACCOUNTS
 from crm_customer.usecases.contacts import CONTACTS
-from crm_customer.usecases.ports import UnitOfWork
-from crm_customer.usecases.records import (
-    RecordKind,
-    check_page_size,
+from crm_customer.usecases.pages import (
     decode_id_token,
-    list_records,
+    page_limit,
 )
+from crm_customer.usecases.ports import UnitOfWork
+from crm_customer.usecases.records import RecordKind, list_records
 from crm_platform.auth.principal import Action, Principal, Scope
 from crm_platform.errors import (
     NotFound,
@@ -61,7 +60,7 @@ async def get_segment(*, uow: UnitOfWork, principal: Principal, segment_id: str)
 async def list_segments(
     *, uow: UnitOfWork, principal: Principal, page_size: int, page_token: str
 ) -> tuple[list[Segment], str]:
-    limit = check_page_size(page_size)
+    limit = page_limit(page_size)
     after = decode_id_token(page_token)
     async with uow:
         found = await uow.segments.page(

@@ -7,13 +7,9 @@ from collections.abc import Iterable, Sequence
 from crm_customer.domain.search import Cursor, Order
 from crm_customer.domain.timeline import INTERNAL_KINDS, TimelineEntry, check_kinds
 from crm_customer.usecases.accounts import ACCOUNTS
+from crm_customer.usecases.pages import decode_page_token, encode_page_token, page_limit
 from crm_customer.usecases.ports import TimelineStore, UnitOfWork
-from crm_customer.usecases.records import (
-    check_page_size,
-    decode_page_token,
-    encode_page_token,
-    visible_record,
-)
+from crm_customer.usecases.records import visible
 from crm_platform.auth.principal import Principal
 from crm_platform.errors import FieldViolation, InvalidArgument
 
@@ -37,11 +33,11 @@ async def list_timeline(
 ) -> tuple[list[TimelineEntry], str]:
     """One page of the account's timeline and the next page's token ("" at the end)."""
     wanted = check_kinds(kinds)
-    limit = check_page_size(page_size)
+    limit = page_limit(page_size)
     after = _after(page_token) if page_token else None
     partner = principal.partner_id is not None
     async with uow:
-        account = await visible_record(ACCOUNTS, ACCOUNTS.repo(uow), principal, account_id)
+        account = await visible(ACCOUNTS, ACCOUNTS.repo(uow), principal, account_id)
         found = await uow.timeline.page(
             account.id,
             kinds=wanted,

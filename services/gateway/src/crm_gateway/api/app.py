@@ -21,9 +21,11 @@ from crm_gateway.api.routes import (
     contacts,
     custom_fields,
     health,
+    history,
     imports,
     loyalty,
     me,
+    merge,
     roles,
     segments,
     teams,
@@ -83,6 +85,7 @@ def create_app(lifespan: Lifespan | None = None, edge: EdgeSettings | None = Non
     routes = (
         *(accounts, contacts, me, auth, api_keys, health, teams, users, roles),
         *(audit_events, webhooks, imports, segments, custom_fields, timeline, loyalty),
+        *(merge, history),
     )
     for module in routes:
         app.include_router(module.router)

@@ -78,6 +78,10 @@ class Problem(BaseModel):
     errors: list[FieldError] | None = Field(
         default=None, description="Present on validation problems (422)."
     )
+    merged_into: str | None = Field(
+        default=None,
+        description="Present on a 404 of a record merged into another: the id of that one.",
+    )
 
 
 def problem(
@@ -86,6 +90,7 @@ def problem(
     *,
     field_errors: Sequence[Mapping[str, str]] | None = None,
     headers: Mapping[str, str] | None = None,
+    extensions: Mapping[str, Any] | None = None,
 ) -> Response:
     slug, title = _KINDS.get(status, ("http-error", "Error"))
     body: dict[str, Any] = {
@@ -96,6 +101,7 @@ def problem(
     }
     if field_errors is not None:
         body["errors"] = list(field_errors)
+    body.update(extensions or {})
     extra = dict(headers or {})
     if status == 401:
         extra.setdefault("WWW-Authenticate", "Bearer")
@@ -116,6 +122,8 @@ def domain_problem(error: errors.DomainError) -> Response:
     if isinstance(error, errors.InvalidArgument):
         fields = [{"field": v.field, "message": v.description} for v in error.violations]
         return problem(status, error.message, field_errors=fields)
+    if isinstance(error, errors.NotFound) and error.merged_into:
+        return problem(status, error.message, extensions={"merged_into": error.merged_into})
     return problem(status, error.message, headers=getattr(error, "headers", None))
 
 

@@ -1,7 +1,7 @@
 """The customer service's accounts, contacts, imports and loyalty ledgers, as the gateway
 calls them."""
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import TypeVar
 
 import grpc
@@ -15,6 +15,8 @@ from crm.customer.v1 import imports_pb2 as ipb
 from crm.customer.v1 import imports_pb2_grpc as ipb_grpc
 from crm.customer.v1 import loyalty_pb2 as lpb
 from crm.customer.v1 import loyalty_pb2_grpc as lpb_grpc
+from crm.customer.v1 import merge_pb2 as mpb
+from crm.customer.v1 import merge_pb2_grpc as mpb_grpc
 from crm.customer.v1 import segments_pb2_grpc as spb_grpc
 from crm.customer.v1 import timeline_pb2 as tpb
 from crm.customer.v1 import timeline_pb2_grpc as tpb_grpc
@@ -53,6 +55,8 @@ class CustomerClient:
         self.custom_fields = cpb_grpc.CustomFieldServiceStub(channel)
         self._timeline = tpb_grpc.TimelineServiceStub(channel)
         self._loyalty = lpb_grpc.LoyaltyServiceStub(channel)
+        self._merges = mpb_grpc.MergeServiceStub(channel)
+        self._history = mpb_grpc.HistoryServiceStub(channel)
         # Without events to invalidate it the cache stays off; a disabled one stands in.
         self._cache: ReadCache[Record] = (
             cache if cache is not None else ReadCache(max_records=0, ttl_seconds=0)
@@ -146,6 +150,40 @@ class CustomerClient:
         request = pb.DeleteContactRequest(id=contact_id, expected_version=version)
         await call(self._contacts.DeleteContact, request, md)
         await self._cache.changed_here(contact_id, version + 1)
+
+    async def merge_records(
+        self,
+        md: Metadata,
+        entity: str,
+        survivor_id: str,
+        duplicate_id: str,
+        fields: Mapping[str, str],
+        version: int,
+    ) -> Record:
+        """The survivor after absorbing the duplicate (`entity`: accounts or contacts)."""
+        request = mpb.MergeRecordsRequest(
+            entity=entity,
+            survivor_id=survivor_id,
+            duplicate_id=duplicate_id,
+            expected_version=version,
+            fields=fields,
+        )
+        reply: mpb.MergeRecordsResponse = await call(self._merges.MergeRecords, request, md)
+        survivor: Record = getattr(reply, reply.WhichOneof("survivor") or "account")
+        await self._cache.changed_here(survivor.id, survivor.version)
+        await self._cache.changed_here(duplicate_id, 0)  # deleted; its events follow
+        return survivor
+
+    async def record_history(
+        self, md: Metadata, entity: str, record_id: str, limit: int, cursor: str
+    ) -> tuple[Sequence[mpb.RecordChange], str]:
+        request = mpb.ListRecordHistoryRequest(
+            entity=entity, id=record_id, page_size=limit, page_token=cursor
+        )
+        reply: mpb.ListRecordHistoryResponse = await call(
+            self._history.ListRecordHistory, request, md
+        )
+        return reply.changes, reply.next_page_token
 
     async def start_import(
         self, md: Metadata, spec: ipb.ImportSpec, chunks: AsyncIterator[bytes], seconds: float

@@ -1,6 +1,6 @@
 """gRPC status of a failed call -> the error the HTTP layer maps to a problem (DESIGN §4)."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import grpc
 from google.rpc import error_details_pb2, status_pb2
@@ -8,6 +8,7 @@ from grpc_status import rpc_status
 
 from crm_gateway.errors import DownstreamFailure, RateLimited, ServiceUnavailable
 from crm_platform import errors
+from crm_platform.grpc.errors import MERGED, MERGED_INTO
 
 STALE_VERSION = "STALE_VERSION"
 
@@ -41,13 +42,23 @@ def _violations(details: status_pb2.Status | None) -> list[errors.FieldViolation
 
 
 def _reasons(details: status_pb2.Status | None) -> set[str]:
-    found: set[str] = set()
+    return set(_infos(details))
+
+
+def _infos(details: status_pb2.Status | None) -> dict[str, Mapping[str, str]]:
+    """The ErrorInfo details: reason -> metadata."""
+    found: dict[str, Mapping[str, str]] = {}
     for packed in details.details if details else ():
         if packed.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
             info = error_details_pb2.ErrorInfo()
             packed.Unpack(info)
-            found.add(info.reason)
+            found[info.reason] = dict(info.metadata)
     return found
+
+
+def _not_found(message: str, details: status_pb2.Status | None) -> Exception:
+    merged = _infos(details).get(MERGED, {})
+    return errors.NotFound(message, merged_into=merged.get(MERGED_INTO, ""))
 
 
 def _invalid(message: str, details: status_pb2.Status | None) -> Exception:
@@ -71,7 +82,7 @@ def _unavailable(message: str, details: status_pb2.Status | None) -> Exception:
 _BUILDERS: dict[grpc.StatusCode, Translate] = {
     grpc.StatusCode.INVALID_ARGUMENT: _invalid,
     grpc.StatusCode.OUT_OF_RANGE: _invalid,
-    grpc.StatusCode.NOT_FOUND: lambda message, _: errors.NotFound(message),
+    grpc.StatusCode.NOT_FOUND: _not_found,
     grpc.StatusCode.ALREADY_EXISTS: lambda message, _: errors.AlreadyExists(message),
     grpc.StatusCode.ABORTED: lambda message, _: errors.PreconditionFailed(message),
     grpc.StatusCode.FAILED_PRECONDITION: _precondition,

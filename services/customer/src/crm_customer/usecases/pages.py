@@ -1,0 +1,64 @@
+"""Pages of records or their history: how long, and the cursor where the next one starts
+(an opaque token made for one order)."""
+
+import base64
+import datetime as dt
+import json
+import uuid
+from typing import Any
+
+from crm_customer.domain.search import Cursor, Order
+from crm_platform.errors import FieldViolation, InvalidArgument
+from crm_platform.ids import parse_uuid
+
+MAX_PAGE_SIZE = 500
+DEFAULT_PAGE_SIZE = 50
+
+
+def page_limit(page_size: int) -> int:
+    """How many entries a page holds: `page_size`, or the default when unset (0)."""
+    limit = page_size or DEFAULT_PAGE_SIZE
+    if not 0 < limit <= MAX_PAGE_SIZE:
+        raise InvalidArgument([FieldViolation("page_size", f"must be 1..{MAX_PAGE_SIZE}")])
+    return limit
+
+
+def decode_id_token(page_token: str) -> uuid.UUID | None:
+    """The last id of the previous page of a list in id order (None for the first page)."""
+    after = parse_uuid(page_token) if page_token else None
+    if page_token and after is None:
+        raise InvalidArgument([FieldViolation("page_token", "is not a valid cursor")])
+    return after
+
+
+def encode_page_token(order: Order, cursor: Cursor) -> str:
+    data = {"o": _order_text(order), "v": cursor_value(cursor.value), "i": str(cursor.last_id)}
+    raw = json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_page_token(token: str, order: Order) -> Cursor:
+    """The cursor in `token`, which must have been made for the same order."""
+    try:
+        data = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+        if data["o"] != _order_text(order):
+            raise ValueError("made for another order")
+        return Cursor(parse_cursor_value(order, data["v"]), uuid.UUID(data["i"]))
+    except (ValueError, TypeError, KeyError):
+        raise InvalidArgument([FieldViolation("page_token", "is not a valid cursor")]) from None
+
+
+def _order_text(order: Order) -> str:
+    return f"{'-' if order.descending else ''}{order.field}"
+
+
+def cursor_value(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, dt.datetime) else value
+
+
+def parse_cursor_value(order: Order, value: Any) -> Any:
+    if value is None or order.field in ("name", "created_at"):
+        if value is not None and not isinstance(value, str):
+            raise ValueError("not a name")
+        return value
+    return dt.datetime.fromisoformat(value)

@@ -5,6 +5,7 @@ import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
+import asyncpg
 import grpc
 import pytest
 from sqlalchemy.exc import OperationalError
@@ -76,6 +77,10 @@ async def echo(request: bytes, context: grpc.aio.ServicerContext) -> bytes:
         (errors.StaleVersion("old"), grpc.StatusCode.FAILED_PRECONDITION),
         (errors.PermissionDenied("no"), grpc.StatusCode.PERMISSION_DENIED),
         (OperationalError("SELECT 1", {}, ConnectionRefusedError()), grpc.StatusCode.UNAVAILABLE),
+        (  # two transactions deadlocked: this one lost, the client may retry
+            OperationalError("UPDATE", {}, asyncpg.exceptions.DeadlockDetectedError("deadlock")),
+            grpc.StatusCode.ABORTED,
+        ),
         (RuntimeError("a bug"), grpc.StatusCode.INTERNAL),
     ],
 )

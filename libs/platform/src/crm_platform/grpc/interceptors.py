@@ -16,7 +16,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 from crm_platform import errors
 from crm_platform.auth.context import bind_principal, unbind_principal
 from crm_platform.auth.principal import METADATA_KEY, Principal, TokenVerifier
-from crm_platform.db.errors import is_database_outage
+from crm_platform.db.errors import is_database_outage, is_lost_race
 from crm_platform.grpc.errors import STATUS_DETAILS_KEY, rich_status, status_code_for
 from crm_platform.telemetry.metrics import GRPC_SERVER_HANDLED, GRPC_SERVER_LATENCY
 
@@ -170,5 +170,8 @@ def _failure(
     if is_database_outage(exc):
         log.warning("database unavailable", extra={"rpc": rpc})
         return grpc.StatusCode.UNAVAILABLE, "database unavailable, retry later", ()
+    if is_lost_race(exc):
+        log.info("transaction lost a race", extra={"rpc": rpc})
+        return grpc.StatusCode.ABORTED, "changed concurrently by another request; retry", ()
     log.exception("unhandled error", extra={"rpc": rpc})
     return grpc.StatusCode.INTERNAL, "internal error", ()

@@ -5,11 +5,14 @@ import asyncio
 from crm.customer.v1 import (
     customer_pb2,
     customer_pb2_grpc,
+    exports_pb2,
+    exports_pb2_grpc,
     imports_pb2,
     imports_pb2_grpc,
     segments_pb2,
     segments_pb2_grpc,
 )
+from crm_customer.api.exports import ExportServicer
 from crm_customer.api.imports import ImportServicer
 from crm_customer.api.segments import SegmentServicer
 from crm_customer.api.servicers import AccountServicer, ContactServicer
@@ -98,6 +101,11 @@ async def bootstrap(settings: ServiceSettings) -> ServiceRuntime:
                 segments_pb2_grpc.add_SegmentServiceServicer_to_server,
                 SegmentServicer(uow=uow, reads=reads),
                 segments_pb2.DESCRIPTOR.services_by_name["SegmentService"].full_name,
+            ),
+            (
+                exports_pb2_grpc.add_ExportServiceServicer_to_server,
+                ExportServicer(reads=reads),
+                exports_pb2.DESCRIPTOR.services_by_name["ExportService"].full_name,
             ),
         ],
         workers=[relay, runner],

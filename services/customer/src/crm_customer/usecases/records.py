@@ -13,7 +13,7 @@ from crm_customer.domain.duplicates import Match
 from crm_customer.domain.records import NOT_FOR_PARTNERS, TRANSFER_RULES, R
 from crm_customer.domain.search import Cursor, Filter, Order, parse_order
 from crm_customer.usecases.ports import RecordRepository, UnitOfWork
-from crm_platform.auth.principal import Action, Principal
+from crm_platform.auth.principal import Action, Principal, Scope
 from crm_platform.errors import (
     FieldViolation,
     InvalidArgument,
@@ -164,10 +164,13 @@ async def list_records(
     page_token: str,
     wanted: Filter | None = None,
     order_by: str = "",
+    scope: Scope | None = None,
 ) -> tuple[list[R], str]:
     """One page of visible records meeting `wanted`, in the order asked for (newest first by
-    default), and the next page's token ("" at the end)."""
-    scope = principal.require(kind.obj, Action.READ)
+    default), and the next page's token ("" at the end). Visible: within the caller's read
+    scope, or within `scope` when one is given (an export's, narrower)."""
+    if scope is None:
+        scope = principal.require(kind.obj, Action.READ)
     limit = page_size or DEFAULT_PAGE_SIZE
     if not 0 < limit <= MAX_PAGE_SIZE:
         raise InvalidArgument([FieldViolation("page_size", f"must be 1..{MAX_PAGE_SIZE}")])

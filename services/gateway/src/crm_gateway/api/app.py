@@ -19,6 +19,7 @@ from crm_gateway.api.routes import (
     audit_events,
     auth,
     contacts,
+    exports,
     health,
     imports,
     me,
@@ -78,7 +79,7 @@ def create_app(lifespan: Lifespan | None = None, edge: EdgeSettings | None = Non
     # Hot routes first: the router tries routes in order.
     routes = (
         *(accounts, contacts, me, auth, api_keys, health, teams, users, roles),
-        *(audit_events, webhooks, imports),
+        *(audit_events, webhooks, imports, exports),
     )
     for module in routes:
         app.include_router(module.router)

@@ -5,7 +5,7 @@ parameters in, the customer service's RecordFilter out. The service validates th
 from typing import Annotated, Literal
 
 from fastapi import Query
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from crm.customer.v1 import customer_pb2 as pb
 from crm_gateway.api.schemas import NO_NUL
@@ -17,7 +17,7 @@ Order = Literal[
 ]  # fmt: skip
 
 
-class RecordQuery(BaseModel):
+class RecordConditions(BaseModel):
     q: str = Field(
         default="", max_length=100, pattern=NO_NUL,
         description="Beginning of any word of the name, or a similar name (typos tolerated).",
@@ -41,24 +41,41 @@ class RecordQuery(BaseModel):
         default_factory=list, max_length=20,
         description="`name:value`, exact; repeat for several.",
     )  # fmt: skip
+
+
+class RecordQuery(RecordConditions):
     order_by: Order | None = Field(default=None, description="Newest first when absent.")
 
 
+Lifecycle = Literal["prospect", "customer", "former"]
+Company = Annotated[
+    str,
+    Field(max_length=200, pattern=NO_NUL, description="Start of the account's name (contacts)."),
+]
+
+
 class AccountQuery(RecordQuery):
-    lifecycle: Literal["prospect", "customer", "former"] | None = None
+    lifecycle: Lifecycle | None = None
 
 
 class ContactQuery(RecordQuery):
-    company: str = Field(
-        default="", max_length=200, pattern=NO_NUL, description="Start of the account's name."
-    )
+    company: Company = ""
+
+
+class ExportFilter(RecordConditions):
+    """The list parameters as a JSON object (an export's `filter`)."""
+
+    model_config = ConfigDict(extra="forbid")
+    company: Company = ""
+    lifecycle: Lifecycle | None = Field(default=None, description="Accounts only.")
 
 
 AccountFilters = Annotated[AccountQuery, Query()]
 ContactFilters = Annotated[ContactQuery, Query()]
 
 
-def record_filter(query: RecordQuery) -> pb.RecordFilter:
+def record_filter(query: RecordConditions, location: str = "query") -> pb.RecordFilter:
+    """`location` names where the conditions came from in errors: `query` or `filter`."""
     found = pb.RecordFilter(
         query=query.q,
         email=query.email,
@@ -70,17 +87,17 @@ def record_filter(query: RecordQuery) -> pb.RecordFilter:
         lifecycle=getattr(query, "lifecycle", None) or "",
         company=getattr(query, "company", ""),
     )
-    found.custom_fields.update(_custom_fields(query.custom_field))
+    found.custom_fields.update(_custom_fields(query.custom_field, location))
     return found
 
 
-def _custom_fields(pairs: list[str]) -> dict[str, str]:
+def _custom_fields(pairs: list[str], location: str) -> dict[str, str]:
     found: dict[str, str] = {}
     for pair in pairs:
         name, colon, value = pair.partition(":")
         if not colon or not name:
             raise InvalidArgument(
-                [FieldViolation("query.custom_field", f"{pair!r} is not `name:value`")]
+                [FieldViolation(f"{location}.custom_field", f"{pair!r} is not `name:value`")]
             )
         found[name] = value
     return found

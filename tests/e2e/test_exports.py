@@ -244,3 +244,26 @@ def test_exporting_needs_the_export_permission(client: httpx.Client, auth: dict[
     reply = export(client, agent, entity="contacts")
     assert reply.status_code == 403
     assert reply.json()["detail"] == "not allowed to export contact"
+
+
+def test_an_export_is_on_the_audit_trail_with_what_it_asked_for(
+    client: httpx.Client, auth: dict[str, str]
+) -> None:
+    issued = client.post(
+        "/api/v1/api-keys", json={"name": "BI", "roles": ["analyst"]}, headers=auth
+    )
+    assert issued.status_code == 201, issued.text
+    body = {"entity": "accounts", "format": "xlsx", "filter": {"lifecycle": "former"}}
+    reply = export(client, {"X-API-Key": issued.json()["secret"]}, **body)
+    assert reply.status_code == 200
+
+    trail = client.get(
+        "/api/v1/audit-events",
+        params={"actor_id": issued.json()["id"], "action": "export.create"},
+        headers=auth,
+    )
+    assert trail.status_code == 200, trail.text
+    events = trail.json()["items"]
+    assert [(e["route"], e["status"], e["after"]) for e in events] == [
+        ("/api/v1/exports", 200, body)
+    ]

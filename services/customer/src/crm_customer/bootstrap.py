@@ -9,6 +9,8 @@ from crm.customer.v1 import (
     custom_fields_pb2_grpc,
     customer_pb2,
     customer_pb2_grpc,
+    exports_pb2,
+    exports_pb2_grpc,
     imports_pb2,
     imports_pb2_grpc,
     loyalty_pb2,
@@ -21,6 +23,7 @@ from crm.customer.v1 import (
     timeline_pb2_grpc,
 )
 from crm_customer.api.custom_fields import CustomFieldServicer
+from crm_customer.api.exports import ExportServicer
 from crm_customer.api.imports import ImportServicer
 from crm_customer.api.loyalty import LoyaltyServicer
 from crm_customer.api.merge import HistoryServicer, MergeServicer
@@ -149,6 +152,11 @@ async def bootstrap(settings: ServiceSettings) -> ServiceRuntime:
                 merge_pb2_grpc.add_HistoryServiceServicer_to_server,
                 HistoryServicer(reads=reads),
                 merge_pb2.DESCRIPTOR.services_by_name["HistoryService"].full_name,
+            ),
+            (
+                exports_pb2_grpc.add_ExportServiceServicer_to_server,
+                ExportServicer(reads=reads),
+                exports_pb2.DESCRIPTOR.services_by_name["ExportService"].full_name,
             ),
         ],
         workers=[relay, runner, *timeline],

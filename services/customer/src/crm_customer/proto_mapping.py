@@ -25,15 +25,22 @@ _TIMESTAMP = Timestamp.DESCRIPTOR.full_name
 _STRUCT = Struct.DESCRIPTOR.full_name
 
 
-def to_proto(record: Record | LoyaltyEntry, message_type: type[M]) -> M:
+def to_proto(
+    record: Record | LoyaltyEntry, message_type: type[M], names: Iterable[str] | None = None
+) -> M:
+    """The record as `message_type`, with only the fields `names` when given (an export's
+    columns)."""
     # One constructor call with every value: ~3x faster than setting field by field, which
     # counts when an import turns a million records into event payloads.
-    return message_type(**_arguments(record, _tracked(message_type.DESCRIPTOR)))
+    tracked = _tracked(message_type.DESCRIPTOR)
+    return message_type(**_arguments(record, tracked, names))
 
 
-def _arguments(value: Any, tracked: frozenset[str] = frozenset()) -> dict[str, Any]:
+def _arguments(
+    value: Any, tracked: frozenset[str] = frozenset(), names: Iterable[str] | None = None
+) -> dict[str, Any]:
     arguments = {}
-    for name in _names(value.__class__):
+    for name in _names(value.__class__) if names is None else names:
         field = getattr(value, name)
         if field is None:
             continue

@@ -17,7 +17,7 @@ from crm_customer.domain.search import Cursor, Filter, parse_order
 from crm_customer.usecases.custom_fields import typed_custom_values
 from crm_customer.usecases.pages import decode_page_token, encode_page_token, page_limit
 from crm_customer.usecases.ports import RecordRepository, UnitOfWork
-from crm_platform.auth.principal import Action, Principal
+from crm_platform.auth.principal import Action, Principal, Scope
 from crm_platform.errors import (
     FieldViolation,
     InvalidArgument,
@@ -173,10 +173,13 @@ async def list_records(
     page_token: str,
     wanted: Filter | None = None,
     order_by: str = "",
+    scope: Scope | None = None,
 ) -> tuple[list[R], str]:
     """One page of visible records meeting `wanted`, in the order asked for (newest first by
-    default), and the next page's token ("" at the end)."""
-    scope = principal.require(kind.obj, Action.READ)
+    default), and the next page's token ("" at the end). Visible: within the caller's read
+    scope, or within `scope` when one is given (an export's, narrower)."""
+    if scope is None:
+        scope = principal.require(kind.obj, Action.READ)
     limit = page_limit(page_size)
     order = parse_order(order_by)
     after = decode_page_token(page_token, order) if page_token else None

@@ -20,6 +20,7 @@ from crm_gateway.api.routes import (
     auth,
     contacts,
     custom_fields,
+    exports,
     health,
     history,
     imports,
@@ -86,6 +87,7 @@ def create_app(lifespan: Lifespan | None = None, edge: EdgeSettings | None = Non
         *(accounts, contacts, me, auth, api_keys, health, teams, users, roles),
         *(audit_events, webhooks, imports, segments, custom_fields, timeline, loyalty),
         *(merge, history),
+        *(exports,),
     )
     for module in routes:
         app.include_router(module.router)

@@ -17,6 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from crm_gateway.api.buffering import HeldResponse
 from crm_gateway.api.deps import Services, resolve_caller, services_in
+from crm_gateway.api.edge import DOWNLOAD_PATHS
 from crm_gateway.api.problems import problem
 from crm_gateway.audit import rules
 from crm_gateway.audit.changes import collect_changes, noted_actor
@@ -28,6 +29,13 @@ log = logging.getLogger(__name__)
 AUDIT_WRITE_FAILURES = Counter(
     "crm_gateway_audit_write_failures", "Write requests whose audit events could not be stored"
 )
+
+
+_NOT_RECORDED = "the change could not be recorded in the audit trail; retry later"
+
+
+class _NotRecorded(Exception):
+    """Stops a streamed answer whose audit events could not be stored."""
 
 
 class AuditTrail:
@@ -49,6 +57,9 @@ class AuditTrail:
                 body.extend(message.get("body", b""))
             return message
 
+        if scope["path"] in DOWNLOAD_PATHS:
+            await self._streamed(scope, teed_receive, send, changes, body)
+            return
         held = HeldResponse()
         try:
             await self.app(scope, teed_receive, held.hold)
@@ -59,8 +70,37 @@ class AuditTrail:
         if await self._store(scope, changes, bytes(body), held, status=held.status):
             await held.release(send)
         else:
-            detail = "the change could not be recorded in the audit trail; retry later"
-            await problem(503, detail)(scope, receive, send)
+            await problem(503, _NOT_RECORDED)(scope, receive, send)
+
+    async def _streamed(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        changes: list[AuditChange],
+        body: bytearray,
+    ) -> None:
+        """A download (an export) is too large to hold: its events are stored when its
+        answer starts, then the answer goes out as it comes. When they cannot be stored,
+        the client gets the 503 and nothing of the file, and the route is stopped."""
+        held = HeldResponse()
+
+        async def send_once_recorded(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                await held.hold(message)
+                if not await self._store(scope, changes, bytes(body), held, status=held.status):
+                    await problem(503, _NOT_RECORDED)(scope, receive, send)
+                    raise _NotRecorded
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_once_recorded)
+        except _NotRecorded:
+            return
+        except Exception:
+            if not held.started:
+                await self._store(scope, changes, bytes(body), held, status=500)
+            raise
 
     async def _store(
         self,

@@ -48,13 +48,18 @@ class EdgeSettings:
     cors_origins: Iterable[str] = field(default_factory=tuple)
     hsts_seconds: int = 0
     request_timeout_seconds: float = 10.0
-    # Uploads (POST to UPLOAD_PATHS): larger bodies, more time to send them.
+    # Uploads (POST to UPLOAD_PATHS): larger bodies, more time to send them; downloads
+    # (DOWNLOAD_PATHS) the same time to stream their answer.
     upload_max_bytes: int = 1 << 30
     upload_timeout_seconds: float = 900.0
 
 
 # Routes that take a file: the only ones allowed a large body and a long request.
 UPLOAD_PATHS = frozenset({"/api/v1/imports"})
+# Routes that stream a file as their answer (the request is small JSON): a long request,
+# an answer no middleware holds whole.
+DOWNLOAD_PATHS = frozenset({"/api/v1/exports"})
+LONG_PATHS = UPLOAD_PATHS | DOWNLOAD_PATHS
 
 
 class Edge:
@@ -112,7 +117,7 @@ class Edge:
                 message["headers"] = headers
             await send(message)
 
-        timeout = self._upload_timeout if path in UPLOAD_PATHS else self._timeout
+        timeout = self._upload_timeout if path in LONG_PATHS else self._timeout
         try:
             async with asyncio.timeout(timeout):
                 await self.app(scope, receive, send_with_headers)

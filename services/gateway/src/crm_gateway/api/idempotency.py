@@ -18,7 +18,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from crm_gateway.api.buffering import HeldResponse, read_body, replaying
 from crm_gateway.api.deps import resolve_caller, services_in
-from crm_gateway.api.edge import UPLOAD_PATHS
+from crm_gateway.api.edge import LONG_PATHS
 from crm_gateway.api.problems import problem
 from crm_gateway.idempotency import rules
 from crm_gateway.idempotency.repository import SqlIdempotencyStore
@@ -40,8 +40,9 @@ class IdempotencyKeys:
         key = _key_of(scope)
         # An upload is not held in memory to be replayed, so its key is not honoured: a
         # repeated upload is a second import (whose rows, in create mode, the first one's
-        # emails and phones make duplicates).
-        if key is None or scope["path"] in UPLOAD_PATHS:
+        # emails and phones make duplicates). Nor is a download's answer (an export): it
+        # changes nothing, so a repeat simply exports again, as of then.
+        if key is None or scope["path"] in LONG_PATHS:
             await self.app(scope, receive, send)
             return
         services = services_in(scope)
@@ -159,6 +160,8 @@ def document_idempotency(paths: dict[str, Any]) -> None:
     for path, path_item in paths.items():
         operation = path_item.get("post")
         if operation is None or not path.startswith(API_PREFIX) or path.startswith(EXEMPT_PREFIX):
+            continue
+        if path in LONG_PATHS:  # the key is not honoured there (see above)
             continue
         operation.setdefault("parameters", []).append(_KEY_PARAMETER)
         operation.setdefault("responses", {}).setdefault(

@@ -11,6 +11,8 @@ from google.protobuf.message import Message
 from crm.customer.v1 import custom_fields_pb2_grpc as cpb_grpc
 from crm.customer.v1 import customer_pb2 as pb
 from crm.customer.v1 import customer_pb2_grpc as pb_grpc
+from crm.customer.v1 import exports_pb2 as epb
+from crm.customer.v1 import exports_pb2_grpc as epb_grpc
 from crm.customer.v1 import imports_pb2 as ipb
 from crm.customer.v1 import imports_pb2_grpc as ipb_grpc
 from crm.customer.v1 import loyalty_pb2 as lpb
@@ -22,6 +24,7 @@ from crm.customer.v1 import timeline_pb2 as tpb
 from crm.customer.v1 import timeline_pb2_grpc as tpb_grpc
 from crm_gateway.clients.errors import translate
 from crm_gateway.clients.read_cache import ReadCache
+from crm_gateway.errors import DownstreamFailure
 
 Metadata = tuple[tuple[str, str], ...]
 Req = TypeVar("Req", bound=Message)
@@ -57,6 +60,7 @@ class CustomerClient:
         self._loyalty = lpb_grpc.LoyaltyServiceStub(channel)
         self._merges = mpb_grpc.MergeServiceStub(channel)
         self._history = mpb_grpc.HistoryServiceStub(channel)
+        self._exports = epb_grpc.ExportServiceStub(channel)
         # Without events to invalidate it the cache stays off; a disabled one stands in.
         self._cache: ReadCache[Record] = (
             cache if cache is not None else ReadCache(max_records=0, ttl_seconds=0)
@@ -249,3 +253,31 @@ class CustomerClient:
             self._loyalty.GetLoyaltyBalance, request, md
         )
         return found
+
+    async def export_records(
+        self, md: Metadata, request: epb.ExportRecordsRequest, seconds: float
+    ) -> tuple[list[str], AsyncIterator[Sequence[Record]]]:
+        """The export's columns, then its records chunk by chunk. The first message is read
+        here: a refused export (permission, filter, segment) raises before the caller has
+        sent anything of its own answer."""
+        call = self._exports.ExportRecords(request, metadata=md, timeout=seconds)
+        try:
+            first = await call.read()
+        except grpc.aio.AioRpcError as error:
+            raise translate(error, SERVICE) from error
+        if first is grpc.aio.EOF:
+            call.cancel()
+            raise DownstreamFailure(f"{SERVICE} ended an export without its columns")
+        return list(first.columns), _record_chunks(call)
+
+
+async def _record_chunks(
+    call: grpc.aio.UnaryStreamCall[epb.ExportRecordsRequest, epb.ExportRecordsResponse],
+) -> AsyncIterator[Sequence[Record]]:
+    try:
+        while (message := await call.read()) is not grpc.aio.EOF:
+            yield message.contacts or message.accounts
+    except grpc.aio.AioRpcError as error:
+        raise translate(error, SERVICE) from error
+    finally:
+        call.cancel()  # a no-op once it ended; frees the service when our client left

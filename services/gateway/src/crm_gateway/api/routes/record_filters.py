@@ -67,7 +67,7 @@ class SavedConditions(RecordConditions):
     `email` and `company` of contacts."""
 
     model_config = ConfigDict(extra="forbid")
-    lifecycle: Lifecycle | None = None
+    lifecycle: Lifecycle | None = Field(default=None, description="Accounts only.")
     company: Company = ""
 
 
@@ -75,7 +75,8 @@ AccountFilters = Annotated[AccountQuery, Query()]
 ContactFilters = Annotated[ContactQuery, Query()]
 
 
-def record_filter(query: RecordConditions) -> pb.RecordFilter:
+def record_filter(query: RecordConditions, location: str = "query") -> pb.RecordFilter:
+    """`location` names where the conditions came from in errors: `query` or `filter`."""
     found = pb.RecordFilter(
         query=query.q,
         email=query.email,
@@ -87,7 +88,7 @@ def record_filter(query: RecordConditions) -> pb.RecordFilter:
         lifecycle=getattr(query, "lifecycle", None) or "",
         company=getattr(query, "company", ""),
     )
-    found.custom_fields.update(_custom_fields(query.custom_field))
+    found.custom_fields.update(_custom_fields(query.custom_field, location))
     return found
 
 
@@ -112,13 +113,13 @@ _API_NAMES = {
 }  # fmt: skip
 
 
-def _custom_fields(pairs: list[str]) -> dict[str, str]:
+def _custom_fields(pairs: list[str], location: str) -> dict[str, str]:
     found: dict[str, str] = {}
     for pair in pairs:
         name, colon, value = pair.partition(":")
         if not colon or not name:
             raise InvalidArgument(
-                [FieldViolation("query.custom_field", f"{pair!r} is not `name:value`")]
+                [FieldViolation(f"{location}.custom_field", f"{pair!r} is not `name:value`")]
             )
         found[name] = value
     return found

@@ -54,9 +54,9 @@ from crm_platform.service import ServiceRuntime
 from crm_platform.settings import ServiceSettings
 
 # Similar names (repository/search.py): 0.5 rather than pg_trgm's 0.6 also finds a name
-# with two letters swapped ("Kowlaska" for "Kowalska"). A random read costs about what a
-# sequential one does on SSDs and in cache; at the default 4 the planner would rather walk
-# the whole primary key for a search matching a thousand rows than read those rows.
+# with a letter changed or two swapped ("jonathon", "Schmdit"). A random read costs about
+# what a sequential one does on SSDs and in cache; at the default 4 the planner would
+# rather walk the whole primary key for a search matching a thousand rows than read them.
 SEARCH_SETTINGS = {"pg_trgm.word_similarity_threshold": "0.5", "random_page_cost": "1.1"}
 
 

@@ -67,23 +67,48 @@ def _names(dataclass_type: Any) -> tuple[str, ...]:
 
 
 def _proto_value(value: Any) -> Any:
-    if isinstance(value, str | bool | int | float):
-        return value
-    if isinstance(value, uuid.UUID | decimal.Decimal):
-        return str(value)
-    if isinstance(value, dt.datetime):
-        stamp = Timestamp()
-        stamp.FromDatetime(value)
-        return stamp
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    if isinstance(value, tuple):
-        return [_proto_value(entry) for entry in value]
-    if isinstance(value, dict):
-        struct = Struct()
-        struct.update(value)
-        return struct
-    return _arguments(value)  # a dataclass: its message, from a dict of its fields
+    convert = _CONVERTERS.get(value.__class__)
+    if convert is None:  # a subclass of one of them, or a dataclass: its message's fields
+        kind = next((k for k in value.__class__.__mro__ if k in _CONVERTERS), None)
+        convert = _CONVERTERS[kind] if kind else _arguments
+    return convert(value)
+
+
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+def _timestamp(value: dt.datetime) -> Timestamp:
+    """Whole-number arithmetic, exact to the microsecond: a third of FromDatetime's cost."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)  # as FromDatetime reads a naive time
+    since = value - _EPOCH
+    return Timestamp(seconds=since.days * 86_400 + since.seconds, nanos=since.microseconds * 1000)
+
+
+def _struct(value: dict[str, Any]) -> Struct:
+    struct = Struct()
+    struct.update(value)
+    return struct
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+# By exact type: one lookup per value instead of a chain of isinstance checks, for the
+# million values of an import's event payloads.
+_CONVERTERS: dict[type, Any] = {
+    str: _same,
+    bool: _same,
+    int: _same,
+    float: _same,
+    uuid.UUID: str,
+    decimal.Decimal: str,
+    dt.datetime: _timestamp,
+    dt.date: dt.date.isoformat,
+    tuple: lambda value: [_proto_value(entry) for entry in value],
+    dict: _struct,
+}
 
 
 def writable_values(

@@ -22,6 +22,8 @@ from crm_platform.events.envelope import MSG_ID, Envelope
 from crm_platform.events.streams import ensure_service_stream
 from crm_platform.testing.services import call_metadata, principal
 
+from .merge_support import Customer
+
 pytestmark = pytest.mark.integration
 
 ADMIN = principal(objects=["account", "contact"])
@@ -198,3 +200,33 @@ async def test_an_invisible_or_unknown_account_is_not_found_and_bad_pages_are_re
         with pytest.raises(grpc.aio.AioRpcError) as bad:
             await timeline(customer, account, **options)
         assert bad.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+async def test_a_merged_accounts_timeline_and_late_events_go_to_its_survivor(
+    customer: grpc.aio.Channel, js: JetStreamContext
+) -> None:
+    admin = Customer(customer, ADMIN)
+    survivor = await admin.account(name="Acme")
+    duplicate = await admin.account(name="ACME Ltd")
+    await ensure_service_stream(js, "sales")
+    won = new_event_type("OpportunityWon")
+    before = won(record={"id": "opp-1", "account_id": duplicate.id, "name": "Before"})
+    await publish(js, "crm.sales.opportunity.won.v1", before, LAST_YEAR)
+    assert "Opportunity won: Before" in await titles_when(customer, duplicate.id, 2)
+
+    await admin.merge("accounts", survivor, duplicate.id)
+    # Published by a service that had not yet heard of the merge.
+    after = won(record={"id": "opp-2", "account_id": duplicate.id, "name": "After"})
+    await publish(js, "crm.sales.opportunity.won.v1", after, LAST_YEAR - dt.timedelta(days=1))
+
+    for _ in range(300):
+        deals = (await timeline(customer, survivor.id, kinds=["opportunity"])).entries
+        if len(deals) == 2:
+            break
+        await asyncio.sleep(0.05)
+    assert [(d.title, d.subject_id) for d in deals] == [
+        ("Opportunity won: Before", "agg-1"),
+        ("Opportunity won: After", "agg-1"),
+    ]
+    titles = [entry.title for entry in (await timeline(customer, survivor.id)).entries]
+    assert "Account created: ACME Ltd" in titles  # the duplicate's own history came along

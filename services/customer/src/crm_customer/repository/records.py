@@ -5,13 +5,14 @@ import uuid
 from dataclasses import fields
 from typing import Any, Generic
 
-from sqlalchemy import Table, and_, func, insert, select, update
+from sqlalchemy import Table, and_, func, select, update
 
 from crm_customer.domain.records import R
 from crm_customer.domain.search import Cursor, Filter, Order
 from crm_customer.domain.values import from_json, to_json
 from crm_customer.repository import search
 from crm_platform.auth.principal import Principal, Scope
+from crm_platform.db.bulk import copy_rows
 from crm_platform.db.engine import Executor
 from crm_platform.db.visibility import visible_rows
 
@@ -140,14 +141,26 @@ class SqlRecordRepository(Generic[R]):
         )
         return [self._to_record(row._mapping) for row in await self._session.execute(query)]
 
+    async def named(
+        self, names: list[str], *, principal: Principal, scope: Scope
+    ) -> list[tuple[uuid.UUID, str]]:
+        table = self._table
+        query = (
+            select(table.c.id, table.c.name)
+            .where(
+                table.c.deleted_at.is_(None),
+                visible_rows(table, principal, scope),
+                search.with_keys(table, emails=[], phones=[], names=names),
+            )
+            .order_by(table.c.created_at)
+        )
+        return [(row.id, row.name) for row in await self._session.execute(query)]
+
     async def add(self, record: R) -> None:
         await self.add_many([record])
 
     async def add_many(self, records: list[R]) -> None:
-        if records:
-            await self._session.execute(
-                insert(self._table), [self._to_row(record) for record in records]
-            )
+        await copy_rows(self._session, self._table, [self._to_row(record) for record in records])
 
     async def replace(self, record: R, *, expected_version: int) -> bool:
         values = self._to_row(record)

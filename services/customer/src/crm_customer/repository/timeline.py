@@ -15,6 +15,9 @@ from crm_platform.db.engine import Executor
 
 _entries = tables.timeline_entries
 _COLUMNS = [_entries.c[f.name] for f in fields(TimelineEntry)]
+# Merges of merges followed when an event names an account merged away: far more than
+# any real chain, and a bound should the data ever hold a cycle.
+_MERGE_CHAIN = 20
 
 
 class SqlTimeline:
@@ -24,6 +27,36 @@ class SqlTimeline:
     async def add(self, entries: Sequence[TimelineEntry]) -> None:
         rows = [asdict(entry) for entry in entries]
         await self._session.execute(insert(_entries).values(rows).on_conflict_do_nothing())
+
+    async def survivors(self, account_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, uuid.UUID]:
+        accounts = tables.accounts.c
+        found: dict[uuid.UUID, uuid.UUID] = {}
+        asked = list(account_ids)
+        for _ in range(_MERGE_CHAIN):
+            query = select(accounts.id, accounts.merged_into_id).where(
+                accounts.id.in_(asked), accounts.merged_into_id.is_not(None)
+            )
+            merged = {row.id: row.merged_into_id for row in await self._session.execute(query)}
+            if not merged:
+                break
+            for origin, now in found.items():  # a survivor merged away in turn: follow it
+                found[origin] = merged.get(now, now)
+            for account_id, survivor in merged.items():
+                found.setdefault(account_id, survivor)
+            asked = list(set(merged.values()))
+        return found
+
+    async def copy_entries(self, *, from_account: uuid.UUID, to_account: uuid.UUID) -> None:
+        names = [column.name for column in _COLUMNS]
+        copied = select(
+            *(
+                literal(to_account).label(name) if name == "account_id" else _entries.c[name]
+                for name in names
+            )
+        ).where(_entries.c.account_id == from_account)
+        await self._session.execute(
+            insert(_entries).from_select(names, copied).on_conflict_do_nothing()
+        )
 
     async def page(
         self,

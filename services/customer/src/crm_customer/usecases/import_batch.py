@@ -210,11 +210,11 @@ class _Batch:
         found: dict[str, uuid.UUID] = {}
         scope = self.principal.scope("account", Action.READ)
         if scope is not None:
-            stored = await self.uow.accounts.with_keys(
-                emails=[], phones=[], names=list(companies), principal=self.principal, scope=scope
+            named = await self.uow.accounts.named(
+                list(companies), principal=self.principal, scope=scope
             )
-            for account in sorted(stored, key=lambda a: a.created_at, reverse=True):
-                found[name_key(account.name)] = account.id
+            for account_id, name in named:  # the oldest one wins
+                found.setdefault(name_key(name), account_id)
         if self.principal.scope("account", Action.CREATE) is None:
             return found
         new = []

@@ -1,6 +1,7 @@
 """Merging a duplicate record into the one that survives it, in one transaction: the
 survivor takes the merged values (domain/merge.py), the duplicate is deleted and marked
-merged into the survivor, and records pointing at a merged-away account follow it."""
+merged into the survivor, and records pointing at a merged-away account follow it, as
+does its 360° timeline."""
 
 import uuid
 from collections.abc import Mapping
@@ -58,6 +59,7 @@ async def merge_records(
         events += [deleted, RecordEvent("merged", merged, duplicate=gone)]
         if kind.obj == "account":
             events += await _follow_account(uow, duplicate.id, survivor.id)
+            await uow.timeline.copy_entries(from_account=duplicate.id, to_account=survivor.id)
         for event in events:
             uow.record(event, actor_id=principal.subject_id)
         await uow.commit()

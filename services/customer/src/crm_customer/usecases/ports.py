@@ -74,6 +74,13 @@ class RecordRepository(Protocol[R]):
         lower-cased names."""
         ...
 
+    async def named(
+        self, names: list[str], *, principal: Principal, scope: Scope
+    ) -> list[tuple[uuid.UUID, str]]:
+        """(id, name) of the visible accounts with one of these lower-cased names, oldest
+        first: an import resolves thousands of companies per batch, and needs no more."""
+        ...
+
     async def add(self, record: R) -> None: ...
 
     async def add_many(self, records: list[R]) -> None: ...
@@ -165,6 +172,15 @@ class CustomFields(Protocol):
 class TimelineStore(Protocol):
     async def add(self, entries: Sequence[TimelineEntry]) -> None:
         """Store the entries; one already there (same event, same account) is left alone."""
+        ...
+
+    async def survivors(self, account_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, uuid.UUID]:
+        """Of these accounts, those merged away -> the account each lives on in now (the
+        end of the chain, when its survivor was merged away in turn)."""
+        ...
+
+    async def copy_entries(self, *, from_account: uuid.UUID, to_account: uuid.UUID) -> None:
+        """Every entry of `from_account` also on `to_account`'s timeline."""
         ...
 
     async def page(

@@ -3,6 +3,7 @@ may see the account sees its timeline; partners never see internal kinds nor fie
 
 import datetime as dt
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 
 from crm_customer.domain.search import Cursor, Order
 from crm_customer.domain.timeline import INTERNAL_KINDS, TimelineEntry, check_kinds
@@ -17,9 +18,17 @@ ORDER = Order("occurred_at", descending=True)
 
 
 async def record_entries(*, store: TimelineStore, entries: Sequence[TimelineEntry]) -> None:
-    """Called in the consumer's inbox transaction: a redelivered event adds nothing."""
-    if entries:
-        await store.add(entries)
+    """Called in the consumer's inbox transaction: a redelivered event adds nothing. An
+    event naming an account merged away (published before its service heard of the merge)
+    goes on the timeline of the account it was merged into."""
+    if not entries:
+        return
+    survivors = await store.survivors([entry.account_id for entry in entries])
+    moved = [
+        replace(entry, account_id=survivors.get(entry.account_id, entry.account_id))
+        for entry in entries
+    ]
+    await store.add(list({(e.id, e.account_id): e for e in moved}.values()))
 
 
 async def list_timeline(

@@ -252,3 +252,55 @@ def _full_parse(written: str, region: str | None) -> str | None:
     if not phonenumbers.is_valid_number(number):
         return None
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+_CODES = (1, 7, 33, 44, 49, 86, 852, 886, 800, 882, 39, 61, 91, 55)
+
+
+def test_the_fast_validity_check_agrees_with_phonenumbers() -> None:
+    """fields._valid_number reads phonenumbers' metadata ahead instead of calling
+    is_valid_number; over random digits, real numbers with random endings and every calling
+    code, both give the same answer."""
+    rng = random.Random(7)
+    numbers = [(code, _digits(rng, rng.randint(4, 17))) for code in _CODES for _ in range(1000)]
+    numbers += [(86, f"1{rng.choice('3456789')}{rng.randrange(10**9):09d}") for _ in range(2000)]
+    numbers += [(86, "13800138000"), (49, "301234567"), (1, "2015550123"), (44, "7400123456")]
+    for code, example in _examples():
+        for _ in range(4):  # of a kind that exists, so often valid
+            kept = example[: rng.randint(1, len(example))]
+            numbers.append((code, kept + _digits(rng, len(example) - len(kept), first="0")))
+    check = fields._valid_number.__wrapped__  # the rules, not the cache
+    valid = 0
+    for code, national in numbers:
+        number = phonenumbers.PhoneNumber(country_code=code, national_number=int(national))
+        expected = phonenumbers.is_valid_number(number)
+        assert check(code, national) == expected, (code, national)
+        valid += expected
+    assert len(numbers) > 20_000
+    assert valid > 5_000  # not just the easy answer
+    # none of these is left to phonenumbers' own, slow, check
+    assert all(fields._regions_sharing(code) is not None for code in _CODES)
+
+
+def _examples() -> list[tuple[int, str]]:
+    """phonenumbers' example national number of each kind, for every calling code."""
+    found = []
+    for code in sorted(phonenumbers.COUNTRY_CODE_TO_REGION_CODE):
+        for region in phonenumbers.region_codes_for_country_code(code):
+            if region == "001":
+                examples = [phonenumbers.example_number_for_non_geo_entity(code)]
+            else:
+                examples = [phonenumbers.example_number_for_type(region, k) for k in range(11)]
+            found += [
+                (code, str(e.national_number))
+                for e in examples
+                if e is not None and not e.italian_leading_zero
+            ]
+    return found
+
+
+def _digits(rng: random.Random, length: int, first: str = "") -> str:
+    """`length` random digits, the first not 0 unless `first` allows it."""
+    if length == 0:
+        return ""
+    return rng.choice(first + "123456789") + "".join(rng.choices("0123456789", k=length - 1))

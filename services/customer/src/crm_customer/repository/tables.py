@@ -56,6 +56,12 @@ def _search_name(expression: str) -> list[Column[object]]:
     ]
 
 
+def _nonempty_array_index(name: str, column: str) -> Index:
+    """GIN over the rows whose array holds something: few do (repository/search.py's
+    `_holds_any`, migration 0014)."""
+    return Index(name, column, postgresql_using="gin", postgresql_where=text(f"{column} <> '{{}}'"))
+
+
 def _search_indexes(table: str) -> list[Index]:
     return [
         Index(f"ix_{table}_search_name", "search_name", "id"),
@@ -67,7 +73,7 @@ def _search_indexes(table: str) -> list[Index]:
             postgresql_using="gin",
         ),
         Index(f"ix_{table}_phone", "phone", postgresql_where=text("phone <> ''")),
-        Index(f"ix_{table}_other_phones", "other_phones", postgresql_using="gin"),
+        _nonempty_array_index(f"ix_{table}_other_phones", "other_phones"),
         Index(f"ix_{table}_tags", "tags", postgresql_using="gin"),
         Index(
             f"ix_{table}_custom_fields",
@@ -160,7 +166,7 @@ contacts = Table(
     Index("ix_contacts_account_id", "account_id", "id"),
     *_search_indexes("contacts"),
     Index("ix_contacts_email", "email", postgresql_ops={"email": "text_pattern_ops"}),
-    Index("ix_contacts_other_emails", "other_emails", postgresql_using="gin"),
+    _nonempty_array_index("ix_contacts_other_emails", "other_emails"),
     Index(
         "ix_contacts_account_roles",
         "account_roles",

@@ -5,7 +5,7 @@ import uuid
 from dataclasses import fields
 from typing import Any, Generic
 
-from sqlalchemy import Table, and_, func, select, update
+from sqlalchemy import Table, and_, func, select, text, update
 
 from crm_customer.domain.records import R
 from crm_customer.domain.search import Cursor, Filter, Order
@@ -139,6 +139,11 @@ class SqlRecordRepository(Generic[R]):
             visible_rows(table, principal, scope),
             search.with_keys(table, emails=emails, phones=phones, names=names),
         )
+        # After five runs of a prepared statement PostgreSQL may switch to a generic plan,
+        # made without the arrays' values: `= ANY(array)` then compares each element with
+        # every value (no hashing), 15x slower for an import's thousands of keys. The rest
+        # of the transaction (an import batch) is planned for the values it is given.
+        await self._session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
         return [self._to_record(row._mapping) for row in await self._session.execute(query)]
 
     async def named(

@@ -25,6 +25,7 @@ from sqlalchemy import (
     literal_column,
     or_,
     select,
+    true,
     tuple_,
     type_coerce,
     union_all,
@@ -143,7 +144,7 @@ def with_keys(
     """Rows holding any of these emails or phones (as stored), or one of these names, case
     aside (accounts, by the lower(name) index). Each list is one array parameter: an
     import looks up thousands at once, each kind through its own index (`_any_of`): as
-    one OR the planner priced two thousand GIN probes above reading the whole table."""
+    one OR the planner priced two thousand index probes above reading the whole table."""
     keyed = table.alias("keyed")
     k = keyed.c
     finds: list[Select[tuple[uuid.UUID]]] = []
@@ -152,24 +153,40 @@ def with_keys(
         # index predicate from `= ANY(array)` only for arrays of up to 100 values.
         finds += [
             select(k.id).where(k.phone != "", k.phone == any_(_strings(phones))),
-            select(k.id).where(_holds_any(k.other_phones, phones)),
+            _holding_one_of(keyed, "other_phones", phones),
         ]
     if emails and "email" in k:
         finds += [
             select(k.id).where(k.email == any_(_strings(emails))),
-            select(k.id).where(_holds_any(k.other_emails, emails)),
+            _holding_one_of(keyed, "other_emails", emails),
         ]
     if names and "email" not in k:
         finds.append(select(k.id).where(func.lower(k.name) == any_(_strings(names))))
     return _any_of(table, *finds) if finds else false()
 
 
+def _holding_one_of(keyed: Any, name: str, values: list[str]) -> Select[tuple[uuid.UUID]]:
+    """Rows whose array `name` holds one of thousands of `values`: the few rows with a
+    non-empty array (a partial index on id, migration 0014), each element looked up in
+    the values hashed once. Through the array's GIN index, each value is a probe of its
+    own: 280 ms for 2,000 values, against 15 ms this way (500,000 contacts)."""
+    array = keyed.c[name]
+    element = func.unnest(array).table_valued("value").render_derived(name="element").lateral()
+    return (
+        select(keyed.c.id)
+        .select_from(keyed.join(element, true()))
+        .where(array != _EMPTY_ARRAY, element.c.value == any_(_strings(values)))
+    )
+
+
 def _holds_any(column: Any, values: Sequence[str]) -> ColumnElement[bool]:
-    """The array `column` holds one of `values`. Its GIN index leaves out the empty arrays
-    (nearly every row: most people have one email), and `<> '{}'` is spelled out as a
-    constant so PostgreSQL can use that partial index, whose size is the few rows that
-    have other emails or phones (migration 0014)."""
-    return and_(column != literal_column("'{}'"), column.overlap(_strings(values)))
+    """The array `column` holds one of a few `values`. Its GIN index leaves out the empty
+    arrays (nearly every row: most people have one email), and `<> '{}'` is spelled out
+    as a constant so PostgreSQL can use that partial index (migration 0014)."""
+    return and_(column != _EMPTY_ARRAY, column.overlap(_strings(values)))
+
+
+_EMPTY_ARRAY: ColumnElement[Any] = literal_column("'{}'")
 
 
 PREFIX_CHARACTERS = 12  # of each word, kept in `name_prefixes` (migration 0011)

@@ -56,10 +56,14 @@ def _search_name(expression: str) -> list[Column[object]]:
     ]
 
 
-def _nonempty_array_index(name: str, column: str) -> Index:
-    """GIN over the rows whose array holds something: few do (repository/search.py's
-    `_holds_any`, migration 0014)."""
-    return Index(name, column, postgresql_using="gin", postgresql_where=text(f"{column} <> '{{}}'"))
+def _nonempty_array_indexes(name: str, column: str) -> list[Index]:
+    """Over the few rows whose array holds something (migration 0014): GIN for a search's
+    few values, and the ids for an import's thousands (repository/search.py)."""
+    nonempty = text(f"{column} <> '{{}}'")
+    return [
+        Index(name, column, postgresql_using="gin", postgresql_where=nonempty),
+        Index(f"{name}_ids", "id", postgresql_where=nonempty),
+    ]
 
 
 def _search_indexes(table: str) -> list[Index]:
@@ -73,7 +77,7 @@ def _search_indexes(table: str) -> list[Index]:
             postgresql_using="gin",
         ),
         Index(f"ix_{table}_phone", "phone", postgresql_where=text("phone <> ''")),
-        _nonempty_array_index(f"ix_{table}_other_phones", "other_phones"),
+        *_nonempty_array_indexes(f"ix_{table}_other_phones", "other_phones"),
         Index(f"ix_{table}_tags", "tags", postgresql_using="gin"),
         Index(
             f"ix_{table}_custom_fields",
@@ -166,7 +170,7 @@ contacts = Table(
     Index("ix_contacts_account_id", "account_id", "id"),
     *_search_indexes("contacts"),
     Index("ix_contacts_email", "email", postgresql_ops={"email": "text_pattern_ops"}),
-    _nonempty_array_index("ix_contacts_other_emails", "other_emails"),
+    *_nonempty_array_indexes("ix_contacts_other_emails", "other_emails"),
     Index(
         "ix_contacts_account_roles",
         "account_roles",

@@ -367,3 +367,33 @@ async def _effects_are(engine: AsyncEngine, value: int) -> bool:
 async def _no_ack_pending(js: JetStreamContext, service: str, consumer: EventConsumer) -> bool:
     info = await js.consumer_info(stream_name(service), consumer.durable)
     return info.num_ack_pending == 0 and info.num_pending == 0
+
+
+async def test_events_nobody_wants_are_acked_without_an_inbox_row(database_url: str) -> None:
+    service = unique_service()
+    async with database(database_url) as engine:
+        wanting = {"now": False}
+
+        async def wanted(_: Envelope) -> bool:
+            return wanting["now"]
+
+        consumer = EventConsumer(
+            None,  # type: ignore[arg-type]  # apply() reaches only the database
+            async_sessionmaker(engine, expire_on_commit=False),
+            stream=stream_name(service),
+            durable=f"{service}-worker",
+            subjects=[f"crm.{service}.>"],
+            handlers={EVENT_TYPE: record_effect},
+            wanted=wanted,
+        )
+        early, later = envelope_for(service), envelope_for(service)
+        assert await consumer.apply(early) is Outcome.UNHANDLED
+        wanting["now"] = True
+        assert await consumer.apply(later) is Outcome.APPLIED
+        assert await consumer.apply(early) is Outcome.APPLIED  # it left no trace in the inbox
+        async with engine.connect() as conn:
+            inbox = await conn.scalar(
+                text("SELECT count(*) FROM inbox WHERE consumer = :c"), {"c": consumer.durable}
+            )
+        assert inbox == 2
+        assert await count_effects(engine) == 2

@@ -69,6 +69,7 @@ class EventConsumer:
         subjects: Sequence[str],
         handlers: Mapping[str, Handler],
         fallback: Handler | None = None,
+        wanted: Callable[[Envelope], Awaitable[bool]] | None = None,
         max_deliver: int = 5,
         ack_wait: float = 30.0,
         batch: int = 100,
@@ -80,6 +81,9 @@ class EventConsumer:
         the JetStream consumer, the inbox partition and the dead-letter subject.
         `fallback` handles every other type (a consumer that decodes any event generically);
         without it they are recorded in the inbox and acked unhandled.
+        `wanted(envelope)` False: no handler would act on the event now, and it is acked
+        unhandled without a transaction (a gateway with no webhook spends one read per
+        event of a million-row import, not a write and a commit).
         `retry_delays[n-1]` is the pause before attempt n+1 (the last one repeats)."""
         if max_deliver < 1 or not subjects or not retry_delays:
             raise ValueError("need max_deliver >= 1, subjects and retry_delays")
@@ -90,6 +94,7 @@ class EventConsumer:
         self._subjects = list(subjects)
         self._handlers = dict(handlers)
         self._fallback = fallback
+        self._wanted = wanted
         self._max_deliver = max_deliver
         self._ack_wait = ack_wait
         self._batch = batch
@@ -239,6 +244,8 @@ class EventConsumer:
 
     async def apply(self, envelope: Envelope) -> Outcome:
         """Record the event in the inbox and run its handler, in one transaction."""
+        if self._wanted is not None and not await self._wanted(envelope):
+            return Outcome.UNHANDLED
         async with self._sessions() as session, session.begin():
             new = await session.scalar(
                 _INBOX, {"consumer": self._durable, "event_id": envelope.event_id}

@@ -19,6 +19,7 @@ from sqlalchemy import (
     UniqueConstraint,
     and_,
     delete,
+    exists,
     func,
     select,
     update,
@@ -156,6 +157,11 @@ class SqlWebhooks:
         )
         async with self._engine.begin() as connection:
             await connection.execute(statement)
+
+
+async def any_active(engine: AsyncEngine) -> bool:
+    async with engine.connect() as connection:
+        return bool(await connection.scalar(select(exists().where(webhooks.c.active))))
 
 
 async def active_webhooks(connection: AsyncConnection) -> list[Webhook]:

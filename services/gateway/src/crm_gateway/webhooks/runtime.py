@@ -11,11 +11,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from crm_gateway.webhooks.deliveries import SqlDeliveries
 from crm_gateway.webhooks.dispatch import Render, queue_for_subscribers
-from crm_gateway.webhooks.repository import SqlWebhooks
+from crm_gateway.webhooks.repository import SqlWebhooks, any_active
 from crm_gateway.webhooks.sender import DeliverySender, SendPolicy
-from crm_platform.db.engine import create_session_factory
+from crm_platform.db.engine import autocommit, create_session_factory
 from crm_platform.events.connection import ResilientClient, connect_nats
 from crm_platform.events.consumer import EventConsumer
+from crm_platform.events.envelope import Envelope
 from crm_platform.events.streams import stream_name
 
 DURABLE = "gateway-webhooks"
@@ -52,6 +53,13 @@ class WebhookRuntime:
         self._nats = nats
         handler = queue_for_subscribers(self._render)
         sessions = create_session_factory(self._engine)
+        reads = autocommit(self._engine)
+
+        async def wanted(_: Envelope) -> bool:
+            # Checked again, with the subscriptions' types and owners, in the handler's
+            # transaction; a webhook made after this check gets the events that follow it.
+            return await any_active(reads)
+
         for service, names in self._events.items():
             consumer = EventConsumer(
                 nats,
@@ -60,6 +68,7 @@ class WebhookRuntime:
                 durable=f"{DURABLE}-{service}",
                 subjects=[f"crm.{service}.>"],
                 handlers=dict.fromkeys(names, handler),
+                wanted=wanted,
                 stream_replicas=self._replicas,
             )
             self._consumers.append(consumer)

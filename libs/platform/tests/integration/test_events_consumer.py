@@ -7,6 +7,7 @@ import sys
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import pytest
 from nats.js.client import JetStreamContext
@@ -63,7 +64,7 @@ def make_consumer(
     engine: AsyncEngine,
     service: str,
     handler: Handler = record_effect,
-    **options: float,
+    **options: Any,
 ) -> EventConsumer:
     return EventConsumer(
         js,
@@ -74,7 +75,7 @@ def make_consumer(
         handlers={EVENT_TYPE: handler},
         retry_delays=(0.05,),
         fetch_timeout=0.2,
-        **options,  # type: ignore[arg-type]
+        **options,
     )
 
 
@@ -377,15 +378,8 @@ async def test_events_nobody_wants_are_acked_without_an_inbox_row(database_url: 
         async def wanted(_: Envelope) -> bool:
             return wanting["now"]
 
-        consumer = EventConsumer(
-            None,  # type: ignore[arg-type]  # apply() reaches only the database
-            async_sessionmaker(engine, expire_on_commit=False),
-            stream=stream_name(service),
-            durable=f"{service}-worker",
-            subjects=[f"crm.{service}.>"],
-            handlers={EVENT_TYPE: record_effect},
-            wanted=wanted,
-        )
+        # apply() reaches only the database: no JetStream needed.
+        consumer = make_consumer(None, engine, service, wanted=wanted)  # type: ignore[arg-type]
         early, later = envelope_for(service), envelope_for(service)
         assert await consumer.apply(early) is Outcome.UNHANDLED
         wanting["now"] = True

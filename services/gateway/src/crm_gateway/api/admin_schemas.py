@@ -10,11 +10,9 @@ from typing import Annotated
 
 from pydantic import BaseModel, EmailStr, Field
 
-from crm_gateway.api.schemas import Strict
+from crm_gateway.api.schemas import NEXT_CURSOR, Strict
 from crm_gateway.identity.domain import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
 from crm_gateway.identity.roles import ACTIONS, OBJECTS, SCOPES
-
-_NEXT_CURSOR = "Pass as `cursor` for the next page; null at the end."
 
 TeamName = Annotated[str, Field(min_length=1, max_length=200)]
 RoleName = Annotated[str, Field(min_length=1, max_length=50)]
@@ -63,7 +61,7 @@ class Team(BaseModel):
 
 class TeamPage(BaseModel):
     items: list[Team]
-    next_cursor: str | None = Field(description=_NEXT_CURSOR)
+    next_cursor: str | None = Field(description=NEXT_CURSOR)
 
 
 class UserCreate(Strict):
@@ -104,7 +102,7 @@ class User(BaseModel):
 
 class UserPage(BaseModel):
     items: list[User]
-    next_cursor: str | None = Field(description=_NEXT_CURSOR)
+    next_cursor: str | None = Field(description=NEXT_CURSOR)
 
 
 class RoleCreate(Strict):
@@ -129,4 +127,4 @@ class Role(BaseModel):
 
 class RolePage(BaseModel):
     items: list[Role]
-    next_cursor: str | None = Field(description=_NEXT_CURSOR)
+    next_cursor: str | None = Field(description=NEXT_CURSOR)

@@ -8,9 +8,8 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, Field, StrictInt
 
-from crm_gateway.api.schemas import NO_NUL, Id, Strict
+from crm_gateway.api.schemas import NEXT_CURSOR, NO_NUL, Id, Strict
 
-_NEXT_CURSOR = "Pass as `cursor` for the next page; null at the end."
 MAX_POINTS = 1_000_000_000
 
 
@@ -53,7 +52,7 @@ class LoyaltyEntryAdded(BaseModel):
 
 class LoyaltyPage(BaseModel):
     items: list[LoyaltyEntry] = Field(description="Newest first.")
-    next_cursor: str | None = Field(description=_NEXT_CURSOR)
+    next_cursor: str | None = Field(description=NEXT_CURSOR)
 
 
 class LoyaltyExpiry(BaseModel):

@@ -6,7 +6,7 @@ they are the owners of those rules and are called by more than the gateway.
 """
 
 import datetime as dt
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt
 from pydantic.config import JsonDict
@@ -14,14 +14,14 @@ from pydantic.config import JsonDict
 # PostgreSQL text cannot hold NUL; refused here, so no request can reach a database with it.
 NO_NUL = r"^[^\x00]*$"
 
-_EXAMPLE_ID = "0190f1c2-7b6e-7a3c-9d1e-3f2a1b0c4d5e"
-Id = Annotated[str, Field(description="A UUIDv7.", examples=[_EXAMPLE_ID])]
+EXAMPLE_ID = "0190f1c2-7b6e-7a3c-9d1e-3f2a1b0c4d5e"
+Id = Annotated[str, Field(description="A UUIDv7.", examples=[EXAMPLE_ID])]
 RefId = Annotated[
     str | None,
     Field(max_length=64, pattern=NO_NUL, description="Id of a related record, or null."),
 ]
 Tag = Annotated[str, Field(min_length=1, max_length=50, pattern=NO_NUL)]
-_NEXT_CURSOR = "Pass as `cursor` for the next page; null at the end."
+NEXT_CURSOR = "Pass as `cursor` for the next page; null at the end."
 
 
 InternalNotes = Annotated[
@@ -80,7 +80,7 @@ _CONTACT: JsonDict = {
     "last_name": "Lovelace",
     "email": "ada@acme.example",
     "phone": "+49 30 1234568",
-    "account_id": _EXAMPLE_ID,
+    "account_id": EXAMPLE_ID,
     "title": "CTO",
     "other_emails": ["ada@private.example"],
     "other_phones": [],
@@ -113,10 +113,10 @@ _RECORD: JsonDict = {
 }
 
 
-_NEXT_PAGE = "MDE5MGYxYzItOGExZC03YjJl"
+NEXT_PAGE = "MDE5MGYxYzItOGExZC03YjJl"
 
 
-def _examples(*examples: JsonDict) -> JsonDict:
+def examples(*examples: JsonDict) -> JsonDict:
     return {"examples": list(examples)}
 
 
@@ -193,7 +193,7 @@ class Transfer(Strict):
 
 
 class AccountCreate(Strict):
-    model_config = ConfigDict(extra="forbid", json_schema_extra=_examples(_ACCOUNT))
+    model_config = ConfigDict(extra="forbid", json_schema_extra=examples(_ACCOUNT))
 
     name: str = Field(min_length=1, max_length=200, pattern=NO_NUL)
     industry: str | None = Field(default=None, max_length=100, pattern=NO_NUL)
@@ -218,7 +218,7 @@ class AccountPatch(Transfer):
     """JSON merge patch: only the fields present change; null clears a field."""
 
     model_config = ConfigDict(
-        extra="forbid", json_schema_extra=_examples({"industry": "Retail", "tags": []})
+        extra="forbid", json_schema_extra=examples({"industry": "Retail", "tags": []})
     )
 
     name: str | None = Field(default=None, min_length=1, max_length=200, pattern=NO_NUL)
@@ -241,7 +241,7 @@ class AccountPatch(Transfer):
 
 
 class ContactCreate(Strict):
-    model_config = ConfigDict(extra="forbid", json_schema_extra=_examples(_CONTACT))
+    model_config = ConfigDict(extra="forbid", json_schema_extra=examples(_CONTACT))
 
     first_name: str | None = Field(default=None, max_length=100, pattern=NO_NUL)
     last_name: str | None = Field(default=None, max_length=100, pattern=NO_NUL)
@@ -266,7 +266,7 @@ class ContactPatch(ContactCreate, Transfer):
     """JSON merge patch: only the fields present change; null clears a field."""
 
     model_config = ConfigDict(
-        extra="forbid", json_schema_extra=_examples({"title": "CEO", "phone": ""})
+        extra="forbid", json_schema_extra=examples({"title": "CEO", "phone": ""})
     )
 
 
@@ -284,7 +284,7 @@ class Record(BaseModel):
 
 
 class Account(Record):
-    model_config = ConfigDict(json_schema_extra=_examples({**_RECORD, **_ACCOUNT}))
+    model_config = ConfigDict(json_schema_extra=examples({**_RECORD, **_ACCOUNT}))
 
     name: str
     industry: str
@@ -305,7 +305,7 @@ class Account(Record):
 
 
 class Contact(Record):
-    model_config = ConfigDict(json_schema_extra=_examples({**_RECORD, **_CONTACT}))
+    model_config = ConfigDict(json_schema_extra=examples({**_RECORD, **_CONTACT}))
 
     first_name: str
     last_name: str
@@ -348,88 +348,20 @@ class ContactCreated(Contact):
 
 class AccountPage(BaseModel):
     model_config = ConfigDict(
-        json_schema_extra=_examples({"items": [{**_RECORD, **_ACCOUNT}], "next_cursor": _NEXT_PAGE})
+        json_schema_extra=examples({"items": [{**_RECORD, **_ACCOUNT}], "next_cursor": NEXT_PAGE})
     )
 
     items: list[Account]
-    next_cursor: str | None = Field(description=_NEXT_CURSOR)
+    next_cursor: str | None = Field(description=NEXT_CURSOR)
 
 
 class ContactPage(BaseModel):
     model_config = ConfigDict(
-        json_schema_extra=_examples({"items": [{**_RECORD, **_CONTACT}], "next_cursor": _NEXT_PAGE})
+        json_schema_extra=examples({"items": [{**_RECORD, **_CONTACT}], "next_cursor": NEXT_PAGE})
     )
 
     items: list[Contact]
-    next_cursor: str | None = Field(description=_NEXT_CURSOR)
-
-
-class Token(BaseModel):
-    access_token: str
-    token_type: str = Field(examples=["bearer"])
-    expires_in: int = Field(description="Seconds until the access token expires.")
-    refresh_token: str = Field(
-        description="Opaque; `grant_type=refresh_token` exchanges it (once) for new tokens."
-    )
-    refresh_expires_in: int = Field(description="Seconds until the refresh token expires.")
-
-
-class Me(BaseModel):
-    id: Id
-    kind: str = Field(description="`user`, or `api_key` for a request made with X-API-Key.")
-    email: str | None = Field(description="The user's email; null for an API key.")
-    display_name: str = Field(description="The user's name, or the API key's.")
-    roles: list[str]
-    team_id: str | None
-    partner_id: str | None = Field(description="Set for a partner's API key: its records only.")
-    permissions: dict[str, dict[str, str]] = Field(
-        description="What the roles grant: `{object: {action: scope}}`, scopes partner, own, "
-        "team (the team's subtree) or all."
-    )
-
-
-class Ready(BaseModel):
-    status: str = Field(examples=["ready"])
-    checks: dict[str, str]
-
-
-class Alive(BaseModel):
-    status: str = Field(examples=["alive"])
-
-
-_TIMELINE_ENTRY: JsonDict = {
-    "id": _EXAMPLE_ID,
-    "occurred_at": "2026-11-22T09:30:00.000Z",
-    "kind": "opportunity",
-    "source": "sales",
-    "event_type": "crm.sales.events.v1.OpportunityWon",
-    "subject_id": "0190f1c2-8a1d-7b2e-9c3f-4d5e6f708192",
-    "title": "Opportunity won: Big deal",
-    "data": {"opportunity": {"name": "Big deal", "account_id": _EXAMPLE_ID}},
-}
-
-
-class TimelineEntry(BaseModel):
-    id: str = Field(description="The event's id.")
-    occurred_at: str
-    kind: str = Field(
-        description="opportunity, activity, quote, ticket, campaign_response, erp_order, "
-        "erp_invoice, contact, account, or what a newer event type's subject names."
-    )
-    source: str = Field(description="The publishing service (sales, service_desk, ...).")
-    event_type: str = Field(description="The event's full protobuf name.")
-    subject_id: str = Field(description="The record the event is about.")
-    title: str
-    data: dict[str, Any] = Field(description="The event's fields, as published.")
-
-
-class TimelinePage(BaseModel):
-    model_config = ConfigDict(
-        json_schema_extra=_examples({"items": [_TIMELINE_ENTRY], "next_cursor": _NEXT_PAGE})
-    )
-
-    items: list[TimelineEntry]
-    next_cursor: str | None = Field(description=_NEXT_CURSOR)
+    next_cursor: str | None = Field(description=NEXT_CURSOR)
 
 
 class ImportJob(BaseModel):

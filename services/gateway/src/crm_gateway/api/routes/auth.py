@@ -6,7 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from starlette.responses import Response
 
-from crm_gateway.api import schemas
+from crm_gateway.api import schemas, session_schemas
 from crm_gateway.api.deps import CurrentCaller, GatewayServices
 from crm_gateway.api.routes import common
 from crm_gateway.api.routes.common import problems
@@ -24,7 +24,7 @@ _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 @router.post(
     "/token",
-    response_model=schemas.Token,
+    response_model=session_schemas.Token,
     responses=problems(401, 422, 429, 503),
     summary="Log in with email and password, or exchange a refresh token",
 )

@@ -4,7 +4,7 @@ from fastapi import APIRouter
 from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.responses import Response
 
-from crm_gateway.api import schemas
+from crm_gateway.api import session_schemas
 from crm_gateway.api.deps import GatewayServices
 from crm_gateway.api.problems import problem
 from crm_gateway.api.routes import common
@@ -15,14 +15,14 @@ from crm_platform.telemetry.metrics import exposition
 router = APIRouter(tags=["operations"])
 
 
-@router.get("/healthz", response_model=schemas.Alive, summary="The process is alive")
+@router.get("/healthz", response_model=session_schemas.Alive, summary="The process is alive")
 async def healthz() -> Response:
     return common.json_response({"status": "alive"})
 
 
 @router.get(
     "/readyz",
-    response_model=schemas.Ready,
+    response_model=session_schemas.Ready,
     responses=problems(503),
     summary="The database and every downstream service answer",
 )

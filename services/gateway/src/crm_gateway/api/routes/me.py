@@ -2,15 +2,17 @@
 
 from fastapi import APIRouter
 
-from crm_gateway.api import schemas
+from crm_gateway.api import session_schemas
 from crm_gateway.api.deps import CurrentCaller, GatewayServices
 from crm_gateway.api.routes.common import problems
 
 router = APIRouter(prefix="/api/v1", tags=["auth"])
 
 
-@router.get("/me", response_model=schemas.Me, responses=problems(401, 503), summary="Who am I")
-async def me(caller: CurrentCaller, services: GatewayServices) -> schemas.Me:
+@router.get(
+    "/me", response_model=session_schemas.Me, responses=problems(401, 503), summary="Who am I"
+)
+async def me(caller: CurrentCaller, services: GatewayServices) -> session_schemas.Me:
     principal = caller.principal
     common = {
         "id": str(principal.subject_id),
@@ -22,6 +24,6 @@ async def me(caller: CurrentCaller, services: GatewayServices) -> schemas.Me:
     }
     if principal.kind == "api_key":
         key = await services.api_keys.get(principal.subject_id)
-        return schemas.Me(email=None, display_name=key.name, **common)
+        return session_schemas.Me(email=None, display_name=key.name, **common)
     user = await services.identity.me(caller.user_id)
-    return schemas.Me(email=user.email, display_name=user.display_name, **common)
+    return session_schemas.Me(email=user.email, display_name=user.display_name, **common)

@@ -6,7 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from starlette.responses import Response
 
-from crm_gateway.api import schemas
+from crm_gateway.api import timeline_schemas
 from crm_gateway.api.deps import CurrentCaller, Customer
 from crm_gateway.api.mapping import timeline_entry_json
 from crm_gateway.api.routes import common
@@ -31,7 +31,7 @@ Kinds = Annotated[
 
 @router.get(
     "/{account_id}/timeline",
-    response_model=schemas.TimelinePage,
+    response_model=timeline_schemas.TimelinePage,
     responses=problems(404, 422),
     summary="The account's 360° timeline",
     description="What the services published about the account (opportunities, activities, "

@@ -370,24 +370,33 @@ async def _no_ack_pending(js: JetStreamContext, service: str, consumer: EventCon
     return info.num_ack_pending == 0 and info.num_pending == 0
 
 
-async def test_events_nobody_wants_are_acked_without_an_inbox_row(database_url: str) -> None:
+async def test_events_nobody_wants_are_acked_undecoded_and_later_ones_applied(
+    database_url: str, nats_url: str
+) -> None:
     service = unique_service()
-    async with database(database_url) as engine:
+    async with database(database_url) as engine, nats_connection(nats_url) as nc:
+        js = nc.jetstream()
+        await ensure_service_stream(js, service)
         wanting = {"now": False}
 
-        async def wanted(_: Envelope) -> bool:
+        async def wanted() -> bool:
             return wanting["now"]
 
-        # apply() reaches only the database: no JetStream needed.
-        consumer = make_consumer(None, engine, service, wanted=wanted)  # type: ignore[arg-type]
-        early, later = envelope_for(service), envelope_for(service)
-        assert await consumer.apply(early) is Outcome.UNHANDLED
-        wanting["now"] = True
-        assert await consumer.apply(later) is Outcome.APPLIED
-        assert await consumer.apply(early) is Outcome.APPLIED  # it left no trace in the inbox
+        consumer = make_consumer(js, engine, service, wanted=wanted)
+        unwanted = [envelope_for(service) for _ in range(3)]
+        for envelope in unwanted:
+            await publish(js, envelope)
+        async with consuming(consumer):
+            await eventually(lambda: _at_least("crm_consumer_unhandled_total", consumer, 3))
+            await eventually(lambda: _no_ack_pending(js, service, consumer))
+            wanting["now"] = True
+            later = envelope_for(service)
+            await publish(js, later)
+            await eventually(lambda: _at_least("crm_consumer_processed_total", consumer, 1))
         async with engine.connect() as conn:
             inbox = await conn.scalar(
                 text("SELECT count(*) FROM inbox WHERE consumer = :c"), {"c": consumer.durable}
             )
-        assert inbox == 2
-        assert await count_effects(engine) == 2
+        assert inbox == 1
+        assert await count_effects(engine) == 1
+        assert await count_effects(engine, later.event_id) == 1

@@ -5,7 +5,7 @@ import datetime as dt
 import subprocess
 import sys
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -400,3 +400,47 @@ async def test_events_nobody_wants_are_acked_undecoded_and_later_ones_applied(
         assert inbox == 1
         assert await count_effects(engine) == 1
         assert await count_effects(engine, later.event_id) == 1
+
+
+async def test_a_batch_is_applied_in_one_go_and_a_poison_event_falls_back_to_one_by_one(
+    database_url: str, nats_url: str
+) -> None:
+    service = unique_service()
+    batches: list[int] = []
+    poison: set[uuid.UUID] = set()
+
+    async def one(session: AsyncSession, envelope: Envelope) -> None:
+        await record_effect(session, envelope)  # rolled back with the failure
+        if envelope.event_id in poison:
+            raise ValueError("cannot apply this event")
+
+    async def many(session: AsyncSession, envelopes: Sequence[Envelope]) -> None:
+        batches.append(len(envelopes))
+        for envelope in envelopes:
+            await one(session, envelope)
+
+    async with database(database_url) as engine, nats_connection(nats_url) as nc:
+        js = nc.jetstream()
+        await ensure_service_stream(js, service)
+        consumer = make_consumer(js, engine, service, one, batch_handler=many, max_deliver=2)
+        first = [envelope_for(service) for _ in range(5)]
+        for envelope in first:
+            await publish(js, envelope)
+        await publish(js, first[0], msg_id=f"{first[0].event_id}:again")  # a re-drive
+        async with consuming(consumer):
+            await eventually(lambda: _effects_are(engine, 5))
+            await eventually(lambda: _no_ack_pending(js, service, consumer))
+            assert max(batches) > 1  # not one by one
+            assert sample("crm_consumer_duplicates_skipped_total", consumer=consumer.durable) == 1
+
+            second = [envelope_for(service) for _ in range(4)]
+            poison.add(second[1].event_id)
+            for envelope in second:
+                await publish(js, envelope)
+            await eventually(lambda: _at_least("crm_consumer_dead_letters_total", consumer, 1))
+            await eventually(lambda: _effects_are(engine, 8))
+        [letter] = await dead_letters(js, consumer=consumer.durable)
+        assert (letter.headers or {})[EVENT_ID] == str(second[1].event_id)
+        for envelope in first + second:
+            applied = 0 if envelope.event_id in poison else 1
+            assert await count_effects(engine, envelope.event_id) == applied

@@ -1,7 +1,11 @@
 """Wires concrete classes together; the only place that does."""
 
 import asyncio
+import os
+import signal
+from collections.abc import Callable
 
+import uvloop
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from crm.customer.v1 import (
@@ -32,13 +36,14 @@ from crm_customer.api.servicers import AccountServicer, ContactServicer
 from crm_customer.api.timeline import TimelineServicer
 from crm_customer.config import CustomerSettings
 from crm_customer.events.outbound import to_outbox_event
-from crm_customer.events.timeline import timeline_handler
+from crm_customer.events.timeline import timeline_batch_handler, timeline_handler
 from crm_customer.events.timeline_kinds import OWN_SUBJECTS
 from crm_customer.repository.imports import NOTIFY_CHANNEL
 from crm_customer.repository.timeline import SqlTimeline
 from crm_customer.repository.unit_of_work import SqlUnitOfWork
 from crm_customer.usecases.import_runner import ImportRunner
 from crm_customer.usecases.imports import FileLimits
+from crm_platform.child_process import ChildProcess
 from crm_platform.db.engine import (
     asyncpg_dsn,
     autocommit,
@@ -50,9 +55,13 @@ from crm_platform.events.consumer import EventConsumer
 from crm_platform.events.listener import Notifications
 from crm_platform.events.relay import OutboxRelay
 from crm_platform.events.streams import ensure_service_stream, stream_name, stream_subjects
-from crm_platform.service import ServiceRuntime
+from crm_platform.service import BackgroundWorker, ServiceRuntime
 from crm_platform.settings import ServiceSettings
+from crm_platform.telemetry import setup_telemetry
 
+# Events the timeline applies in one transaction: an import's 9 columns x 500 entries stay
+# far below PostgreSQL's 32,767 parameters of one statement.
+TIMELINE_BATCH = 500
 # Similar names (repository/search.py): 0.5 rather than pg_trgm's 0.6 also finds a name
 # with a letter changed or two swapped ("jonathon", "Schmdit"). A random read costs about
 # what a sequential one does on SSDs and in cache; at the default 4 the planner would
@@ -85,23 +94,12 @@ async def bootstrap(settings: ServiceSettings) -> ServiceRuntime:
     def reads() -> SqlUnitOfWork:
         return SqlUnitOfWork(read_engine, to_outbox_event)
 
-    dsn = asyncpg_dsn(settings.database_url)
-
-    async def listen(wake: asyncio.Event) -> None:
-        await Notifications(dsn, NOTIFY_CHANNEL, wake).run()
-
-    runner = ImportRunner(
-        uow,
-        batch_rows=customer.import_batch_rows,
-        lease_seconds=customer.import_lease_seconds,
-        spool_dir=customer.import_spool_dir,
-        listen=listen,
-    )
+    importers, queued = _importers(customer, engine)
     imports = ImportServicer(
         uow=uow,
         reads=reads,
         limits=FileLimits(customer.import_max_bytes, customer.import_max_rows),
-        queued=runner.wake,
+        queued=queued,
         spool_dir=customer.import_spool_dir,
     )
     timeline = timeline_consumers(customer, nats, engine)
@@ -159,9 +157,62 @@ async def bootstrap(settings: ServiceSettings) -> ServiceRuntime:
                 exports_pb2.DESCRIPTOR.services_by_name["ExportService"].full_name,
             ),
         ],
-        workers=[relay, runner, *timeline],
+        workers=[relay, *importers, *timeline],
         closers=[nats.close, engine.dispose],
     )
+
+
+def _importers(
+    settings: CustomerSettings, engine: AsyncEngine
+) -> tuple[list[BackgroundWorker], Callable[[], None]]:
+    """The import workers, and what to call when a job is queued. In processes of their own
+    unless `import_processes` is 0: then one runs in this process (tests)."""
+    if settings.import_processes == 0:
+        runner = import_runner(settings, engine)
+        return [runner], runner.wake
+    processes: list[BackgroundWorker] = [
+        ChildProcess(run_imports, settings, name=f"{settings.service_name}-imports-{n}")
+        for n in range(settings.import_processes)
+    ]
+    return processes, lambda: None  # they hear of new jobs by LISTEN
+
+
+def import_runner(settings: CustomerSettings, engine: AsyncEngine) -> ImportRunner:
+    dsn = asyncpg_dsn(settings.database_url)
+
+    async def listen(wake: asyncio.Event) -> None:
+        await Notifications(dsn, NOTIFY_CHANNEL, wake).run()
+
+    return ImportRunner(
+        lambda: SqlUnitOfWork(engine, to_outbox_event),
+        batch_rows=settings.import_batch_rows,
+        lease_seconds=settings.import_lease_seconds,
+        spool_dir=settings.import_spool_dir,
+        listen=listen,
+    )
+
+
+def run_imports(settings: CustomerSettings) -> None:
+    """An import worker process (ChildProcess): runs import jobs until SIGTERM."""
+    spans = settings.otel_spans_file
+    setup_telemetry(
+        service_name=settings.service_name,
+        log_level=settings.log_level,
+        spans_file=f"{spans}.imports-{os.getpid()}" if spans else None,
+    )
+    uvloop.run(_run_imports(settings))
+
+
+async def _run_imports(settings: CustomerSettings) -> None:
+    engine = create_engine(settings.database_url, pool_size=2, server_settings=SEARCH_SETTINGS)
+    runner = import_runner(settings, engine)
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, runner.stop)
+    try:
+        await runner.run()
+    finally:
+        await engine.dispose()
 
 
 def timeline_consumers(
@@ -171,6 +222,7 @@ def timeline_consumers(
     contact events. A stream not provisioned yet is waited for (EventConsumer.run)."""
     sessions = create_session_factory(engine)
     handler = timeline_handler(SqlTimeline)
+    batch_handler = timeline_batch_handler(SqlTimeline)
     sources = [(source, stream_subjects(source)) for source in settings.timeline_sources] + [
         (settings.service_name, OWN_SUBJECTS)
     ]
@@ -183,6 +235,8 @@ def timeline_consumers(
             subjects=subjects,
             handlers={},
             fallback=handler,
+            batch_handler=batch_handler,
+            batch=TIMELINE_BATCH,
             max_deliver=settings.consumer_max_deliver,
             stream_replicas=settings.nats_stream_replicas,
         )

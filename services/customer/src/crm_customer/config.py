@@ -20,6 +20,10 @@ class CustomerSettings(ServiceSettings):
     import_batch_rows: int = Field(default=2_000, ge=1, le=50_000)
     # A job whose worker stopped renewing this long is taken over by another worker.
     import_lease_seconds: float = Field(default=10.0, gt=0)
+    # Processes that run imports beside the service's own, each one job at a time: an
+    # import's parsing and row building then has a core of its own instead of sharing
+    # the service's with its RPCs, relay and consumers. 0 runs one in the service (tests).
+    import_processes: int = Field(default=1, ge=0, le=16)
     # Where a running import's file is kept while it is read; the system's default if unset.
     import_spool_dir: str | None = None
 

@@ -15,11 +15,29 @@ MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 
 @pytest.fixture
 async def customer(database_url: str, nats_url: str) -> AsyncIterator[grpc.aio.Channel]:
+    """Imports run in the service's process: a worker process per test would cost each a
+    second of start-up; `customer_with_import_process` and the e2e tests cover that."""
     async with running_service(
         CustomerSettings,
         bootstrap,
         migrations=MIGRATIONS,
         database_url=database_url,
         nats_url=nats_url,
+        import_processes=0,
+    ) as channel:
+        yield channel
+
+
+@pytest.fixture
+async def customer_with_import_process(
+    database_url: str, nats_url: str
+) -> AsyncIterator[grpc.aio.Channel]:
+    async with running_service(
+        CustomerSettings,
+        bootstrap,
+        migrations=MIGRATIONS,
+        database_url=database_url,
+        nats_url=nats_url,
+        import_processes=1,
     ) as channel:
         yield channel

@@ -128,6 +128,17 @@ async def test_mixed_file_counts_each_row_once(
     assert chunks == 0  # the file is dropped once the job is done
 
 
+async def test_an_import_process_of_its_own_runs_the_job(
+    customer_with_import_process: grpc.aio.Channel,
+) -> None:
+    channel = customer_with_import_process
+    job = await finished(channel, (await start(channel, MIXED.encode())).id)
+
+    counts = (job.created, job.updated, job.skipped, job.failed)
+    assert (job.status, counts) == ("succeeded", (4, 0, 2, 3))
+    assert set(await contacts(channel)) == {"张伟", "李娜", "SchmidtAnna Maria", "FriendOld"}
+
+
 async def test_upsert_merges_into_the_record_repeated(customer: grpc.aio.Channel) -> None:
     existing = await _existing_contact(customer)
     data = (

@@ -10,6 +10,13 @@ we move a message to the dead-letter stream when its handler fails on delivery n
 `max_deliver` or later. Were the server to stop at `max_deliver`, a dead-letter publish
 failing on the last attempt would leave the message stranded, delivered to no one.
 
+A consumer given a `batch_handler` applies a whole fetched batch in one transaction: one
+statement records every event in the inbox, the handler gets the new ones together, one
+commit, then the acks. An event stream of a million-row import costs a few statements per
+hundred events instead of a transaction each. When anything in the batch fails, it is rolled
+back and its events go through the one-by-one path, where a failing event is retried and
+dead-lettered on its own.
+
 A database outage is not the event's fault: such failures are naked for later and never
 dead-letter, however long the outage. They do raise the delivery count, so after a long
 outage a message gets fewer retries for a genuine handler failure; a re-drive fixes that.
@@ -27,6 +34,7 @@ from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.client import JetStreamContext
 from opentelemetry import propagate, trace
+from opentelemetry.context import Context
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -45,9 +53,16 @@ tracer = trace.get_tracer("crm_platform.events")
 
 # Decodes `envelope.payload` itself; runs inside the inbox transaction and must not commit.
 Handler = Callable[[AsyncSession, Envelope], Awaitable[None]]
+# The same for several events at once, in the order they were published.
+BatchHandler = Callable[[AsyncSession, Sequence[Envelope]], Awaitable[None]]
 
 _INBOX = text(
     "INSERT INTO inbox (consumer, event_id) VALUES (:consumer, :event_id) "
+    "ON CONFLICT DO NOTHING RETURNING event_id"
+)
+_INBOX_MANY = text(
+    "INSERT INTO inbox (consumer, event_id) "
+    "SELECT :consumer, unnest(CAST(:event_ids AS uuid[])) "
     "ON CONFLICT DO NOTHING RETURNING event_id"
 )
 
@@ -69,6 +84,7 @@ class EventConsumer:
         subjects: Sequence[str],
         handlers: Mapping[str, Handler],
         fallback: Handler | None = None,
+        batch_handler: BatchHandler | None = None,
         wanted: Callable[[], Awaitable[bool]] | None = None,
         max_deliver: int = 5,
         ack_wait: float = 30.0,
@@ -81,6 +97,8 @@ class EventConsumer:
         the JetStream consumer, the inbox partition and the dead-letter subject.
         `fallback` handles every other type (a consumer that decodes any event generically);
         without it they are recorded in the inbox and acked unhandled.
+        `batch_handler` handles the new events of a fetched batch together (module
+        docstring); it must do what the handlers would do one by one.
         `wanted()` False: no handler would act on any event now. It is asked once per
         fetched batch, and a batch nobody wants is acked unhandled without being decoded
         (a gateway with no webhook spends one read per 100 events of a million-row import,
@@ -96,6 +114,7 @@ class EventConsumer:
         self._subjects = list(subjects)
         self._handlers = dict(handlers)
         self._fallback = fallback
+        self._batch_handler = batch_handler
         self._wanted = wanted
         self._max_deliver = max_deliver
         self._ack_wait = ack_wait
@@ -184,6 +203,8 @@ class EventConsumer:
                 await self._settle(msg.ack())
             metrics.CONSUMER_UNHANDLED.labels(self._durable).inc(len(messages))
             return
+        if self._batch_handler is not None and await self._apply_together(messages):
+            return
         for index, msg in enumerate(messages):
             if self._stopping.is_set():
                 await self._hand_back(messages[index:])
@@ -194,6 +215,60 @@ class EventConsumer:
                 self._outage_pause = min(self._outage_pause * 2, _MAX_OUTAGE_PAUSE)
                 return
             self._outage_pause = self._retry_delays[0]
+
+    async def _apply_together(self, messages: list[Msg]) -> bool:
+        """The batch applied in one transaction and acked; False if anything failed (then
+        nothing was applied)."""
+        assert self._batch_handler is not None
+        try:
+            envelopes = [Envelope.from_message(msg) for msg in messages]
+        except EnvelopeError:
+            return False  # the one-by-one path dead-letters it
+        links = [
+            trace.Link(context)
+            for envelope in envelopes
+            if (context := trace.get_current_span(_producer(envelope)).get_span_context()).is_valid
+        ]
+        started = time.perf_counter()
+        with tracer.start_as_current_span(
+            f"{self._durable} process batch",
+            kind=SpanKind.CONSUMER,
+            links=links,
+            attributes={
+                "messaging.system": "nats",
+                "messaging.operation.type": "process",
+                "messaging.consumer.group.name": self._durable,
+                "messaging.batch.message_count": len(envelopes),
+            },
+        ) as span:
+            try:
+                async with self._sessions() as session, session.begin():
+                    ids = [envelope.event_id for envelope in envelopes]
+                    new = set(
+                        await session.scalars(
+                            _INBOX_MANY, {"consumer": self._durable, "event_ids": ids}
+                        )
+                    )
+                    fresh = [envelope for envelope in envelopes if envelope.event_id in new]
+                    if fresh:
+                        await self._batch_handler(session, fresh)
+            except Exception as exc:
+                span.set_attribute("crm.outcome", "retried one by one")
+                log.info("consumer %s: batch failed, one by one now: %r", self._durable, exc)
+                return False
+        metrics.CONSUMER_HANDLER_SECONDS.labels(self._durable).observe(
+            time.perf_counter() - started
+        )
+        metrics.CONSUMER_LAG.labels(self._durable).set(messages[-1].metadata.num_pending)
+        redelivered = sum(1 for msg in messages if msg.metadata.num_delivered > 1)
+        if redelivered:
+            metrics.CONSUMER_REDELIVERIES.labels(self._durable).inc(redelivered)
+        metrics.CONSUMER_PROCESSED.labels(self._durable).inc(len(fresh))
+        if len(fresh) < len(envelopes):
+            metrics.CONSUMER_DUPLICATES.labels(self._durable).inc(len(envelopes) - len(fresh))
+        for msg in messages:
+            await self._settle(msg.ack())
+        return True
 
     async def _wanted_now(self) -> bool:
         assert self._wanted is not None
@@ -229,7 +304,7 @@ class EventConsumer:
             return True
         with tracer.start_as_current_span(
             f"{envelope.subject} process",
-            context=propagate.extract(envelope.trace_headers),
+            context=_producer(envelope),
             kind=SpanKind.CONSUMER,
             attributes={
                 "messaging.system": "nats",
@@ -332,3 +407,8 @@ class EventConsumer:
     async def _pause(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
+
+
+def _producer(envelope: Envelope) -> Context:
+    """The trace context the event was published in."""
+    return propagate.extract(envelope.trace_headers)

@@ -5,7 +5,7 @@ import contextlib
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import grpc
 from sqlalchemy import MetaData
@@ -30,15 +30,17 @@ async def running_service(
     migrations: Path,
     database_url: str,
     nats_url: str,
+    **overrides: Any,
 ) -> AsyncIterator[grpc.aio.Channel]:
     """A service migrated onto `database_url` and served in-process on a free port, with
-    the test principal secret; yields a channel to it."""
+    the test principal secret and any `overrides`; yields a channel to it."""
     await migrated(migrations, database_url)
     settings = settings_type(
         database_url=database_url,
         nats_url=nats_url,
         grpc_port=free_port(),
         principal_secret=TEST_SECRET,
+        **overrides,
     )
     async with running(settings, await bootstrap(settings)) as server:
         channel = create_channel(server.address)

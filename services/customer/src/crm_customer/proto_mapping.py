@@ -46,7 +46,8 @@ def _arguments(
             continue
         if not field and not isinstance(field, dict) and name not in tracked:
             continue  # "", 0, False, (): what an unset field reads as already
-        arguments[name] = _proto_value(field)
+        # Most values are text: no converter call for those.
+        arguments[name] = field if field.__class__ is str else _proto_value(field)
     return arguments
 
 

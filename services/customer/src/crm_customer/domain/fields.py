@@ -84,7 +84,10 @@ def phone_in(region: str | None) -> Validator:
         value = length(value)
         if not value:
             return ""
+        if value in _KNOWN_VALID:
+            return value
         if (fast := _plain_e164(value, region)) is not None:
+            _known_valid(fast)
             return fast
         try:
             parsed = phonenumbers.parse(value, region)
@@ -102,6 +105,16 @@ def phone_in(region: str | None) -> Validator:
 
 
 _SEPARATORS = re.compile(r"[ ().-]")
+# E.164 numbers the fast path found valid lately: an import checks each number when it reads
+# the row and again when it makes the record. A "+" number reads the same in any region.
+_KNOWN_VALID: dict[str, None] = {}
+_KNOWN_VALID_LIMIT = 65_536
+
+
+def _known_valid(number: str) -> None:
+    if len(_KNOWN_VALID) >= _KNOWN_VALID_LIMIT:
+        _KNOWN_VALID.clear()
+    _KNOWN_VALID[number] = None
 
 
 def _plain_e164(value: str, region: str | None) -> str | None:

@@ -65,11 +65,15 @@ class Record:
 
     @classmethod
     def creatable(cls) -> Mapping[str, Validator]:
-        return {**cls.RULES, **SHARED_RULES}
+        if (rules := _CREATABLE.get(cls)) is None:
+            rules = _CREATABLE[cls] = {**cls.RULES, **SHARED_RULES}
+        return rules
 
     @classmethod
     def updatable(cls) -> Mapping[str, Validator]:
-        return {**cls.RULES, **SHARED_RULES, **TRANSFER_RULES}
+        if (rules := _UPDATABLE.get(cls)) is None:
+            rules = _UPDATABLE[cls] = {**cls.RULES, **SHARED_RULES, **TRANSFER_RULES}
+        return rules
 
     @classmethod
     def create(
@@ -132,8 +136,11 @@ class Record:
         return {name: getattr(self, name) for name in names}
 
 
-# dataclasses.fields() costs more than the copy itself, once per record of an import.
+# dataclasses.fields() costs more than the copy itself, once per record of an import; so
+# do the merged rules, once per record created or changed.
 _FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+_CREATABLE: dict[type, Mapping[str, Validator]] = {}
+_UPDATABLE: dict[type, Mapping[str, Validator]] = {}
 
 
 R = TypeVar("R", bound=Record)

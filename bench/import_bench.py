@@ -6,6 +6,7 @@ title and a tag; 1 % of the rows repeat an earlier row's email and 1 % carry a b
 The customer service's resident memory is sampled while the import runs."""
 
 import csv
+import os
 import random
 import statistics
 import tempfile
@@ -63,6 +64,7 @@ def run() -> str:
             path = Path(scratch) / f"contacts-{rows}.csv"
             write_file(path, rows)
             imports.append(_import(target, path, rows))
+        _wait_until_idle(target.service_pids["customer"])
         searches = _search(target)
     return _report(imports, searches)
 
@@ -126,8 +128,11 @@ def _search(target: Target) -> dict[str, list[float]]:
 
 
 class _RssSampler:
+    """The resident memory of a process and its children (the customer service and its
+    import worker process), summed."""
+
     def __init__(self, pid: int) -> None:
-        self._status = Path(f"/proc/{pid}/status")
+        self._pid = pid
         self._stop = threading.Event()
         self.first = self.peak = 0.0
         self._thread = threading.Thread(target=self._sample, daemon=True)
@@ -145,10 +150,55 @@ class _RssSampler:
             self.peak = max(self.peak, self._rss())
 
     def _rss(self) -> float:
-        for line in self._status.read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
+        return sum(_rss_mib(pid) for pid in (self._pid, *_children(self._pid)))
+
+
+def _children(pid: int) -> list[int]:
+    """Of every thread: a child started from a worker thread is listed under that thread."""
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            found += (task / "children").read_text().split()
+        except FileNotFoundError:  # the thread ended meanwhile
+            continue
+    return [int(child) for child in found]
+
+
+def _rss_mib(pid: int) -> float:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:  # ended meanwhile
         return 0.0
+    for line in status.splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def _cpu_seconds(pid: int) -> float:
+    """CPU time used so far by `pid` and its children."""
+    total = 0.0
+    for each in (pid, *_children(pid)):
+        try:
+            fields = Path(f"/proc/{each}/stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def _wait_until_idle(pid: int, limit: float = 900.0) -> float:
+    """Wait for the service to finish with the imports' events (relay, timeline): searches
+    are measured on a quiet stack. The seconds it took."""
+    started = time.monotonic()
+    used = _cpu_seconds(pid)
+    while time.monotonic() - started < limit:
+        time.sleep(2)
+        now = _cpu_seconds(pid)
+        if now - used < 0.2:  # under 10 % of a core
+            break
+        used = now
+    return time.monotonic() - started
 
 
 def _report(imports: list[ImportFigures], searches: dict[str, list[float]]) -> str:
@@ -159,7 +209,8 @@ def _report(imports: list[ImportFigures], searches: dict[str, list[float]]) -> s
         "without country code, `default_region=CN`, 2,000 companies, 1 % repeated emails, "
         "1 % bad phones), from the start of the upload to `succeeded`: validation, dedupe "
         "against the file and the database, accounts for the companies, field history and "
-        "one outbox event per record included. One customer process, batches of 2,000 rows. "
+        "one outbox event per record included. The customer service with one import "
+        "process, batches of 2,000 rows; memory is the two processes' together. "
         "Targets: 50,000 rows under 3 s; 1,000,000 under 60 s with flat memory.",
         "",
         "| rows | seconds | rows/s | created | skipped | failed | customer RSS before → peak |",
@@ -174,7 +225,8 @@ def _report(imports: list[ImportFigures], searches: dict[str, list[float]]) -> s
         "",
         f"`GET /api/v1/contacts` searches among the {sum(f.created for f in imports):,} "
         f"imported contacts (plus the benchmark's own), {SEARCHES} of each kind one after "
-        "another, 20 per page, through the gateway. Target: p95 under 30 ms.",
+        "another, 20 per page, through the gateway, once the customer service has consumed "
+        "the imports' events. Target: p95 under 30 ms.",
         "",
         "| search | p50 | p95 | max |",
         "|---|---|---|---|",

@@ -444,3 +444,29 @@ async def test_a_batch_is_applied_in_one_go_and_a_poison_event_falls_back_to_one
         for envelope in first + second:
             applied = 0 if envelope.event_id in poison else 1
             assert await count_effects(engine, envelope.event_id) == applied
+
+
+async def test_without_a_batch_handler_a_batch_shares_one_transaction(
+    database_url: str, nats_url: str
+) -> None:
+    service = unique_service()
+    transactions: dict[uuid.UUID, int] = {}
+
+    async def noting(session: AsyncSession, envelope: Envelope) -> None:
+        transactions[envelope.event_id] = int(await session.scalar(text("SELECT txid_current()")))
+        await record_effect(session, envelope)
+
+    async with database(database_url) as engine, nats_connection(nats_url) as nc:
+        js = nc.jetstream()
+        await ensure_service_stream(js, service)
+        consumer = make_consumer(js, engine, service, noting)
+        await consumer.ensure()  # the events wait for it, and come in one fetch
+        published = [envelope_for(service) for _ in range(6)]
+        for envelope in published:
+            await publish(js, envelope)
+        async with consuming(consumer):
+            await eventually(lambda: _effects_are(engine, 6))
+            await eventually(lambda: _no_ack_pending(js, service, consumer))
+    assert set(transactions) == {envelope.event_id for envelope in published}
+    assert len(set(transactions.values())) < len(published)  # some applied together
+    assert sample("crm_consumer_processed_total", consumer=consumer.durable) == 6

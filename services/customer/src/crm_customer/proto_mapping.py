@@ -44,10 +44,16 @@ def _arguments(
         field = getattr(value, name)
         if field is None:
             continue
-        if not field and not isinstance(field, dict) and name not in tracked:
+        kind = field.__class__
+        if not field and kind is not dict and name not in tracked:
             continue  # "", 0, False, (): what an unset field reads as already
-        # Most values are text: no converter call for those.
-        arguments[name] = field if field.__class__ is str else _proto_value(field)
+        # Text and ids are most values: no converter lookup for those.
+        if kind is str:
+            arguments[name] = field
+        elif kind is uuid.UUID:
+            arguments[name] = str(field)
+        else:
+            arguments[name] = _proto_value(field)
     return arguments
 
 

@@ -50,4 +50,4 @@ def _dumps(value: Any) -> str:
     return json.dumps(value)
 
 
-_EMPTY = {list: "[]", dict: "{}"}
+_EMPTY: dict[type, str] = {list: "[]", dict: "{}"}

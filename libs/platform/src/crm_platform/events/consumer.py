@@ -10,12 +10,13 @@ we move a message to the dead-letter stream when its handler fails on delivery n
 `max_deliver` or later. Were the server to stop at `max_deliver`, a dead-letter publish
 failing on the last attempt would leave the message stranded, delivered to no one.
 
-A consumer given a `batch_handler` applies a whole fetched batch in one transaction: one
-statement records every event in the inbox, the handler gets the new ones together, one
-commit, then the acks. An event stream of a million-row import costs a few statements per
-hundred events instead of a transaction each. When anything in the batch fails, it is rolled
-back and its events go through the one-by-one path, where a failing event is retried and
-dead-lettered on its own.
+A fetched batch of several events is applied in one transaction: one statement records
+every event in the inbox, the handlers run for the new ones in order (each in its own span,
+continuing its producer's trace) or a `batch_handler` gets them all at once, one commit,
+then the acks. The events of a million-row import cost a few statements per hundred
+instead of a transaction each. When anything in the batch fails, it is rolled back and its
+events go through the one-by-one path, where a failing event is retried and dead-lettered
+on its own; a lone event goes that way straight away.
 
 A database outage is not the event's fault: such failures are naked for later and never
 dead-letter, however long the outage. They do raise the delivery count, so after a long
@@ -28,6 +29,7 @@ import enum
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any
 
 from nats.aio.client import Client
 from nats.aio.msg import Msg
@@ -203,7 +205,7 @@ class EventConsumer:
                 await self._settle(msg.ack())
             metrics.CONSUMER_UNHANDLED.labels(self._durable).inc(len(messages))
             return
-        if self._batch_handler is not None and await self._apply_together(messages):
+        if len(messages) > 1 and await self._apply_together(messages):
             return
         for index, msg in enumerate(messages):
             if self._stopping.is_set():
@@ -218,44 +220,22 @@ class EventConsumer:
 
     async def _apply_together(self, messages: list[Msg]) -> bool:
         """The batch applied in one transaction and acked; False if anything failed (then
-        nothing was applied)."""
-        assert self._batch_handler is not None
+        nothing was applied, and the caller goes one by one)."""
         try:
             envelopes = [Envelope.from_message(msg) for msg in messages]
         except EnvelopeError:
             return False  # the one-by-one path dead-letters it
-        links = [
-            trace.Link(context)
-            for envelope in envelopes
-            if (context := trace.get_current_span(_producer(envelope)).get_span_context()).is_valid
-        ]
         started = time.perf_counter()
-        with tracer.start_as_current_span(
-            f"{self._durable} process batch",
-            kind=SpanKind.CONSUMER,
-            links=links,
-            attributes={
-                "messaging.system": "nats",
-                "messaging.operation.type": "process",
-                "messaging.consumer.group.name": self._durable,
-                "messaging.batch.message_count": len(envelopes),
-            },
-        ) as span:
-            try:
-                async with self._sessions() as session, session.begin():
-                    ids = [envelope.event_id for envelope in envelopes]
-                    new = set(
-                        await session.scalars(
-                            _INBOX_MANY, {"consumer": self._durable, "event_ids": ids}
-                        )
-                    )
-                    fresh = [envelope for envelope in envelopes if envelope.event_id in new]
-                    if fresh:
-                        await self._batch_handler(session, fresh)
-            except Exception as exc:
-                span.set_attribute("crm.outcome", "retried one by one")
-                log.info("consumer %s: batch failed, one by one now: %r", self._durable, exc)
-                return False
+        try:
+            async with self._sessions() as session, session.begin():
+                ids = [envelope.event_id for envelope in envelopes]
+                recorded = {"consumer": self._durable, "event_ids": ids}
+                new = set(await session.scalars(_INBOX_MANY, recorded))
+                fresh = [envelope for envelope in envelopes if envelope.event_id in new]
+                unhandled = await self._handle_together(session, fresh)
+        except Exception as exc:
+            log.info("consumer %s: batch failed, one by one now: %r", self._durable, exc)
+            return False
         metrics.CONSUMER_HANDLER_SECONDS.labels(self._durable).observe(
             time.perf_counter() - started
         )
@@ -263,12 +243,66 @@ class EventConsumer:
         redelivered = sum(1 for msg in messages if msg.metadata.num_delivered > 1)
         if redelivered:
             metrics.CONSUMER_REDELIVERIES.labels(self._durable).inc(redelivered)
-        metrics.CONSUMER_PROCESSED.labels(self._durable).inc(len(fresh))
+        metrics.CONSUMER_PROCESSED.labels(self._durable).inc(len(fresh) - unhandled)
+        if unhandled:
+            metrics.CONSUMER_UNHANDLED.labels(self._durable).inc(unhandled)
         if len(fresh) < len(envelopes):
             metrics.CONSUMER_DUPLICATES.labels(self._durable).inc(len(envelopes) - len(fresh))
         for msg in messages:
             await self._settle(msg.ack())
         return True
+
+    async def _handle_together(self, session: AsyncSession, fresh: list[Envelope]) -> int:
+        """Run the handlers of `fresh` in `session`; how many had none."""
+        if not fresh:
+            return 0
+        if self._batch_handler is not None:
+            links = [trace.Link(context) for e in fresh if (context := _producer_span(e)).is_valid]
+            with tracer.start_as_current_span(
+                f"{self._durable} process batch",
+                kind=SpanKind.CONSUMER,
+                links=links,
+                attributes={
+                    **self._span_attributes(),
+                    "messaging.batch.message_count": len(fresh),
+                },
+            ):
+                await self._batch_handler(session, fresh)
+            return 0
+        unhandled = 0
+        for envelope in fresh:
+            handler = self._handlers.get(envelope.event_type, self._fallback)
+            with self._span(envelope) as span:
+                if handler is None:
+                    unhandled += 1
+                    span.set_attribute("crm.outcome", Outcome.UNHANDLED.value)
+                    continue
+                await handler(session, envelope)
+                span.set_attribute("crm.outcome", Outcome.APPLIED.value)
+        return unhandled
+
+    def _span(self, envelope: Envelope) -> Any:
+        """The span of one event's processing, continuing the trace it was published in."""
+        return tracer.start_as_current_span(
+            f"{envelope.subject} process",
+            context=_producer(envelope),
+            kind=SpanKind.CONSUMER,
+            attributes={
+                **self._span_attributes(),
+                "messaging.destination.name": envelope.subject,
+                "messaging.message.id": str(envelope.event_id),
+                "crm.event_type": envelope.event_type,
+            },
+            record_exception=False,
+            set_status_on_exception=False,
+        )
+
+    def _span_attributes(self) -> dict[str, str]:
+        return {
+            "messaging.system": "nats",
+            "messaging.operation.type": "process",
+            "messaging.consumer.group.name": self._durable,
+        }
 
     async def _wanted_now(self) -> bool:
         assert self._wanted is not None
@@ -302,21 +336,7 @@ class EventConsumer:
         except EnvelopeError as exc:
             await self._dead_letter(msg, f"bad envelope: {exc}")
             return True
-        with tracer.start_as_current_span(
-            f"{envelope.subject} process",
-            context=_producer(envelope),
-            kind=SpanKind.CONSUMER,
-            attributes={
-                "messaging.system": "nats",
-                "messaging.operation.type": "process",
-                "messaging.destination.name": envelope.subject,
-                "messaging.consumer.group.name": self._durable,
-                "messaging.message.id": str(envelope.event_id),
-                "crm.event_type": envelope.event_type,
-            },
-            record_exception=False,
-            set_status_on_exception=False,
-        ) as span:
+        with self._span(envelope) as span:
             started = time.perf_counter()
             try:
                 outcome = await self.apply(envelope)
@@ -412,3 +432,7 @@ class EventConsumer:
 def _producer(envelope: Envelope) -> Context:
     """The trace context the event was published in."""
     return propagate.extract(envelope.trace_headers)
+
+
+def _producer_span(envelope: Envelope) -> trace.SpanContext:
+    return trace.get_current_span(_producer(envelope)).get_span_context()

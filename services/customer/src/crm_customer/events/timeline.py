@@ -75,9 +75,11 @@ def timeline_entries(envelope: Envelope) -> list[TimelineEntry]:
         for found in (shown.accounts or account_ids)(message)
         if (parsed := parse_uuid(found)) is not None
     ]
-    data = MessageToDict(message, preserving_proto_field_name=True)
+    if shown.keep is not None:
+        data = shown.keep(message)
+    else:
+        data = MessageToDict(message, preserving_proto_field_name=True)
     title = _title(envelope, shown, data)
-    kept = shown.keep(data) if shown.keep else data
     return [
         TimelineEntry(
             id=envelope.event_id,
@@ -88,7 +90,7 @@ def timeline_entries(envelope: Envelope) -> list[TimelineEntry]:
             kind=shown.kind,
             subject_id=envelope.aggregate_id,
             title=title,
-            data=kept,
+            data=data,
         )
         for account in dict.fromkeys(accounts)  # once each, in the order found
     ]

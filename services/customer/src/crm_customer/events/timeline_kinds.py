@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from google.protobuf.json_format import MessageToDict
 from google.protobuf.message import Message
 
 from crm.customer.events.v1 import events_pb2 as customer_events
@@ -25,8 +26,8 @@ class Presentation:
     accounts: Callable[[Message], list[str]] | None = None
     # Whether this event belongs in the timeline at all.
     relevant: Callable[[Message], bool] = lambda _message: True
-    # What of the event's data is kept; None: all of it.
-    keep: Callable[[Data], Data] | None = None
+    # What of the event is kept, read from the message; None: all of it (MessageToDict).
+    keep: Callable[[Message], Data] | None = None
 
 
 # Subject prefix (crm.<service>.<aggregate>.) -> presentation, for the other services'
@@ -47,17 +48,31 @@ def _contact_name(data: Data) -> str:
     return " ".join(part for part in (contact.get("first_name"), contact.get("last_name")) if part)
 
 
-_CONTACT_SUMMARY = ("id", "first_name", "last_name", "title", "account_id", "account_roles")
+_CONTACT_SUMMARY = ("id", "first_name", "last_name", "title", "account_id")
 
 
-def _contact_summary(data: Data) -> Data:
+def _contact_summary(message: Message) -> Data:
     """Who the contact is and where: its emails, phones and notes stay with the contact,
-    whose own visibility may be narrower than the account's."""
-    contact = data.get("contact", {})
-    summary: Data = {"contact": {k: contact[k] for k in _CONTACT_SUMMARY if k in contact}}
-    if "changed_fields" in data:
-        summary["changed_fields"] = data["changed_fields"]
-    return summary
+    whose own visibility may be narrower than the account's. Read field by field, as
+    MessageToDict would write them (unset ones left out), at a fraction of its cost for a
+    whole contact: an import sends one such event per row."""
+    contact = message.contact  # type: ignore[attr-defined]
+    summary = {name: value for name in _CONTACT_SUMMARY if (value := getattr(contact, name))}
+    if contact.account_roles:
+        summary["account_roles"] = [
+            MessageToDict(role, preserving_proto_field_name=True) for role in contact.account_roles
+        ]
+    kept: Data = {"contact": summary}
+    if changed := list(getattr(message, "changed_fields", ())):
+        kept["changed_fields"] = changed
+    return kept
+
+
+def _contact_accounts(message: Message) -> list[str]:
+    """Every account_id of the contact, as the generic search finds them, without it."""
+    contact = message.contact  # type: ignore[attr-defined]
+    found = [contact.account_id] if contact.account_id else []
+    return found + [role.account_id for role in contact.account_roles if role.account_id]
 
 
 _LINK_FIELDS = frozenset({"account_id", "account_roles"})
@@ -73,7 +88,13 @@ def _the_account(message: Message) -> list[str]:
 
 def _contact(verb: str, relevant: Callable[[Message], bool] = lambda _m: True) -> Presentation:
     return Presentation(
-        "contact", "Contact", verb, _contact_name, relevant=relevant, keep=_contact_summary
+        "contact",
+        "Contact",
+        verb,
+        _contact_name,
+        accounts=_contact_accounts,
+        relevant=relevant,
+        keep=_contact_summary,
     )
 
 

@@ -19,10 +19,20 @@ async def copy_rows(session: Executor, table: Table, rows: Sequence[Mapping[str,
     if not rows:
         return
     columns = list(rows[0])
-    writers = [(name, _json_writer(table.c[name].type)) for name in columns]
+    writers = [(name, json_writer(table.c[name].type)) for name in columns]
     records = [
         tuple(write(row[name]) if write else row[name] for name, write in writers) for row in rows
     ]
+    await copy_records(session, table, columns, records)
+
+
+async def copy_records(
+    session: Executor, table: Table, columns: Sequence[str], records: Sequence[tuple[Any, ...]]
+) -> None:
+    """`copy_rows` for values already as COPY takes them (JSON columns as text, see
+    `json_writer`), in `columns` order: callers that build many rows skip the dictionaries."""
+    if not records:
+        return
     connection = await session.connection() if isinstance(session, AsyncSession) else session
     driver = (await connection.get_raw_connection()).driver_connection
     assert driver is not None, "a connection checked out of the pool has its driver"
@@ -31,11 +41,12 @@ async def copy_rows(session: Executor, table: Table, rows: Sequence[Mapping[str,
         # and must not run on its own, committed whatever the caller does next.
         await connection.execute(text("SELECT 1"))
     await driver.copy_records_to_table(
-        table.name, schema_name=table.schema, columns=columns, records=records
+        table.name, schema_name=table.schema, columns=list(columns), records=records
     )
 
 
-def _json_writer(column_type: Any) -> Any:
+def json_writer(column_type: Any) -> Any:
+    """How a value of a column of `column_type` goes into COPY: None for any but JSON."""
     if not isinstance(column_type, JSON):
         return None
     if column_type.none_as_null:

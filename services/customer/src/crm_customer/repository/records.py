@@ -5,18 +5,19 @@ import uuid
 from dataclasses import fields
 from typing import Any, Generic
 
-from sqlalchemy import Table, and_, func, select, text, update
+from sqlalchemy import ARRAY, Table, and_, func, select, text, update
 
 from crm_customer.domain.records import R
 from crm_customer.domain.search import Cursor, Filter, Order
 from crm_customer.domain.values import from_json, to_json
 from crm_customer.repository import search
 from crm_platform.auth.principal import Principal, Scope
-from crm_platform.db.bulk import copy_rows
+from crm_platform.db.bulk import copy_records, json_writer
 from crm_platform.db.engine import Executor
 from crm_platform.db.visibility import visible_rows
 
 _SORT_KEY = "sort_key"
+_COPY_PLANS: dict[type, list[tuple[str, Any]]] = {}
 
 
 class SqlRecordRepository(Generic[R]):
@@ -165,7 +166,32 @@ class SqlRecordRepository(Generic[R]):
         await self.add_many([record])
 
     async def add_many(self, records: list[R]) -> None:
-        await copy_rows(self._session, self._table, [self._to_row(record) for record in records])
+        plan = self._copy_plan()
+        rows = [
+            tuple(
+                getattr(record, name) if write is None else write(getattr(record, name))
+                for name, write in plan
+            )
+            for record in records
+        ]
+        await copy_records(self._session, self._table, [name for name, _ in plan], rows)
+
+    def _copy_plan(self) -> list[tuple[str, Any]]:
+        """Per field, how its value goes into COPY (None: as it is); built once."""
+        plan = _COPY_PLANS.get(self._type)
+        if plan is None:
+            plan = _COPY_PLANS[self._type] = [
+                (field.name, self._copy_writer(field.name)) for field in fields(self._type)
+            ]
+        return plan
+
+    def _copy_writer(self, name: str) -> Any:
+        if name in self._type.STORED_AS_JSON:
+            write = json_writer(self._table.c[name].type)
+            return lambda value: write(to_json(value))
+        if isinstance(self._table.c[name].type, ARRAY):
+            return list
+        return None
 
     async def replace(self, record: R, *, expected_version: int) -> bool:
         values = self._to_row(record)

@@ -1,6 +1,7 @@
 """Wires concrete classes together; the only place that does."""
 
 import asyncio
+import datetime as dt
 import os
 import signal
 from collections.abc import Callable
@@ -43,6 +44,7 @@ from crm_customer.repository.timeline import SqlTimeline
 from crm_customer.repository.unit_of_work import SqlUnitOfWork
 from crm_customer.usecases.import_runner import ImportRunner
 from crm_customer.usecases.imports import FileLimits
+from crm_customer.usecases.loyalty_sweep import ExpirySweeper
 from crm_platform.child_process import ChildProcess
 from crm_platform.db.engine import (
     asyncpg_dsn,
@@ -103,6 +105,11 @@ async def bootstrap(settings: ServiceSettings) -> ServiceRuntime:
         spool_dir=customer.import_spool_dir,
     )
     timeline = timeline_consumers(customer, nats, engine)
+    sweeper = ExpirySweeper(
+        uow,
+        interval=customer.loyalty_sweep_seconds,
+        lookback=dt.timedelta(days=customer.loyalty_sweep_lookback_days),
+    )
     services = customer_pb2.DESCRIPTOR.services_by_name
     return ServiceRuntime(
         registrations=[
@@ -157,7 +164,7 @@ async def bootstrap(settings: ServiceSettings) -> ServiceRuntime:
                 exports_pb2.DESCRIPTOR.services_by_name["ExportService"].full_name,
             ),
         ],
-        workers=[relay, *importers, *timeline],
+        workers=[relay, *importers, *timeline, sweeper],
         closers=[nats.close, engine.dispose],
     )
 

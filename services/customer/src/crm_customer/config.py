@@ -27,5 +27,10 @@ class CustomerSettings(ServiceSettings):
     # Where a running import's file is kept while it is read; the system's default if unset.
     import_spool_dir: str | None = None
 
+    # Loyalty points expire on time (usecases/loyalty_sweep.py): how often the sweep looks
+    # for due points, and how far back (older ones expire when their ledger is next used).
+    loyalty_sweep_seconds: float = Field(default=60.0, gt=0)
+    loyalty_sweep_lookback_days: int = Field(default=30, ge=1)
+
     # The services whose events feed the 360° timeline (their streams may come later).
     timeline_sources: tuple[str, ...] = ("sales", "marketing", "service-desk", "erp-bridge")

@@ -10,14 +10,17 @@ import pytest
 import sqlalchemy.exc
 from google.protobuf.timestamp_pb2 import Timestamp
 from sqlalchemy import select, text
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from crm.customer.events.v1 import events_pb2 as events
 from crm.customer.v1 import customer_pb2 as pb
 from crm.customer.v1 import customer_pb2_grpc as pb_grpc
 from crm.customer.v1 import loyalty_pb2 as lpb
 from crm.customer.v1 import loyalty_pb2_grpc as lpb_grpc
+from crm_customer.events.outbound import to_outbox_event
 from crm_customer.repository import tables
+from crm_customer.repository.unit_of_work import SqlUnitOfWork
+from crm_customer.usecases.loyalty_sweep import SYSTEM_ACTOR, ExpirySweeper
 from crm_platform.auth.principal import Action, Principal, Scope
 from crm_platform.testing.services import call_metadata, principal
 
@@ -175,6 +178,51 @@ async def test_unspent_points_expire_when_their_time_has_come(
     assert subjects.count("crm.customer.loyalty.expired.v1") == 1
     error = await refused(add(ledger, contact_id, "redeem", 6))
     assert error.details() == "balance is 5, cannot redeem 6"
+
+
+async def test_the_sweep_expires_points_on_time_with_nobody_using_the_ledger(
+    customer: grpc.aio.Channel, database_url: str
+) -> None:
+    ledger = lpb_grpc.LoyaltyServiceStub(customer)
+    idle, other = await new_contact(customer), await new_contact(customer)
+    soon = Timestamp()
+    soon.FromDatetime(dt.datetime.now(dt.UTC) + dt.timedelta(seconds=1))
+    await add(ledger, idle, "earn", 80, expires_at=soon)
+    await add(ledger, idle, "earn", 5)
+    await add(ledger, other, "earn", 7)  # nothing of it expires
+    engine = create_async_engine(database_url)
+    sweeper = ExpirySweeper(
+        lambda: SqlUnitOfWork(engine, to_outbox_event),
+        interval=0.1,
+        lookback=dt.timedelta(days=1),
+    )
+    sweeping = asyncio.create_task(sweeper.run())
+    try:
+        await asyncio.sleep(0.5)
+        assert await _expiries(engine) == []  # not due yet
+        for _ in range(50):
+            await asyncio.sleep(0.1)
+            if expired := await _expiries(engine):
+                break
+        await asyncio.sleep(0.3)  # later rounds find nothing more to do
+        assert expired == await _expiries(engine) == [(idle, 80, 5, str(SYSTEM_ACTOR))]
+    finally:
+        sweeper.stop()
+        await asyncio.wait_for(sweeping, 5)
+        await engine.dispose()
+    subjects = [subject for subject, _ in await outbox(database_url)]
+    assert subjects.count("crm.customer.loyalty.expired.v1") == 1
+    assert await balance(ledger, idle) == 5
+    assert await balance(ledger, other) == 7
+
+
+async def _expiries(engine: AsyncEngine) -> list[tuple[str, int, int, str]]:
+    """Read straight from the table: a read through the service would expire lazily."""
+    entries = tables.loyalty_entries.c
+    query = select(entries.record_id, entries.points, entries.balance_after, entries.actor_id)
+    async with engine.connect() as conn:
+        rows = await conn.execute(query.where(entries.kind == "expire"))
+    return [(str(r.record_id), r.points, r.balance_after, str(r.actor_id)) for r in rows]
 
 
 async def test_bad_entries_are_invalid_arguments(customer: grpc.aio.Channel) -> None:

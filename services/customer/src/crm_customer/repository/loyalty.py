@@ -55,6 +55,33 @@ class SqlLoyaltyLedger:
         query = select(exists().where(_of(key), *window))
         return bool((await self._session.execute(query)).scalar())
 
+    async def due(self, *, since: dt.datetime, until: dt.datetime, limit: int) -> list[LedgerKey]:
+        """Ledgers with an earn expiring in (`since`, `until`] after their last entry:
+        points due to expire that nobody has expired yet."""
+        earn, last = _ENTRIES.alias("earn"), _ENTRIES.alias("last")
+        last_entry = (
+            select(last.c.created_at)
+            .where(last.c.record_type == earn.c.record_type, last.c.record_id == earn.c.record_id)
+            .order_by(last.c.id.desc())
+            .limit(1)
+            .scalar_subquery()
+        )
+        query = (
+            select(earn.c.record_type, earn.c.record_id)
+            .where(
+                earn.c.kind == EARN,
+                earn.c.expires_at.is_not(None),
+                earn.c.expires_at > since,
+                earn.c.expires_at <= until,
+                earn.c.expires_at > last_entry,
+            )
+            .distinct()
+            .limit(limit)
+        )
+        return [
+            LedgerKey(row.record_type, row.record_id) for row in await self._session.execute(query)
+        ]
+
     async def entries(self, key: LedgerKey) -> list[LoyaltyEntry]:
         """The whole ledger, oldest first."""
         query = select(*_COLUMNS).where(_of(key)).order_by(_ENTRIES.c.id)

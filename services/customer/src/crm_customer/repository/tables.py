@@ -334,6 +334,12 @@ loyalty_entries = Table(
         "expires_at",
         postgresql_where=text("kind = 'earn' AND expires_at IS NOT NULL"),
     ),
+    # The same earns across all ledgers, for the expiry sweep (migration 0015).
+    Index(
+        "ix_loyalty_entries_expires_at",
+        "expires_at",
+        postgresql_where=text("kind = 'earn' AND expires_at IS NOT NULL"),
+    ),
 )
 
 field_history = history_table(metadata)

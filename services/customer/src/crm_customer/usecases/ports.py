@@ -212,6 +212,10 @@ class LoyaltyLedger(Protocol):
         """Whether an earn expires in (`after`, `until`]; an open end when None."""
         ...
 
+    async def due(self, *, since: dt.datetime, until: dt.datetime, limit: int) -> list[LedgerKey]:
+        """Ledgers with an earn expiring in (`since`, `until`] after their last entry."""
+        ...
+
     async def entries(self, key: LedgerKey) -> list[LoyaltyEntry]:
         """The whole ledger, oldest first."""
         ...

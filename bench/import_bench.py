@@ -36,6 +36,8 @@ class ImportFigures:
     failed: int
     rss_before_mib: float
     rss_peak_mib: float
+    # CPU seconds used from upload to `succeeded`, by whom (see _cpu_split).
+    cpu: dict[str, float]
 
 
 def write_file(path: Path, rows: int, seed: int = 7) -> None:
@@ -74,6 +76,7 @@ def _import(target: Target, path: Path, rows: int) -> ImportFigures:
     base = f"http://127.0.0.1:{target.port}"
     with httpx.Client(base_url=base, timeout=600) as client:
         sampler.start()
+        cpu_before = _cpu_split(target.service_pids)
         started = time.perf_counter()
         # The API key, not the user's access token: a million rows outlast the token.
         with path.open("rb") as file:
@@ -91,11 +94,20 @@ def _import(target: Target, path: Path, rows: int) -> ImportFigures:
                 break
             time.sleep(0.05)
         seconds = time.perf_counter() - started
+        cpu_after = _cpu_split(target.service_pids)
         sampler.stop()
     if job["status"] != "succeeded" or job["total"] != rows:
         raise RuntimeError(f"import of {rows} rows ended {job}")
+    cpu = {who: cpu_after[who] - cpu_before[who] for who in cpu_after}
     return ImportFigures(
-        rows, seconds, job["created"], job["skipped"], job["failed"], sampler.first, sampler.peak
+        rows,
+        seconds,
+        job["created"],
+        job["skipped"],
+        job["failed"],
+        sampler.first,
+        sampler.peak,
+        cpu,
     )
 
 
@@ -177,14 +189,34 @@ def _rss_mib(pid: int) -> float:
 
 def _cpu_seconds(pid: int) -> float:
     """CPU time used so far by `pid` and its children."""
-    total = 0.0
-    for each in (pid, *_children(pid)):
-        try:
-            fields = Path(f"/proc/{each}/stat").read_text().rsplit(")", 1)[1].split()
-        except FileNotFoundError:
-            continue
-        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return total
+    return sum(_own_cpu_seconds(each) for each in (pid, *_children(pid)))
+
+
+def _own_cpu_seconds(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except FileNotFoundError:  # ended meanwhile
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_split(services: dict[str, int]) -> dict[str, float]:
+    """CPU seconds used so far: the customer service's own process, its import process(es),
+    each other service with its workers, and everything else on the machine (PostgreSQL,
+    NATS, this benchmark) from /proc/stat."""
+    customer = services["customer"]
+    split = {
+        "customer service": _own_cpu_seconds(customer),
+        "customer import process": sum(_own_cpu_seconds(c) for c in _children(customer)),
+    }
+    for name, pid in services.items():
+        if name != "customer":
+            split[name] = _cpu_seconds(pid)
+    ticks = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    user, nice, system = (int(t) for t in ticks[:3])
+    machine = (user + nice + system) / os.sysconf("SC_CLK_TCK")
+    split["PostgreSQL, NATS and the rest"] = machine - sum(split.values())
+    return split
 
 
 def _wait_until_idle(pid: int, limit: float = 900.0) -> float:
@@ -220,6 +252,21 @@ def _report(imports: list[ImportFigures], searches: dict[str, list[float]]) -> s
         lines.append(
             f"| {f.rows:,} | {f.seconds:.1f} | {f.rows / f.seconds:,.0f} | {f.created:,} | "
             f"{f.skipped:,} | {f.failed:,} | {f.rss_before_mib:.0f} → {f.rss_peak_mib:.0f} MiB |"
+        )
+    lines += [
+        "",
+        "Where the CPU went from upload to `succeeded`, in CPU seconds per 1,000 rows "
+        "(/proc; the machine has 2 cores, so 2 CPU seconds per wall second at most):",
+        "",
+        "| rows | " + " | ".join(imports[0].cpu) + " | all |",
+        "|---|" + "---|" * (len(imports[0].cpu) + 1),
+    ]
+    for f in imports:
+        per_thousand = [seconds * 1000 / f.rows for seconds in f.cpu.values()]
+        lines.append(
+            f"| {f.rows:,} | "
+            + " | ".join(f"{value:.2f}" for value in per_thousand)
+            + f" | {sum(per_thousand):.2f} |"
         )
     lines += [
         "",

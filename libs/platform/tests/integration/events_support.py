@@ -20,7 +20,7 @@ from crm.customer.events.v1 import events_pb2
 from crm_platform.events.envelope import Envelope
 from crm_platform.events.outbox import OutboxEvent
 from crm_platform.events.schema import inbox_table, outbox_table
-from crm_platform.events.streams import stream_name
+from crm_platform.events.streams import ensure_service_stream, stream_name
 
 metadata = MetaData()
 outbox = outbox_table(metadata)
@@ -73,6 +73,17 @@ async def nats_connection(url: str) -> AsyncIterator[Client]:
         yield nc
     finally:
         await nc.close()
+
+
+@asynccontextmanager
+async def service_stream(
+    database_url: str, nats_url: str, service: str
+) -> AsyncIterator[tuple[AsyncEngine, JetStreamContext]]:
+    """A database, and JetStream with `service`'s stream provisioned."""
+    async with database(database_url) as engine, nats_connection(nats_url) as nc:
+        js = nc.jetstream()
+        await ensure_service_stream(js, service)
+        yield engine, js
 
 
 async def count_effects(engine: AsyncEngine, event_id: uuid.UUID | None = None) -> int:

@@ -42,6 +42,7 @@ from .events_support import (
     read_stream,
     record_effect,
     sample,
+    service_stream,
     subject,
     unique_service,
 )
@@ -98,9 +99,7 @@ async def publish(js: JetStreamContext, envelope: Envelope, msg_id: str | None =
 
 async def test_the_same_event_twice_is_applied_once(database_url: str, nats_url: str) -> None:
     service = unique_service()
-    async with database(database_url) as engine, nats_connection(nats_url) as nc:
-        js = nc.jetstream()
-        await ensure_service_stream(js, service)
+    async with service_stream(database_url, nats_url, service) as (engine, js):
         twice, once = envelope_for(service), envelope_for(service)
         await publish(js, twice)
         # A different Nats-Msg-Id gets past JetStream's dedupe, as a re-drive does.
@@ -123,9 +122,7 @@ async def test_a_redelivery_after_a_lost_ack_is_applied_once(
     database_url: str, nats_url: str
 ) -> None:
     service = unique_service()
-    async with database(database_url) as engine, nats_connection(nats_url) as nc:
-        js = nc.jetstream()
-        await ensure_service_stream(js, service)
+    async with service_stream(database_url, nats_url, service) as (engine, js):
         consumer = make_consumer(js, engine, service, ack_wait=1.0)
         await consumer.ensure()
         envelope = envelope_for(service)
@@ -165,9 +162,7 @@ async def test_poison_is_dead_lettered_after_max_deliver_and_redrive_applies_it_
         if not fixed:
             raise ValueError("cannot apply\nthis event")
 
-    async with database(database_url) as engine, nats_connection(nats_url) as nc:
-        js = nc.jetstream()
-        await ensure_service_stream(js, service)
+    async with service_stream(database_url, nats_url, service) as (engine, js):
         consumer = make_consumer(js, engine, service, flaky, max_deliver=3)
         envelope = envelope_for(service)
         await publish(js, envelope)
@@ -211,9 +206,7 @@ async def test_garbled_envelopes_go_straight_to_dead_letters_and_the_cli_redrive
         nonlocal calls
         calls += 1
 
-    async with database(database_url) as engine, nats_connection(nats_url) as nc:
-        js = nc.jetstream()
-        await ensure_service_stream(js, service)
+    async with service_stream(database_url, nats_url, service) as (engine, js):
         consumer = make_consumer(js, engine, service, never, max_deliver=5)
         headers = envelope_for(service).to_headers()
         headers["Crm-Aggregate-Version"] = "seven"
@@ -232,9 +225,7 @@ async def test_garbled_envelopes_go_straight_to_dead_letters_and_the_cli_redrive
 
 async def test_unknown_event_types_are_recorded_and_acked(database_url: str, nats_url: str) -> None:
     service = unique_service()
-    async with database(database_url) as engine, nats_connection(nats_url) as nc:
-        js = nc.jetstream()
-        await ensure_service_stream(js, service)
+    async with service_stream(database_url, nats_url, service) as (engine, js):
         consumer = make_consumer(js, engine, service)
         known = envelope_for(service)
         unknown = Envelope(
@@ -266,9 +257,7 @@ async def test_a_fallback_handler_applies_event_types_without_their_own(
     database_url: str, nats_url: str
 ) -> None:
     service = unique_service()
-    async with database(database_url) as engine, nats_connection(nats_url) as nc:
-        js = nc.jetstream()
-        await ensure_service_stream(js, service)
+    async with service_stream(database_url, nats_url, service) as (engine, js):
         seen: list[str] = []
 
         async def fallback(session: AsyncSession, envelope: Envelope) -> None:
@@ -374,9 +363,7 @@ async def test_events_nobody_wants_are_acked_undecoded_and_later_ones_applied(
     database_url: str, nats_url: str
 ) -> None:
     service = unique_service()
-    async with database(database_url) as engine, nats_connection(nats_url) as nc:
-        js = nc.jetstream()
-        await ensure_service_stream(js, service)
+    async with service_stream(database_url, nats_url, service) as (engine, js):
         wanting = {"now": False}
 
         async def wanted() -> bool:
@@ -419,9 +406,7 @@ async def test_a_batch_is_applied_in_one_go_and_a_poison_event_falls_back_to_one
         for envelope in envelopes:
             await one(session, envelope)
 
-    async with database(database_url) as engine, nats_connection(nats_url) as nc:
-        js = nc.jetstream()
-        await ensure_service_stream(js, service)
+    async with service_stream(database_url, nats_url, service) as (engine, js):
         consumer = make_consumer(js, engine, service, one, batch_handler=many, max_deliver=2)
         first = [envelope_for(service) for _ in range(5)]
         for envelope in first:
@@ -456,9 +441,7 @@ async def test_without_a_batch_handler_a_batch_shares_one_transaction(
         transactions[envelope.event_id] = int(await session.scalar(text("SELECT txid_current()")))
         await record_effect(session, envelope)
 
-    async with database(database_url) as engine, nats_connection(nats_url) as nc:
-        js = nc.jetstream()
-        await ensure_service_stream(js, service)
+    async with service_stream(database_url, nats_url, service) as (engine, js):
         consumer = make_consumer(js, engine, service, noting)
         await consumer.ensure()  # the events wait for it, and come in one fetch
         published = [envelope_for(service) for _ in range(6)]

@@ -2,6 +2,7 @@
 
 import asyncio
 import datetime as dt
+import functools
 import os
 import signal
 from collections.abc import Callable
@@ -37,7 +38,7 @@ from crm_customer.api.servicers import AccountServicer, ContactServicer
 from crm_customer.api.timeline import TimelineServicer
 from crm_customer.config import CustomerSettings
 from crm_customer.events.outbound import to_outbox_event
-from crm_customer.events.timeline import timeline_batch_handler, timeline_handler
+from crm_customer.events.timeline import timeline_handlers
 from crm_customer.events.timeline_kinds import OWN_SUBJECTS
 from crm_customer.repository.imports import NOTIFY_CHANNEL
 from crm_customer.repository.timeline import SqlTimeline
@@ -61,8 +62,7 @@ from crm_platform.service import BackgroundWorker, ServiceRuntime
 from crm_platform.settings import ServiceSettings
 from crm_platform.telemetry import setup_telemetry
 
-# Events the timeline applies in one transaction: an import's 9 columns x 500 entries stay
-# far below PostgreSQL's 32,767 parameters of one statement.
+# Events the timeline fetches and applies in one transaction: an import sends one per row.
 TIMELINE_BATCH = 500
 # Similar names (repository/search.py): 0.5 rather than pg_trgm's 0.6 also finds a name
 # with a letter changed or two swapped ("jonathon", "Schmdit"). A random read costs about
@@ -88,15 +88,8 @@ async def bootstrap(settings: ServiceSettings) -> ServiceRuntime:
         ),
     )
 
-    read_engine = autocommit(engine)
-
-    def uow() -> SqlUnitOfWork:
-        return SqlUnitOfWork(engine, to_outbox_event)
-
-    def reads() -> SqlUnitOfWork:
-        return SqlUnitOfWork(read_engine, to_outbox_event)
-
-    importers, queued = _importers(customer, engine)
+    uow, reads = units(engine), units(autocommit(engine))
+    importers, queued = _importers(customer, uow)
     imports = ImportServicer(
         uow=uow,
         reads=reads,
@@ -169,13 +162,18 @@ async def bootstrap(settings: ServiceSettings) -> ServiceRuntime:
     )
 
 
+def units(engine: AsyncEngine) -> Callable[[], SqlUnitOfWork]:
+    """Units of work on `engine`; their events go to the outbox in the published contract."""
+    return functools.partial(SqlUnitOfWork, engine, to_outbox_event)
+
+
 def _importers(
-    settings: CustomerSettings, engine: AsyncEngine
+    settings: CustomerSettings, uow: Callable[[], SqlUnitOfWork]
 ) -> tuple[list[BackgroundWorker], Callable[[], None]]:
     """The import workers, and what to call when a job is queued. In processes of their own
     unless `import_processes` is 0: then one runs in this process (tests)."""
     if settings.import_processes == 0:
-        runner = import_runner(settings, engine)
+        runner = import_runner(settings, uow)
         return [runner], runner.wake
     processes: list[BackgroundWorker] = [
         ChildProcess(run_imports, settings, name=f"{settings.service_name}-imports-{n}")
@@ -184,14 +182,14 @@ def _importers(
     return processes, lambda: None  # they hear of new jobs by LISTEN
 
 
-def import_runner(settings: CustomerSettings, engine: AsyncEngine) -> ImportRunner:
+def import_runner(settings: CustomerSettings, uow: Callable[[], SqlUnitOfWork]) -> ImportRunner:
     dsn = asyncpg_dsn(settings.database_url)
 
     async def listen(wake: asyncio.Event) -> None:
         await Notifications(dsn, NOTIFY_CHANNEL, wake).run()
 
     return ImportRunner(
-        lambda: SqlUnitOfWork(engine, to_outbox_event),
+        uow,
         batch_rows=settings.import_batch_rows,
         lease_seconds=settings.import_lease_seconds,
         spool_dir=settings.import_spool_dir,
@@ -212,7 +210,7 @@ def run_imports(settings: CustomerSettings) -> None:
 
 async def _run_imports(settings: CustomerSettings) -> None:
     engine = create_engine(settings.database_url, pool_size=2, server_settings=SEARCH_SETTINGS)
-    runner = import_runner(settings, engine)
+    runner = import_runner(settings, units(engine))
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, runner.stop)
@@ -228,8 +226,7 @@ def timeline_consumers(
     """One durable consumer per publishing service's stream, and one for this service's own
     contact events. A stream not provisioned yet is waited for (EventConsumer.run)."""
     sessions = create_session_factory(engine)
-    handler = timeline_handler(SqlTimeline)
-    batch_handler = timeline_batch_handler(SqlTimeline)
+    handler, batch_handler = timeline_handlers(SqlTimeline)
     sources = [(source, stream_subjects(source)) for source in settings.timeline_sources] + [
         (settings.service_name, OWN_SUBJECTS)
     ]

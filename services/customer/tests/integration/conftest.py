@@ -1,6 +1,7 @@
 """The customer service running on real PostgreSQL and NATS, reached over gRPC."""
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import grpc
@@ -17,14 +18,7 @@ MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 async def customer(database_url: str, nats_url: str) -> AsyncIterator[grpc.aio.Channel]:
     """Imports run in the service's process: a worker process per test would cost each a
     second of start-up; `customer_with_import_process` and the e2e tests cover that."""
-    async with running_service(
-        CustomerSettings,
-        bootstrap,
-        migrations=MIGRATIONS,
-        database_url=database_url,
-        nats_url=nats_url,
-        import_processes=0,
-    ) as channel:
+    async with _customer(database_url, nats_url, import_processes=0) as channel:
         yield channel
 
 
@@ -32,12 +26,20 @@ async def customer(database_url: str, nats_url: str) -> AsyncIterator[grpc.aio.C
 async def customer_with_import_process(
     database_url: str, nats_url: str
 ) -> AsyncIterator[grpc.aio.Channel]:
+    async with _customer(database_url, nats_url, import_processes=1) as channel:
+        yield channel
+
+
+@asynccontextmanager
+async def _customer(
+    database_url: str, nats_url: str, *, import_processes: int
+) -> AsyncIterator[grpc.aio.Channel]:
     async with running_service(
         CustomerSettings,
         bootstrap,
         migrations=MIGRATIONS,
         database_url=database_url,
         nats_url=nats_url,
-        import_processes=1,
+        import_processes=import_processes,
     ) as channel:
         yield channel

@@ -20,7 +20,8 @@ from crm.customer.v1 import loyalty_pb2_grpc as lpb_grpc
 from crm_customer.events.outbound import to_outbox_event
 from crm_customer.repository import tables
 from crm_customer.repository.unit_of_work import SqlUnitOfWork
-from crm_customer.usecases.loyalty_sweep import SYSTEM_ACTOR, ExpirySweeper
+from crm_customer.usecases.loyalty import SYSTEM_ACTOR
+from crm_customer.usecases.loyalty_sweep import ExpirySweeper
 from crm_platform.auth.principal import Action, Principal, Scope
 from crm_platform.testing.services import call_metadata, principal
 

@@ -29,44 +29,31 @@ import enum
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any
 
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.client import JetStreamContext
-from opentelemetry import propagate, trace
-from opentelemetry.context import Context
-from opentelemetry.trace import SpanKind, Status, StatusCode
-from sqlalchemy import text
+from opentelemetry.trace import Status, StatusCode
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from crm_platform.events import metrics
+from crm_platform.events.consumer_spans import batch_span, event_span
 from crm_platform.events.deadletter import dead_letter
 from crm_platform.events.envelope import Envelope, EnvelopeError
 from crm_platform.events.failures import is_transient
+from crm_platform.events.inbox import record_new
 from crm_platform.events.streams import ensure_deadletter_stream
 
 log = logging.getLogger(__name__)
 _MAX_OUTAGE_PAUSE = 10.0
 # Bounds how long a message may wait behind a drain poll that found the stream empty.
 _DRAIN_POLL = 0.01
-tracer = trace.get_tracer("crm_platform.events")
 
 # Decodes `envelope.payload` itself; runs inside the inbox transaction and must not commit.
 Handler = Callable[[AsyncSession, Envelope], Awaitable[None]]
 # The same for several events at once, in the order they were published.
 BatchHandler = Callable[[AsyncSession, Sequence[Envelope]], Awaitable[None]]
-
-_INBOX = text(
-    "INSERT INTO inbox (consumer, event_id) VALUES (:consumer, :event_id) "
-    "ON CONFLICT DO NOTHING RETURNING event_id"
-)
-_INBOX_MANY = text(
-    "INSERT INTO inbox (consumer, event_id) "
-    "SELECT :consumer, unnest(CAST(:event_ids AS uuid[])) "
-    "ON CONFLICT DO NOTHING RETURNING event_id"
-)
 
 
 class Outcome(enum.Enum):
@@ -228,9 +215,7 @@ class EventConsumer:
         started = time.perf_counter()
         try:
             async with self._sessions() as session, session.begin():
-                ids = [envelope.event_id for envelope in envelopes]
-                recorded = {"consumer": self._durable, "event_ids": ids}
-                new = set(await session.scalars(_INBOX_MANY, recorded))
+                new = await record_new(session, self._durable, [e.event_id for e in envelopes])
                 fresh = [envelope for envelope in envelopes if envelope.event_id in new]
                 unhandled = await self._handle_together(session, fresh)
         except Exception as exc:
@@ -257,22 +242,13 @@ class EventConsumer:
         if not fresh:
             return 0
         if self._batch_handler is not None:
-            links = [trace.Link(context) for e in fresh if (context := _producer_span(e)).is_valid]
-            with tracer.start_as_current_span(
-                f"{self._durable} process batch",
-                kind=SpanKind.CONSUMER,
-                links=links,
-                attributes={
-                    **self._span_attributes(),
-                    "messaging.batch.message_count": len(fresh),
-                },
-            ):
+            with batch_span(self._durable, fresh):
                 await self._batch_handler(session, fresh)
             return 0
         unhandled = 0
         for envelope in fresh:
             handler = self._handlers.get(envelope.event_type, self._fallback)
-            with self._span(envelope) as span:
+            with event_span(self._durable, envelope) as span:
                 if handler is None:
                     unhandled += 1
                     span.set_attribute("crm.outcome", Outcome.UNHANDLED.value)
@@ -280,29 +256,6 @@ class EventConsumer:
                 await handler(session, envelope)
                 span.set_attribute("crm.outcome", Outcome.APPLIED.value)
         return unhandled
-
-    def _span(self, envelope: Envelope) -> Any:
-        """The span of one event's processing, continuing the trace it was published in."""
-        return tracer.start_as_current_span(
-            f"{envelope.subject} process",
-            context=_producer(envelope),
-            kind=SpanKind.CONSUMER,
-            attributes={
-                **self._span_attributes(),
-                "messaging.destination.name": envelope.subject,
-                "messaging.message.id": str(envelope.event_id),
-                "crm.event_type": envelope.event_type,
-            },
-            record_exception=False,
-            set_status_on_exception=False,
-        )
-
-    def _span_attributes(self) -> dict[str, str]:
-        return {
-            "messaging.system": "nats",
-            "messaging.operation.type": "process",
-            "messaging.consumer.group.name": self._durable,
-        }
 
     async def _wanted_now(self) -> bool:
         assert self._wanted is not None
@@ -336,7 +289,7 @@ class EventConsumer:
         except EnvelopeError as exc:
             await self._dead_letter(msg, f"bad envelope: {exc}")
             return True
-        with self._span(envelope) as span:
+        with event_span(self._durable, envelope) as span:
             started = time.perf_counter()
             try:
                 outcome = await self.apply(envelope)
@@ -355,10 +308,7 @@ class EventConsumer:
     async def apply(self, envelope: Envelope) -> Outcome:
         """Record the event in the inbox and run its handler, in one transaction."""
         async with self._sessions() as session, session.begin():
-            new = await session.scalar(
-                _INBOX, {"consumer": self._durable, "event_id": envelope.event_id}
-            )
-            if new is None:
+            if not await record_new(session, self._durable, [envelope.event_id]):
                 return Outcome.DUPLICATE
             handler = self._handlers.get(envelope.event_type, self._fallback)
             if handler is None:
@@ -427,12 +377,3 @@ class EventConsumer:
     async def _pause(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
-
-
-def _producer(envelope: Envelope) -> Context:
-    """The trace context the event was published in."""
-    return propagate.extract(envelope.trace_headers)
-
-
-def _producer_span(envelope: Envelope) -> trace.SpanContext:
-    return trace.get_current_span(_producer(envelope)).get_span_context()

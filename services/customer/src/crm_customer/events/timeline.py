@@ -7,7 +7,7 @@ it carries (`opportunity.account_id`, `contact.account_roles[].account_id`); an 
 names none is acked and left out (the inbox keeps its id)."""
 
 import importlib
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from google.protobuf import descriptor_pool, message_factory
@@ -27,11 +27,10 @@ from crm_customer.events.timeline_kinds import (
 )
 from crm_customer.usecases.ports import TimelineStore
 from crm_customer.usecases.timeline import record_entries
+from crm_platform.events.consumer import BatchHandler, Handler
 from crm_platform.events.envelope import Envelope
 from crm_platform.ids import parse_uuid
 
-Handler = Callable[[AsyncSession, Envelope], Awaitable[None]]
-BatchHandler = Callable[[AsyncSession, Sequence[Envelope]], Awaitable[None]]
 # Records nest records (an order's lines, a contact's roles); deeper is not about the account.
 _MAX_DEPTH = 3
 _ACCOUNT_FIELDS = ("account_id", "account_ids")
@@ -43,25 +42,21 @@ class UnknownEventType(LookupError):
     event fails until dead-lettered, and is re-driven once the service is updated."""
 
 
-def timeline_handler(store: Callable[[AsyncSession], TimelineStore]) -> Handler:
-    load_contracts()
-
-    async def on_event(session: AsyncSession, envelope: Envelope) -> None:
-        await record_entries(store=store(session), entries=timeline_entries(envelope))
-
-    return on_event
-
-
-def timeline_batch_handler(store: Callable[[AsyncSession], TimelineStore]) -> BatchHandler:
-    """`timeline_handler` for many events at once: one lookup of merged accounts and one
-    insert for all of them."""
+def timeline_handlers(
+    store: Callable[[AsyncSession], TimelineStore],
+) -> tuple[Handler, BatchHandler]:
+    """The consumer's handlers of one event and of a fetched batch: a batch's entries take
+    one lookup of merged accounts and one insert."""
     load_contracts()
 
     async def on_events(session: AsyncSession, envelopes: Sequence[Envelope]) -> None:
         entries = [entry for envelope in envelopes for entry in timeline_entries(envelope)]
         await record_entries(store=store(session), entries=entries)
 
-    return on_events
+    async def on_event(session: AsyncSession, envelope: Envelope) -> None:
+        await on_events(session, [envelope])
+
+    return on_event, on_events
 
 
 def timeline_entries(envelope: Envelope) -> list[TimelineEntry]:

@@ -8,7 +8,7 @@ answers is never stale. Reads take the lock only when something is due.
 
 import datetime as dt
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,6 +33,9 @@ from crm_platform.ids import uuid7
 LEDGER_KINDS: Mapping[str, RecordKind[Any]] = {"account": ACCOUNTS, "contact": CONTACTS}
 # How many of the coming expiries a balance read reports.
 MAX_EXPIRING = 10
+# The author of the service's own entries (the sweep's expiries), in history and events.
+SYSTEM_ACTOR = uuid.UUID(int=0)
+SWEEP_LEDGERS = 500  # per sweep query; the sweep goes on at once while ledgers are due
 
 
 @dataclass(frozen=True)
@@ -145,6 +148,24 @@ async def expire_due_points(
     for expiry in expiries:
         uow.record(expiry, actor_id=actor_id)
     return ledger
+
+
+async def sweep_expiries(
+    *, uow: Callable[[], UnitOfWork], lookback: dt.timedelta, limit: int = SWEEP_LEDGERS
+) -> int:
+    """Expire what is due in up to `limit` ledgers nobody has used since their points'
+    time came, each in its own transaction under its record's lock (another sweep or a
+    caller that got there first leaves nothing due); how many ledgers had points due.
+    Earns that expired more than `lookback` ago are left to the ledger's next use."""
+    now = _now()
+    async with uow() as work:
+        due = await work.loyalty.due(since=now - lookback, until=now, limit=limit)
+    for key in due:
+        async with uow() as work:
+            if await work.loyalty.lock(key):  # else deleted meanwhile: nothing to expire
+                await expire_due_points(work, key, now=_now(), actor_id=SYSTEM_ACTOR)
+                await work.commit()
+    return len(due)
 
 
 def ledger_kind(record_type: str) -> RecordKind[Any]:

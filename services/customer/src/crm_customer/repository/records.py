@@ -3,6 +3,7 @@ which map one-to-one onto the dataclass fields."""
 
 import uuid
 from dataclasses import fields
+from functools import partial
 from typing import Any, Generic
 
 from sqlalchemy import ARRAY, Table, and_, func, select, text, update
@@ -18,6 +19,7 @@ from crm_platform.db.visibility import visible_rows
 
 _SORT_KEY = "sort_key"
 _COPY_PLANS: dict[type, list[tuple[str, Any]]] = {}
+_READERS: dict[type, list[Any]] = {}
 
 
 class SqlRecordRepository(Generic[R]):
@@ -38,7 +40,7 @@ class SqlRecordRepository(Generic[R]):
         if for_update:
             query = query.with_for_update()
         row = (await self._session.execute(query)).first()
-        return self._to_record(row._mapping) if row else None
+        return self._to_record(row) if row else None
 
     async def merged_into(
         self, record_id: uuid.UUID, *, principal: Principal, scope: Scope
@@ -65,7 +67,7 @@ class SqlRecordRepository(Generic[R]):
             .order_by(c.id)  # rows locked in one order: concurrent merges cannot deadlock
             .with_for_update()
         )
-        return [self._to_record(row._mapping) for row in await self._session.execute(query)]
+        return [self._to_record(row) for row in await self._session.execute(query)]
 
     async def page(
         self,
@@ -94,10 +96,7 @@ class SqlRecordRepository(Generic[R]):
             .limit(limit)
         )
         rows = await self._session.execute(query)
-        return [
-            (self._to_record(row._mapping), row._mapping.get(_SORT_KEY) if extra else None)
-            for row in rows
-        ]
+        return [(self._to_record(row), row[-1] if extra else None) for row in rows]
 
     async def count(self, *, principal: Principal, scope: Scope, wanted: Filter) -> int:
         table = self._table
@@ -123,7 +122,7 @@ class SqlRecordRepository(Generic[R]):
             .order_by(table.c.id.desc())
             .limit(limit)
         )
-        return [self._to_record(row._mapping) for row in await self._session.execute(query)]
+        return [self._to_record(row) for row in await self._session.execute(query)]
 
     async def with_keys(
         self,
@@ -145,7 +144,7 @@ class SqlRecordRepository(Generic[R]):
         # every value (no hashing), 15x slower for an import's thousands of keys. The rest
         # of the transaction (an import batch) is planned for the values it is given.
         await self._session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
-        return [self._to_record(row._mapping) for row in await self._session.execute(query)]
+        return [self._to_record(row) for row in await self._session.execute(query)]
 
     async def named(
         self, names: list[str], *, principal: Principal, scope: Scope
@@ -224,17 +223,34 @@ class SqlRecordRepository(Generic[R]):
         return bool(result.rowcount)  # type: ignore[attr-defined]
 
     def _to_record(self, row: Any) -> R:
-        values = dict(row)
-        values.pop(_SORT_KEY, None)
-        for name, value in values.items():
-            kind = self._type.STORED_AS_JSON.get(name)
-            if kind is dict or value is None:
-                continue
-            if isinstance(value, list):
-                values[name] = tuple(from_json(kind, v) if kind else v for v in value)
-            elif kind is not None:
-                values[name] = from_json(kind, value)
-        return self._type(**values)
+        """`row` holds the record's columns in field order; a sort key may follow (not read)."""
+        return self._type(
+            *[
+                value if read is None or value is None else read(value)
+                for read, value in zip(self._readers(), row, strict=False)
+            ]
+        )
+
+    def _readers(self) -> list[Any]:
+        """Per field, how its stored value becomes the record's (None: as it is); built
+        once: every row of every read goes through them."""
+        readers = _READERS.get(self._type)
+        if readers is None:
+            readers = _READERS[self._type] = [
+                self._reader(field.name) for field in fields(self._type)
+            ]
+        return readers
+
+    def _reader(self, name: str) -> Any:
+        kind = self._type.STORED_AS_JSON.get(name)
+        if kind is dict:
+            return None
+        if kind is not None:
+            read = partial(from_json, kind)
+            return lambda value: tuple(map(read, value)) if value.__class__ is list else read(value)
+        if isinstance(self._table.c[name].type, ARRAY):
+            return tuple
+        return None
 
     def _to_row(self, record: R) -> dict[str, Any]:
         values = record.snapshot()

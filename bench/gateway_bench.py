@@ -14,6 +14,7 @@ import httpx
 
 from bench.loadgen import LoadResult, generator, run_load
 from crm_platform.devstack import launcher
+from crm_platform.devstack.servers import postgres
 from crm_platform.devstack.stack import StackConfig
 from crm_platform.devstack.state import State
 
@@ -41,6 +42,8 @@ class Target:
     contacts: list[str]
     metrics_url: str
     service_pids: dict[str, int] = field(default_factory=dict)
+    # PostgreSQL's postmaster and the NATS server, by name.
+    infrastructure_pids: dict[str, int] = field(default_factory=dict)
 
     def measure(
         self,
@@ -188,7 +191,16 @@ def running_stack(environment: dict[str, str] | None = None) -> Iterator[Target]
             )
             info = launcher.up(config)
             try:
-                yield replace(_seed(info), service_pids=State(config).service_pids())
+                state = State(config)
+                infrastructure = {
+                    "PostgreSQL": postgres(config).postmaster_pid(),
+                    "NATS": state.nats_pid(),
+                }
+                yield replace(
+                    _seed(info),
+                    service_pids=state.service_pids(),
+                    infrastructure_pids={k: v for k, v in infrastructure.items() if v},
+                )
             finally:
                 launcher.down(config)
     finally:

@@ -191,14 +191,14 @@ def running_stack(environment: dict[str, str] | None = None) -> Iterator[Target]
             )
             info = launcher.up(config)
             try:
-                state = State(config)
+                pids = State(config)
                 infrastructure = {
                     "PostgreSQL": postgres(config).postmaster_pid(),
-                    "NATS": state.nats_pid(),
+                    "NATS": pids.nats_pid(),
                 }
                 yield replace(
                     _seed(info),
-                    service_pids=state.service_pids(),
+                    service_pids=pids.service_pids(),
                     infrastructure_pids={k: v for k, v in infrastructure.items() if v},
                 )
             finally:

@@ -53,6 +53,39 @@ def test_a_custom_field_types_the_values_written(
     assert client.delete(path, headers={**auth, "If-Match": '"2"'}).status_code == 404
 
 
+def test_a_required_custom_field_is_asked_for_until_it_is_not(
+    client: httpx.Client, auth: dict[str, str]
+) -> None:
+    name = f"region_{uuid.uuid4().hex[:8]}"
+    path = f"{FIELDS}/{name}"
+    body = {"name": name, "type": "text", "required": True}
+    defined = client.post(FIELDS, json=body, headers=auth)
+    assert defined.status_code == 201, defined.text
+    assert defined.json()["required"] is True
+    try:
+        refused = client.post("/api/v1/contacts", json={"first_name": "Ada"}, headers=auth)
+        assert refused.status_code == 422, refused.text
+        assert refused.json()["errors"] == [
+            {"field": f"custom_fields.{name}", "message": "is required"}
+        ]
+        made = client.post(
+            "/api/v1/contacts",
+            json={"first_name": "Ada", "custom_fields": {name: "EMEA"}},
+            headers=auth,
+        )
+        assert made.status_code == 201, made.text
+
+        relaxed = client.patch(path, json={"required": False}, headers={**auth, "If-Match": '"1"'})
+        assert relaxed.status_code == 200, relaxed.text
+        assert (relaxed.json()["required"], relaxed.json()["label"]) == (False, name)
+        unasked = client.post("/api/v1/contacts", json={"first_name": "Bo"}, headers=auth)
+        assert unasked.status_code == 201, unasked.text
+    finally:  # the stack is shared: no other test's contacts may need this field
+        current = [f for f in client.get(FIELDS, headers=auth).json()["items"] if f["name"] == name]
+        version = current[0]["version"]
+        client.delete(path, headers={**auth, "If-Match": f'"{version}"'}).raise_for_status()
+
+
 @pytest.mark.parametrize(
     "body",
     [

@@ -67,6 +67,44 @@ async def test_record_writes_are_held_to_the_definitions(customer: grpc.aio.Chan
     )
 
 
+async def test_a_required_field_holds_new_records_and_custom_field_writes(
+    customer: grpc.aio.Channel,
+) -> None:
+    contacts = pb_grpc.ContactServiceStub(customer)
+    before = await create_contact(customer, {})  # stored before the field was required
+    region = await define(customer, name="region", type="text", required=True)
+    assert region.required
+
+    with pytest.raises(grpc.aio.AioRpcError) as error:
+        await create_contact(customer, {"seats": 3})
+    assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "custom_fields.region: is required" in (error.value.details() or "")
+    made = await create_contact(customer, {"region": "EMEA"})
+    assert MessageToDict(made.custom_fields) == {"region": "EMEA"}
+
+    async def update(contact: pb.Contact, path: str, version: int) -> pb.Contact:
+        request = pb.UpdateContactRequest(
+            contact=contact, update_mask={"paths": [path]}, expected_version=version
+        )
+        return (await contacts.UpdateContact(request, metadata=call_metadata(REP))).contact
+
+    # The older record stays editable until its custom fields are written.
+    renamed = await update(pb.Contact(id=before.id, title="CTO"), "title", before.version)
+    assert renamed.title == "CTO"
+    cleared = pb.Contact(id=made.id)
+    cleared.custom_fields.update({"region": " "})
+    with pytest.raises(grpc.aio.AioRpcError) as error:
+        await update(cleared, "custom_fields", made.version)
+    assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    stored = await contacts.GetContact(
+        pb.GetContactRequest(id=made.id), metadata=call_metadata(REP)
+    )
+    assert (stored.contact.version, MessageToDict(stored.contact.custom_fields)) == (
+        made.version,
+        {"region": "EMEA"},
+    )
+
+
 async def test_definitions_are_the_admins(customer: grpc.aio.Channel) -> None:
     stub = cpb_grpc.CustomFieldServiceStub(customer)
     with pytest.raises(grpc.aio.AioRpcError) as error:

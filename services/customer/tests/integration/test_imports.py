@@ -173,6 +173,24 @@ async def test_columns_mapped_to_custom_fields_are_held_to_their_types(
     assert MessageToDict(ada.custom_fields) == {"seats": 1200, "sales_region": "EMEA"}
 
 
+async def test_a_new_row_without_a_required_custom_field_fails(
+    customer: grpc.aio.Channel,
+) -> None:
+    stub = cpb_grpc.CustomFieldServiceStub(customer)
+    region = cpb.CustomField(entity="contacts", name="region", type="text", required=True)
+    await stub.DefineCustomField(
+        cpb.DefineCustomFieldRequest(field=region),
+        metadata=call_metadata(principal(objects=["custom_field"])),
+    )
+    data = "Name,Region\nAda Lovelace,EMEA\nBob Byte,\n"
+    mapping = {"Region": "custom_fields.region"}
+    job = await finished(customer, (await start(customer, data.encode(), mapping=mapping)).id)
+
+    assert (job.created, job.failed) == (1, 1)
+    assert await problems(customer, job.id) == [(3, "failed", "custom_fields.region: is required")]
+    assert list(await contacts(customer)) == ["LovelaceAda"]
+
+
 async def test_dry_run_counts_but_stores_nothing(customer: grpc.aio.Channel) -> None:
     job = await finished(customer, (await start(customer, MIXED.encode(), dry_run=True)).id)
 

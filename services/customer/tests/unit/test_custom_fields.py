@@ -4,7 +4,7 @@ from typing import Any
 
 import pytest
 
-from crm_customer.domain.custom_fields import CustomField, typed_values
+from crm_customer.domain.custom_fields import CustomField, typed_values, with_typed_custom_values
 from crm_platform.errors import InvalidArgument
 
 
@@ -99,3 +99,46 @@ def test_a_change_keeps_name_and_type_and_counts_a_version() -> None:
     assert (changed.name, changed.type, changed.options, changed.version) == (
         "f", "choice", ("Gold", "Silver"), 2,
     )  # fmt: skip
+
+
+def test_a_change_keeps_whether_the_field_is_required_unless_told() -> None:
+    tier = defined("text", required=True)
+    assert tier.change(label="Tier").required
+    assert not tier.change(label="Tier", required=False).required
+
+
+def test_a_complete_set_of_values_has_every_required_field() -> None:
+    definitions = {
+        "region": defined("text", required=True),
+        "seats": defined("integer", required=True),
+        "vip": defined("boolean", required=True),
+        "note": defined("text"),
+    }
+    given = {"region": "EMEA", "seats": "3", "vip": False}
+    assert typed_values(definitions, given, complete=True) == {
+        "region": "EMEA", "seats": 3, "vip": False,
+    }  # fmt: skip
+    assert typed_values(definitions, {"seats": "3"}) == {"seats": 3}  # a part, not complete
+    with pytest.raises(InvalidArgument) as error:
+        typed_values(definitions, {"region": "  ", "seats": "three", "vip": None}, complete=True)
+    assert [(v.field, v.description) for v in error.value.violations] == [
+        ("custom_fields.seats", "must be a number"),  # said once, not also "is required"
+        ("custom_fields.region", "is required"),
+        ("custom_fields.vip", "is required"),
+    ]
+
+
+def test_required_fields_hold_new_records_and_writes_of_custom_fields() -> None:
+    definitions = {"region": defined("text", required=True)}
+    with pytest.raises(InvalidArgument, match=r"custom_fields\.region: is required"):
+        with_typed_custom_values(definitions, {"first_name": "Ada"}, creating=True)
+    with pytest.raises(InvalidArgument, match=r"custom_fields\.region: is required"):
+        with_typed_custom_values(definitions, {"custom_fields": {}}, creating=False)
+    # A record stored before the field was required stays editable in its other fields.
+    assert with_typed_custom_values(definitions, {"title": "CTO"}, creating=False) == {
+        "title": "CTO"
+    }
+    written = {"custom_fields": {"region": " APAC "}}
+    assert with_typed_custom_values(definitions, written, creating=False) == {
+        "custom_fields": {"region": "APAC"}
+    }

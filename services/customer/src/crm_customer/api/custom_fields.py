@@ -33,6 +33,7 @@ class CustomFieldServicer(cpb_grpc.CustomFieldServiceServicer):
             type=wanted.type,
             options=list(wanted.options),
             max_length=wanted.max_length,
+            required=wanted.required,
         )
         return cpb.DefineCustomFieldResponse(field=field_message(field))
 
@@ -57,6 +58,7 @@ class CustomFieldServicer(cpb_grpc.CustomFieldServiceServicer):
             label=wanted.label,
             options=list(wanted.options),
             max_length=wanted.max_length,
+            required=wanted.required,
         )
         return cpb.ChangeCustomFieldResponse(field=field_message(field))
 
@@ -81,6 +83,7 @@ def field_message(field: CustomField) -> cpb.CustomField:
         type=field.type.value,
         options=field.options,
         max_length=field.max_length,
+        required=field.required,
         version=field.version,
     )
     for name in ("created_at", "updated_at"):

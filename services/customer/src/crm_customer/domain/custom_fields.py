@@ -41,6 +41,7 @@ class CustomField:
     type: FieldType
     options: tuple[str, ...] = ()  # of a choice
     max_length: int = 255  # of a text
+    required: bool = False
     version: int = 1
     created_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
     updated_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
@@ -55,6 +56,7 @@ class CustomField:
         type: str,
         options: Sequence[str] = (),
         max_length: int = 0,
+        required: bool = False,
     ) -> "CustomField":
         problems: list[FieldViolation] = []
         if entity not in ENTITIES:
@@ -70,20 +72,34 @@ class CustomField:
         kind = FieldType(type)
         label, kept, length = _settings(kind, label or name, options, max_length)
         return cls(
-            entity=entity, name=name, label=label, type=kind, options=kept, max_length=length or 255
+            entity=entity,
+            name=name,
+            label=label,
+            type=kind,
+            options=kept,
+            max_length=length or 255,
+            required=required,
         )
 
     def change(
-        self, *, label: str, options: Sequence[str] = (), max_length: int = 0
+        self,
+        *,
+        label: str,
+        options: Sequence[str] = (),
+        max_length: int = 0,
+        required: bool | None = None,
     ) -> "CustomField":
-        """The definition with a new label, options (choice) or length (text); the name
-        and type stay, as the values stored were checked against them."""
+        """The definition with a new label, options (choice), length (text) or need (None:
+        as it was); the name and type stay, as the values stored were checked against them.
+        A field made required holds records to it from their next custom field write
+        (`with_typed_custom_values`)."""
         label, kept, length = _settings(self.type, label or self.label, options, max_length)
         return replace(
             self,
             label=label,
             options=kept,
             max_length=length or self.max_length,
+            required=self.required if required is None else required,
             version=self.version + 1,
             updated_at=dt.datetime.now(dt.UTC),
         )
@@ -115,13 +131,19 @@ class CustomField:
 
 
 def with_typed_custom_values(
-    definitions: Mapping[str, CustomField], values: Mapping[str, Any]
+    definitions: Mapping[str, CustomField], values: Mapping[str, Any], *, creating: bool
 ) -> Mapping[str, Any]:
-    """A record write's `values` with its custom field values held to their definitions."""
+    """A record write's `values` with its custom field values held to their definitions:
+    a new record needs every required field, and so does a write that sets the custom
+    fields (it replaces them). A write leaving them alone is not held to fields made
+    required after they were stored: the record stays editable until someone fills them."""
     custom = values.get("custom_fields")
-    if not custom or not isinstance(custom, Mapping):
-        return values  # none sent; a bad shape is the record's own rules to refuse
-    return {**values, "custom_fields": typed_values(definitions, custom)}
+    if custom is None and not creating:
+        return values
+    if custom is not None and not isinstance(custom, Mapping):
+        return values  # a bad shape is the record's own rules to refuse
+    typed = typed_values(definitions, custom or {}, complete=True)
+    return values if custom is None else {**values, "custom_fields": typed}
 
 
 def _settings(
@@ -145,10 +167,11 @@ def _settings(
 
 
 def typed_values(
-    definitions: Mapping[str, CustomField], values: Mapping[str, Any]
+    definitions: Mapping[str, CustomField], values: Mapping[str, Any], *, complete: bool = False
 ) -> dict[str, Any]:
     """`values` with every defined field's value normalized; InvalidArgument naming each
-    `custom_fields.<name>` whose value its type refuses."""
+    `custom_fields.<name>` whose value its type refuses, and (`complete`) each required
+    field without a value: absent, null or blank text."""
     found, problems = {}, []
     for name, value in values.items():
         defined = definitions.get(name)
@@ -156,6 +179,12 @@ def typed_values(
             found[name] = value if defined is None or value is None else defined.read(value)
         except ValueError as error:
             problems.append(FieldViolation(f"custom_fields.{name}", str(error)))
+    if complete:
+        problems += [
+            FieldViolation(f"custom_fields.{name}", "is required")
+            for name, defined in definitions.items()
+            if defined.required and (values.get(name) is None or found.get(name) == "")
+        ]
     if problems:
         raise InvalidArgument(problems)
     return found

@@ -15,7 +15,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import (
-    Alias,
     ColumnElement,
     Select,
     Table,
@@ -34,6 +33,7 @@ from sqlalchemy import (
     union_all,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.sql.selectable import NamedFromClause
 from sqlalchemy.types import String, Text
 
 from crm_customer.domain.duplicates import company_key, website_host
@@ -107,7 +107,7 @@ def conditions(table: Table, wanted: Filter) -> list[ColumnElement[bool]]:
 
 
 @functools.cache
-def _keyed(table: Table) -> Alias:
+def _keyed(table: Table) -> NamedFromClause:
     """The table again, for subqueries of its own ids; made once per table: an alias
     copies every column, a third of a search's time when made anew for each."""
     return table.alias("keyed")

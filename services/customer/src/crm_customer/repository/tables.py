@@ -15,6 +15,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    false,
     func,
     text,
 )
@@ -268,6 +269,7 @@ custom_fields = Table(
     Column("type", String(20), nullable=False),
     Column("options", ARRAY(Text), nullable=False),
     Column("max_length", Integer, nullable=False),
+    Column("required", Boolean, nullable=False, server_default=false()),
     Column("version", BigInteger, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),

@@ -30,10 +30,17 @@ async def define_custom_field(
     type: str,
     options: Sequence[str] = (),
     max_length: int = 0,
+    required: bool = False,
 ) -> CustomField:
     principal.require(OBJ, Action.CREATE)
     field = CustomField.define(
-        entity=entity, name=name, label=label, type=type, options=options, max_length=max_length
+        entity=entity,
+        name=name,
+        label=label,
+        type=type,
+        options=options,
+        max_length=max_length,
+        required=required,
     )
     async with uow:
         if not await uow.custom_fields.add(field):
@@ -62,11 +69,14 @@ async def change_custom_field(
     label: str,
     options: Sequence[str] = (),
     max_length: int = 0,
+    required: bool | None = None,
 ) -> CustomField:
     principal.require(OBJ, Action.EDIT)
     async with uow:
         current = await _defined(uow, entity, name, expected_version)
-        changed = current.change(label=label, options=options, max_length=max_length)
+        changed = current.change(
+            label=label, options=options, max_length=max_length, required=required
+        )
         if not await uow.custom_fields.replace(changed, expected_version=expected_version):
             raise StaleVersion("the custom field was changed concurrently")
         await uow.commit()
@@ -86,13 +96,14 @@ async def remove_custom_field(
 
 
 async def typed_custom_values(
-    uow: UnitOfWork, entity: str, values: Mapping[str, Any]
+    uow: UnitOfWork, entity: str, values: Mapping[str, Any], *, creating: bool
 ) -> Mapping[str, Any]:
-    """`values` (a record write) with its custom field values held to their definitions;
-    call inside the write's unit of work."""
-    if not values.get("custom_fields"):
+    """`values` (a record write, `creating` a record or not) with its custom field values
+    held to their definitions; call inside the write's unit of work."""
+    if "custom_fields" not in values and not creating:
         return values
-    return with_typed_custom_values(await uow.custom_fields.of(entity), values)
+    definitions = await uow.custom_fields.of(entity)
+    return with_typed_custom_values(definitions, values, creating=creating)
 
 
 async def _defined(uow: UnitOfWork, entity: str, name: str, expected_version: int) -> CustomField:

@@ -99,7 +99,8 @@ class _Batch:
         key = next((k for k in keys if k in self.by_key), None)
         try:
             check_writable(self.kind, self.principal, values)
-            values = dict(with_typed_custom_values(self.custom_fields, values))
+            new = key is None
+            values = dict(with_typed_custom_values(self.custom_fields, values, creating=new))
             if key is None:
                 await self._create(raw, values)
             elif self.spec.mode is Mode.UPSERT:

@@ -78,7 +78,7 @@ async def create_record(
     if principal.partner_id is not None:  # what a partner creates stays in its sight
         values = {**values, "partner_id": principal.partner_id}
     async with uow:
-        values = await typed_custom_values(uow, kind.entity, values)
+        values = await typed_custom_values(uow, kind.entity, values, creating=True)
         record, event = kind.record_type.create(
             id=uuid7(), owner_id=principal.subject_id, team_id=principal.team_id, values=values
         )
@@ -126,7 +126,8 @@ async def update_record(
         if TRANSFER_RULES.keys() & values.keys():
             require_reach(kind, principal, Action.TRANSFER, current)
         require_version(kind, current, expected_version)
-        updated, event = current.update(await typed_custom_values(uow, kind.entity, values))
+        typed = await typed_custom_values(uow, kind.entity, values, creating=False)
+        updated, event = current.update(typed)
         if event is None:
             return seen_by(principal, current)
         await _check_references(kind, uow, principal, updated, changed=values.keys())

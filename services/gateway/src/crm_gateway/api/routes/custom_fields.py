@@ -26,6 +26,13 @@ Options = Annotated[
     Field(max_length=200, description="Of a `choice`: the values it allows."),
 ]
 MaxLength = Annotated[int, Field(ge=1, le=10_000, description="Of a `text`; 255 by default.")]
+Required = Annotated[
+    bool,
+    Field(
+        description="A new record must have a value, and so must a write of `custom_fields` "
+        "(it replaces them); records stored before keep what they have until then."
+    ),
+]
 
 
 class CustomFieldCreate(schemas.Strict):
@@ -34,12 +41,14 @@ class CustomFieldCreate(schemas.Strict):
     type: Literal["text", "integer", "number", "boolean", "date", "choice"]
     options: Options = []
     max_length: MaxLength | None = None
+    required: Required = False
 
 
 class CustomFieldPatch(schemas.Strict):
     label: Label | None = None
     options: Options | None = None
     max_length: MaxLength | None = None
+    required: Required | None = None
 
 
 class CustomField(BaseModel):
@@ -49,6 +58,7 @@ class CustomField(BaseModel):
     type: str
     options: list[str]
     max_length: int | None
+    required: bool
     version: int
     created_at: str
     updated_at: str
@@ -75,6 +85,7 @@ async def define_custom_field(
         type=body.type,
         options=body.options,
         max_length=body.max_length or 0,
+        required=body.required,
     )
     request = cpb.DefineCustomFieldRequest(field=field)
     defined: cpb.CustomField = (
@@ -97,7 +108,7 @@ async def list_custom_fields(entity: Entity, caller: CurrentCaller, customer: Cu
 
 @router.patch(
     "/{entity}/{name}", response_model=CustomField, responses=problems(404, 412, 422, 428),
-    summary="Change a custom field's label, options or length",
+    summary="Change a custom field's label, options, length or whether it is required",
 )  # fmt: skip
 async def change_custom_field(
     entity: Entity,
@@ -115,6 +126,7 @@ async def change_custom_field(
         label=body.label or current.label,
         options=current.options if body.options is None else body.options,
         max_length=body.max_length or 0,
+        required=current.required if body.required is None else body.required,
     )
     request = cpb.ChangeCustomFieldRequest(field=field, expected_version=version)
     changed: cpb.CustomField = (
@@ -158,6 +170,7 @@ def field_json(field: cpb.CustomField) -> dict[str, Any]:
         "type": field.type,
         "options": list(field.options),
         "max_length": field.max_length if field.type == "text" else None,
+        "required": field.required,
         "version": field.version,
         "created_at": field.created_at.ToJsonString(),
         "updated_at": field.updated_at.ToJsonString(),

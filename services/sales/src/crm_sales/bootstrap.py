@@ -19,13 +19,15 @@ async def bootstrap(settings: ServiceSettings) -> ServiceRuntime:
     engine = create_engine(settings.database_url, pool_size=settings.database_pool_size)
     sessions = create_session_factory(engine)
     nats = await connect_nats(settings.nats_url, name=settings.service_name)
+    handlers, batch_handler = account_handlers(SqlProjectionStore)
     consumer = EventConsumer(
         nats,
         sessions,
         stream=stream_name("customer"),
         durable="sales-account-projection",
         subjects=ACCOUNT_SUBJECTS,
-        handlers=account_handlers(SqlProjectionStore),
+        handlers=handlers,
+        batch_handler=batch_handler,
         max_deliver=settings.consumer_max_deliver,
         stream_replicas=settings.nats_stream_replicas,
     )

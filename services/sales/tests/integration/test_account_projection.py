@@ -177,3 +177,25 @@ async def test_a_partner_sees_only_its_partners_accounts(
     assert seen is not None
     assert seen.partner_id == str(ours)
     assert await projected(sales, other, partner) is None
+
+
+async def test_a_fetched_batch_is_applied_in_version_order(
+    database_url: str, nats_url: str
+) -> None:
+    """Published before the service starts, the events after the first are fetched as one
+    batch (one statement): an older snapshot later in it must not win either."""
+    first, second = uuid7(), uuid7()
+    for account_id, version, name in ((first, 1, "A"), (first, 3, "A3"), (first, 2, "A2")):
+        await publish_account(nats_url, account_id, version, name)
+    await publish_account(nats_url, second, 1, "B")
+    async with running_service(
+        SalesSettings,
+        bootstrap,
+        migrations=MIGRATIONS,
+        database_url=database_url,
+        nats_url=nats_url,
+    ) as sales:
+        assert (await eventually(sales, second, 1)).name == "B"
+        account = await projected(sales, first)
+        assert account is not None
+        assert (account.name, account.source_version) == ("A3", 3)

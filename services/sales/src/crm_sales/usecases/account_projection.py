@@ -1,6 +1,7 @@
 """Keeping the account projection current, and reading it."""
 
 import uuid
+from collections.abc import Sequence
 from typing import Protocol
 
 from crm_platform.auth.principal import Action, Principal
@@ -14,13 +15,16 @@ OBJECT = "account"
 class ProjectionStore(Protocol):
     async def get(self, account_id: uuid.UUID) -> ProjectedAccount | None: ...
 
-    async def upsert_if_newer(self, account: ProjectedAccount) -> None:
-        """Store `account` unless a copy with the same or a newer source_version exists."""
+    async def upsert_if_newer(self, accounts: Sequence[ProjectedAccount]) -> None:
+        """Store each of `accounts`, in order, unless a copy with the same or a newer
+        source_version exists."""
         ...
 
 
-async def apply_account_snapshot(*, store: ProjectionStore, account: ProjectedAccount) -> None:
-    await store.upsert_if_newer(account)
+async def apply_account_snapshots(
+    *, store: ProjectionStore, accounts: Sequence[ProjectedAccount]
+) -> None:
+    await store.upsert_if_newer(accounts)
 
 
 async def get_projected_account(

@@ -5,6 +5,7 @@ import os
 import re
 import tempfile
 import time
+from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -30,6 +31,7 @@ LIMITS_ON = {"CRM_GATEWAY_RATE_LIMIT_PER_MINUTE": "6000000"}
 LIMITS_OFF = {"CRM_GATEWAY_RATE_LIMIT_PER_MINUTE": "0"}
 CACHE_OFF = {**LIMITS_ON, "CRM_GATEWAY_READ_CACHE_RECORDS": "0"}
 LAYERS_CONNECTIONS = 16
+READ_ROUNDS = 3
 LAYER_ROUNDS = 3
 
 
@@ -80,20 +82,24 @@ class Target:
 
 
 def run(*, seconds: float) -> str:
-    rows = []
+    """Each figure is the median of READ_ROUNDS runs, the rounds of all routes interleaved:
+    single 10 s runs of the same code differed by up to 40 % on this machine."""
+    runs: dict[tuple[str, str, int], list[LoadResult]] = defaultdict(list)
+    accounts, contacts = "`GET /api/v1/accounts/{id}`", "`GET /api/v1/contacts/{id}`"
     with running_stack(LIMITS_ON) as target:
         before = target.cache_reads()
-        for connections in (LIGHT_CONNECTIONS, 16, CONNECTIONS):
-            result = target.measure(target.accounts, connections, seconds)
-            rows.append(_row("`GET /api/v1/accounts/{id}`", "on", connections, result))
-        for connections in (LIGHT_CONNECTIONS, CONNECTIONS):
-            result = target.measure(target.contacts, connections, seconds)
-            rows.append(_row("`GET /api/v1/contacts/{id}`", "on", connections, result))
+        cached = [(accounts, target.accounts, n) for n in (LIGHT_CONNECTIONS, 16, CONNECTIONS)]
+        cached += [(contacts, target.contacts, n) for n in (LIGHT_CONNECTIONS, CONNECTIONS)]
+        for _ in range(READ_ROUNDS):
+            for route, paths, connections in cached:
+                runs[route, "on", connections].append(target.measure(paths, connections, seconds))
         after = target.cache_reads()
     with running_stack(CACHE_OFF) as target:
-        for connections in (LIGHT_CONNECTIONS, CONNECTIONS):
-            result = target.measure(target.accounts, connections, seconds)
-            rows.append(_row("`GET /api/v1/accounts/{id}`", "off", connections, result))
+        for _ in range(READ_ROUNDS):
+            for connections in (LIGHT_CONNECTIONS, CONNECTIONS):
+                result = target.measure(target.accounts, connections, seconds)
+                runs[accounts, "off", connections].append(result)
+    rows = [_row(*config, results) for config, results in runs.items()]
     layers = _measure_layers(seconds)
     hits = after.get("hit", 0) - before.get("hit", 0)
     misses = after.get("miss", 0) - before.get("miss", 0)
@@ -103,7 +109,8 @@ def run(*, seconds: float) -> str:
         f"Closed loop over keep-alive connections, load from {generator()}, "
         f"{seconds:.0f} s after a "
         f"{WARM_UP_SECONDS:.0f} s warm-up, cycling through {RECORDS} accounts (or contacts) "
-        f"created for the run. The gateway runs {_workers()} worker processes. One customer "
+        f"created for the run, {READ_ROUNDS} rounds: the median, the rounds in brackets. "
+        f"The gateway runs {_workers()} worker processes. One customer "
         "process serves them, and tracing is on (spans to file). With the read cache on, "
         f"{ratio:.1%} of all reads, warm-ups included, were cache hits (the gateway's "
         "`crm_gateway_read_cache_reads_total`). With it off, every read is a gRPC call and "
@@ -111,7 +118,7 @@ def run(*, seconds: float) -> str:
         "queueing: the load generator competes with the gateway "
         "workers for the same two cores. Target for both routes: at least 2,500 req/s with "
         "p99 under 50 ms.\n\n"
-        "| route | read cache | connections | req/s | p50 | p99 | errors |\n"
+        "| route | read cache | connections | req/s (rounds) | p50 | p99 | errors |\n"
         "|---|---|---|---|---|---|---|\n" + "\n".join(rows) + "\n\n" + _layers(layers)
     )
 
@@ -130,18 +137,24 @@ def _measure_layers(seconds: float) -> dict[str, list[LoadResult]]:
     return found
 
 
-def _layers(layers: dict[str, list[LoadResult]]) -> str:
-    def median(results: list[LoadResult]) -> LoadResult:
-        return sorted(results, key=lambda r: r.rps)[len(results) // 2]
+def _median(results: list[LoadResult]) -> LoadResult:
+    return sorted(results, key=lambda r: r.rps)[len(results) // 2]
 
-    bare = median(layers["bare"])
+
+def _rounds(results: list[LoadResult]) -> str:
+    """The median's req/s, then every round's."""
+    spread = ", ".join(f"{r.rps:,.0f}" for r in results)
+    return f"{_median(results).rps:,.0f} ({spread})"
+
+
+def _layers(layers: dict[str, list[LoadResult]]) -> str:
+    bare = _median(layers["bare"])
 
     def row(name: str, results: list[LoadResult]) -> str:
-        result = median(results)
+        result = _median(results)
         cost = (1 - result.rps / bare.rps) * 100 if bare.rps else 0.0
-        spread = ", ".join(f"{r.rps:,.0f}" for r in results)
         return (
-            f"| {name} | {result.rps:,.0f} ({spread}) | {result.percentile(50):.1f} ms "
+            f"| {name} | {_rounds(results)} | {result.percentile(50):.1f} ms "
             f"| {result.percentile(99):.1f} ms | {cost:+.1f} % |"
         )
 
@@ -166,11 +179,13 @@ def _layers(layers: dict[str, list[LoadResult]]) -> str:
     )
 
 
-def _row(route: str, cache: str, connections: int, result: LoadResult) -> str:
+def _row(route: str, cache: str, connections: int, results: list[LoadResult]) -> str:
+    result = _median(results)
+    errors, requests = sum(r.errors for r in results), sum(r.requests for r in results)
     return (
-        f"| {route} | {cache} | {connections} | {result.rps:,.0f} "
+        f"| {route} | {cache} | {connections} | {_rounds(results)} "
         f"| {result.percentile(50):.1f} ms | {result.percentile(99):.1f} ms "
-        f"| {result.errors} of {result.requests} |"
+        f"| {errors} of {requests} |"
     )
 
 

@@ -3,6 +3,7 @@
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 
 import grpc
@@ -34,15 +35,21 @@ MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 READER = principal(objects=["account"])
 
 
-@pytest.fixture
-async def sales(database_url: str, nats_url: str) -> AsyncIterator[grpc.aio.Channel]:
-    async with running_service(
+def sales_service(
+    database_url: str, nats_url: str
+) -> AbstractAsyncContextManager[grpc.aio.Channel]:
+    return running_service(
         SalesSettings,
         bootstrap,
         migrations=MIGRATIONS,
         database_url=database_url,
         nats_url=nats_url,
-    ) as channel:
+    )
+
+
+@pytest.fixture
+async def sales(database_url: str, nats_url: str) -> AsyncIterator[grpc.aio.Channel]:
+    async with sales_service(database_url, nats_url) as channel:
         yield channel
 
 
@@ -188,13 +195,7 @@ async def test_a_fetched_batch_is_applied_in_version_order(
     for account_id, version, name in ((first, 1, "A"), (first, 3, "A3"), (first, 2, "A2")):
         await publish_account(nats_url, account_id, version, name)
     await publish_account(nats_url, second, 1, "B")
-    async with running_service(
-        SalesSettings,
-        bootstrap,
-        migrations=MIGRATIONS,
-        database_url=database_url,
-        nats_url=nats_url,
-    ) as sales:
+    async with sales_service(database_url, nats_url) as sales:
         assert (await eventually(sales, second, 1)).name == "B"
         account = await projected(sales, first)
         assert account is not None

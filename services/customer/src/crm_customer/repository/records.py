@@ -8,7 +8,7 @@ from typing import Any, Generic
 
 from sqlalchemy import ARRAY, Table, and_, func, select, text, update
 
-from crm_customer.domain.records import R
+from crm_customer.domain.records import R, Record
 from crm_customer.domain.search import Cursor, Filter, Order
 from crm_customer.domain.values import from_json, to_json
 from crm_customer.repository import search
@@ -18,8 +18,6 @@ from crm_platform.db.engine import Executor
 from crm_platform.db.visibility import visible_rows
 
 _SORT_KEY = "sort_key"
-_COPY_PLANS: dict[type, list[tuple[str, Any]]] = {}
-_READERS: dict[type, list[Any]] = {}
 
 
 class SqlRecordRepository(Generic[R]):
@@ -28,6 +26,7 @@ class SqlRecordRepository(Generic[R]):
         self._table = table
         self._type = record_type
         self._columns = [table.c[f.name] for f in fields(record_type)]
+        self._fields = _fields(table, record_type)
 
     async def get(
         self, record_id: uuid.UUID, *, principal: Principal, scope: Scope, for_update: bool = False
@@ -165,32 +164,15 @@ class SqlRecordRepository(Generic[R]):
         await self.add_many([record])
 
     async def add_many(self, records: list[R]) -> None:
-        plan = self._copy_plan()
         rows = [
             tuple(
                 getattr(record, name) if write is None else write(getattr(record, name))
-                for name, write in plan
+                for name, _, write in self._fields
             )
             for record in records
         ]
-        await copy_records(self._session, self._table, [name for name, _ in plan], rows)
-
-    def _copy_plan(self) -> list[tuple[str, Any]]:
-        """Per field, how its value goes into COPY (None: as it is); built once."""
-        plan = _COPY_PLANS.get(self._type)
-        if plan is None:
-            plan = _COPY_PLANS[self._type] = [
-                (field.name, self._copy_writer(field.name)) for field in fields(self._type)
-            ]
-        return plan
-
-    def _copy_writer(self, name: str) -> Any:
-        if name in self._type.STORED_AS_JSON:
-            write = json_writer(self._table.c[name].type)
-            return lambda value: write(to_json(value))
-        if isinstance(self._table.c[name].type, ARRAY):
-            return list
-        return None
+        names = [name for name, _, _ in self._fields]
+        await copy_records(self._session, self._table, names, rows)
 
     async def replace(self, record: R, *, expected_version: int) -> bool:
         values = self._to_row(record)
@@ -227,30 +209,9 @@ class SqlRecordRepository(Generic[R]):
         return self._type(
             *[
                 value if read is None or value is None else read(value)
-                for read, value in zip(self._readers(), row, strict=False)
+                for (_, read, _), value in zip(self._fields, row, strict=False)
             ]
         )
-
-    def _readers(self) -> list[Any]:
-        """Per field, how its stored value becomes the record's (None: as it is); built
-        once: every row of every read goes through them."""
-        readers = _READERS.get(self._type)
-        if readers is None:
-            readers = _READERS[self._type] = [
-                self._reader(field.name) for field in fields(self._type)
-            ]
-        return readers
-
-    def _reader(self, name: str) -> Any:
-        kind = self._type.STORED_AS_JSON.get(name)
-        if kind is dict:
-            return None
-        if kind is not None:
-            read = partial(from_json, kind)
-            return lambda value: tuple(map(read, value)) if value.__class__ is list else read(value)
-        if isinstance(self._table.c[name].type, ARRAY):
-            return tuple
-        return None
 
     def _to_row(self, record: R) -> dict[str, Any]:
         values = record.snapshot()
@@ -260,3 +221,41 @@ class SqlRecordRepository(Generic[R]):
             elif isinstance(value, tuple):
                 values[name] = list(value)
         return values
+
+
+def _fields(table: Table, record_type: type[Record]) -> tuple[tuple[str, Any, Any], ...]:
+    """Per field of `record_type`: its name, how its stored value becomes the record's, and
+    how the record's goes into COPY (None: as it is). Built once: every row read or
+    imported goes through them."""
+    found = _FIELDS.get(record_type)
+    if found is None:
+        found = _FIELDS[record_type] = tuple(
+            (f.name, *_converters(table, record_type, f.name)) for f in fields(record_type)
+        )
+    return found
+
+
+_FIELDS: dict[type[Record], tuple[tuple[str, Any, Any], ...]] = {}
+
+
+def _converters(table: Table, record_type: type[Record], name: str) -> tuple[Any, Any]:
+    """(read, write) of one field."""
+    column = table.c[name].type
+    if name in record_type.STORED_AS_JSON:
+        kind = record_type.STORED_AS_JSON[name]
+        as_json = json_writer(column)
+
+        def write(value: Any) -> Any:
+            return as_json(to_json(value))
+
+        if kind is dict:
+            return None, write
+        read_one = partial(from_json, kind)
+
+        def read(value: Any) -> Any:
+            return tuple(map(read_one, value)) if value.__class__ is list else read_one(value)
+
+        return read, write
+    if isinstance(column, ARRAY):
+        return tuple, list
+    return None, None

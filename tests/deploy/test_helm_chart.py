@@ -313,7 +313,21 @@ def test_every_variable_is_a_setting_of_its_service(
                 "CRM_BOOTSTRAP_ADMIN_EMAIL",
                 "CRM_BOOTSTRAP_ADMIN_PASSWORD",
                 "OTEL_EXPORTER_OTLP_ENDPOINT",
+                "OTEL_TRACES_SAMPLER",
+                "OTEL_TRACES_SAMPLER_ARG",
             }
+
+
+@pytest.mark.parametrize(("values", "ratio"), [({}, "0.1"), ({"traceSampleRatio": 1}, "1")])
+def test_every_service_traces_the_share_of_requests_the_values_give(
+    chart: helm.Chart, values: dict[str, Any], ratio: str
+) -> None:
+    manifests = render(chart, {"otlp": values})
+    for spec in SERVICES:
+        container = container_of(manifests, "Deployment", f"{FULLNAME}-{spec.name}")
+        env = {e["name"]: e.get("value") for e in container["env"]}
+        assert env["OTEL_TRACES_SAMPLER"] == "parentbased_traceidratio"
+        assert env["OTEL_TRACES_SAMPLER_ARG"] == ratio
 
 
 @pytest.mark.parametrize("spec", SERVICES, ids=lambda s: s.name)
@@ -462,6 +476,7 @@ def test_every_service_reaches_postgresql_and_nats(chart: helm.Chart, bundled: b
         ({"secrets": {"create": True, "principalSecret": "short"}}, "principalSecret"),
         ({"externalNats": {"url": "http://nats:4222"}}, "/externalNats/url"),
         ({"image": {"pullPolicy": "Sometimes"}}, "/image/pullPolicy"),
+        ({"otlp": {"traceSampleRatio": 1.5}}, "/otlp/traceSampleRatio"),
     ],
 )
 def test_bad_values_are_refused_by_the_schema(

@@ -146,6 +146,10 @@ app.kubernetes.io/component: {{ .name }}
 - name: OTEL_EXPORTER_OTLP_ENDPOINT
   value: {{ $root.Values.otlp.endpoint | quote }}
 {{- end }}
+- name: OTEL_TRACES_SAMPLER
+  value: parentbased_traceidratio
+- name: OTEL_TRACES_SAMPLER_ARG
+  value: {{ $root.Values.otlp.traceSampleRatio | toString | quote }}
 {{- range $key, $value := .svc.env }}
 - name: {{ $p }}{{ $key }}
   value: {{ $value | toString | quote }}

@@ -46,6 +46,14 @@ class JsonLinesSpanExporter(SpanExporter):
 
 
 def setup_tracing(*, service_name: str, spans_file: str | None) -> None:
+    trace.set_tracer_provider(tracer_provider(service_name=service_name, spans_file=spans_file))
+
+
+def tracer_provider(*, service_name: str, spans_file: str | None) -> TracerProvider:
+    """Which traces are recorded is the SDK's standard setting, OTEL_TRACES_SAMPLER (and
+    _ARG); unset, every one is. The Helm chart records a ratio of the traces begun at the
+    gateway, and every service downstream follows the decision the traceparent carries
+    (architecture.md, decision 43)."""
     provider = TracerProvider(resource=Resource.create({"service.name": service_name}))
     if os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"):
         from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
@@ -55,7 +63,7 @@ def setup_tracing(*, service_name: str, spans_file: str | None) -> None:
         # A short delay: e2e tests wait for the spans of a request to reach the file.
         exporter = JsonLinesSpanExporter(spans_file)
         provider.add_span_processor(BatchSpanProcessor(exporter, schedule_delay_millis=200))
-    trace.set_tracer_provider(provider)
+    return provider
 
 
 def shutdown_tracing() -> None:

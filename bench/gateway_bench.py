@@ -91,10 +91,10 @@ def chart_tracing() -> dict[str, str]:
 
 
 def run(*, seconds: float) -> str:
-    """Each figure is the median of READ_ROUNDS runs, the rounds of all routes interleaved:
-    single 10 s runs of the same code differed by up to 40 % on this machine. Services
-    sample traces as the Helm chart deploys them; one stack records every trace, as the
-    local stack does, to show what that costs."""
+    """Each figure is the median of READ_ROUNDS runs: single 10 s runs of the same code
+    differed by up to 40 % on this machine, and one stack from the next by more than what
+    tracing costs. Services sample traces as the Helm chart deploys them; in each round a
+    second fresh stack records every trace, as the local stack does, to show that cost."""
     runs: dict[tuple[str, str, str, int], list[LoadResult]] = defaultdict(list)
     accounts, contacts = "`GET /api/v1/accounts/{id}`", "`GET /api/v1/contacts/{id}`"
     chart = chart_tracing()
@@ -104,18 +104,17 @@ def run(*, seconds: float) -> str:
         ("all", {}, (LIGHT_CONNECTIONS, 16)),
     ]
     hits = misses = 0.0
-    for traced, tracing, counts in sweeps:
-        with running_stack({**LIMITS_ON, **tracing}) as target:
-            before = target.cache_reads()
-            routes = ((accounts, target.accounts), (contacts, target.contacts))
-            cached = [(route, paths, n) for route, paths in routes for n in counts]
-            for _ in range(READ_ROUNDS):
-                for route, paths, n in cached:
-                    runs[route, traced, "on", n].append(target.measure(paths, n, seconds))
-            if traced == sampled:
+    for _ in range(READ_ROUNDS):
+        for traced, tracing, counts in sweeps:
+            with running_stack({**LIMITS_ON, **tracing}) as target:
+                before = target.cache_reads()
+                for route, paths in ((accounts, target.accounts), (contacts, target.contacts)):
+                    for n in counts:
+                        runs[route, traced, "on", n].append(target.measure(paths, n, seconds))
                 after = target.cache_reads()
-                hits = after.get("hit", 0) - before.get("hit", 0)
-                misses = after.get("miss", 0) - before.get("miss", 0)
+                if traced == sampled:
+                    hits += after.get("hit", 0) - before.get("hit", 0)
+                    misses += after.get("miss", 0) - before.get("miss", 0)
     with running_stack({**CACHE_OFF, **chart}) as target:
         for _ in range(READ_ROUNDS):
             for connections in (LIGHT_CONNECTIONS, CONNECTIONS):
@@ -129,7 +128,8 @@ def run(*, seconds: float) -> str:
         f"Closed loop over keep-alive connections, load from {generator()}, "
         f"{seconds:.0f} s after a "
         f"{WARM_UP_SECONDS:.0f} s warm-up, cycling through {RECORDS} accounts (or contacts) "
-        f"created for the run, {READ_ROUNDS} rounds: the median, the rounds in brackets. "
+        f"created for the run, {READ_ROUNDS} rounds, each on a fresh pair of stacks (one "
+        "tracing as deployed, one tracing all): the median, the rounds in brackets. "
         f"The gateway runs {_workers()} worker processes. One customer "
         "process serves them. Traces are sampled as the Helm chart deploys them "
         f"(`parentbased_traceidratio`, {sampled} of requests, spans to file); the rows "

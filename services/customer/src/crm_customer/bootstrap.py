@@ -43,6 +43,7 @@ from crm_customer.events.timeline_kinds import OWN_SUBJECTS
 from crm_customer.repository.imports import NOTIFY_CHANNEL
 from crm_customer.repository.timeline import SqlTimeline
 from crm_customer.repository.unit_of_work import SqlUnitOfWork
+from crm_customer.repository.upkeep import vacuum_analyze
 from crm_customer.usecases.import_runner import ImportRunner
 from crm_customer.usecases.imports import FileLimits
 from crm_customer.usecases.loyalty_sweep import ExpirySweeper
@@ -89,7 +90,7 @@ async def bootstrap(settings: ServiceSettings) -> ServiceRuntime:
     )
 
     uow, reads = units(engine), units(autocommit(engine))
-    importers, queued = _importers(customer, uow)
+    importers, queued = _importers(customer, engine)
     imports = ImportServicer(
         uow=uow,
         reads=reads,
@@ -168,12 +169,12 @@ def units(engine: AsyncEngine) -> Callable[[], SqlUnitOfWork]:
 
 
 def _importers(
-    settings: CustomerSettings, uow: Callable[[], SqlUnitOfWork]
+    settings: CustomerSettings, engine: AsyncEngine
 ) -> tuple[list[BackgroundWorker], Callable[[], None]]:
     """The import workers, and what to call when a job is queued. In processes of their own
     unless `import_processes` is 0: then one runs in this process (tests)."""
     if settings.import_processes == 0:
-        runner = import_runner(settings, uow)
+        runner = import_runner(settings, engine)
         return [runner], runner.wake
     processes: list[BackgroundWorker] = [
         ChildProcess(run_imports, settings, name=f"{settings.service_name}-imports-{n}")
@@ -182,18 +183,20 @@ def _importers(
     return processes, lambda: None  # they hear of new jobs by LISTEN
 
 
-def import_runner(settings: CustomerSettings, uow: Callable[[], SqlUnitOfWork]) -> ImportRunner:
+def import_runner(settings: CustomerSettings, engine: AsyncEngine) -> ImportRunner:
     dsn = asyncpg_dsn(settings.database_url)
 
     async def listen(wake: asyncio.Event) -> None:
         await Notifications(dsn, NOTIFY_CHANNEL, wake).run()
 
     return ImportRunner(
-        uow,
+        units(engine),
         batch_rows=settings.import_batch_rows,
         lease_seconds=settings.import_lease_seconds,
         spool_dir=settings.import_spool_dir,
         listen=listen,
+        vacuum=functools.partial(vacuum_analyze, engine),
+        vacuum_after_rows=settings.import_vacuum_after_rows,
     )
 
 
@@ -210,7 +213,7 @@ def run_imports(settings: CustomerSettings) -> None:
 
 async def _run_imports(settings: CustomerSettings) -> None:
     engine = create_engine(settings.database_url, pool_size=2, server_settings=SEARCH_SETTINGS)
-    runner = import_runner(settings, units(engine))
+    runner = import_runner(settings, engine)
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, runner.stop)

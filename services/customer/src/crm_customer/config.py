@@ -26,6 +26,9 @@ class CustomerSettings(ServiceSettings):
     import_processes: int = Field(default=1, ge=0, le=16)
     # Where a running import's file is kept while it is read; the system's default if unset.
     import_spool_dir: str | None = None
+    # An import that wrote this many records or more has its table vacuumed and analyzed
+    # when it has succeeded (architecture decision 44).
+    import_vacuum_after_rows: int = Field(default=10_000, ge=1)
 
     # Loyalty points expire on time (usecases/loyalty_sweep.py): how often the sweep looks
     # for due points, and how far back (older ones expire when their ledger is next used).

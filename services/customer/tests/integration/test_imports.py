@@ -7,7 +7,7 @@ import grpc
 import pytest
 from google.protobuf.json_format import MessageToDict
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from crm.customer.v1 import custom_fields_pb2 as cpb
 from crm.customer.v1 import custom_fields_pb2_grpc as cpb_grpc
@@ -137,6 +137,48 @@ async def test_an_import_process_of_its_own_runs_the_job(
     counts = (job.created, job.updated, job.skipped, job.failed)
     assert (job.status, counts) == ("succeeded", (4, 0, 2, 3))
     assert set(await contacts(channel)) == {"张伟", "李娜", "SchmidtAnna Maria", "FriendOld"}
+
+
+async def test_an_import_that_wrote_many_records_leaves_its_table_vacuumed(
+    customer_vacuuming_small_imports: grpc.aio.Channel, database_url: str
+) -> None:
+    """Six new contacts reach the fixture's threshold of five, four more do not: the count
+    of manual VACUUMs (autovacuum's are counted apart) grows by one, with an ANALYZE."""
+    channel = customer_vacuuming_small_imports
+    engine = create_async_engine(database_url)
+    try:
+        before = await _upkeep_counts(engine)
+        rows = "".join(f"Person {n},1380013{n:04d},person{n}@example.org\n" for n in range(6))
+        large = await finished(
+            channel, (await start(channel, f"姓名,电话,邮箱\n{rows}".encode())).id
+        )
+        for _ in range(100):  # the VACUUM follows `succeeded`
+            if (after := await _upkeep_counts(engine))[0] != before[0]:
+                break
+            await asyncio.sleep(0.1)
+        small = await finished(channel, (await start(channel, MIXED.encode())).id)
+        # The runner takes one job at a time: once this one is done, so is what followed
+        # the small import.
+        await finished(channel, (await start(channel, MIXED.encode(), dry_run=True)).id)
+        last = await _upkeep_counts(engine)
+    finally:
+        await engine.dispose()
+    assert (large.created, small.created) == (6, 4)
+    assert after[0] == before[0] + 1
+    assert after[1] > before[1]
+    assert last[0] == after[0]
+
+
+async def _upkeep_counts(engine: AsyncEngine) -> tuple[int, int]:
+    """(vacuum_count, analyze_count) of the contacts table, as the statistics have them."""
+    async with engine.connect() as connection:
+        row = (
+            await connection.exec_driver_sql(
+                "SELECT vacuum_count, analyze_count FROM pg_stat_user_tables "
+                "WHERE relname = 'contacts'"
+            )
+        ).one()
+    return row[0], row[1]
 
 
 async def test_upsert_merges_into_the_record_repeated(customer: grpc.aio.Channel) -> None:

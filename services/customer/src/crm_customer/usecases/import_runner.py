@@ -6,7 +6,11 @@ Each batch — its records, their field history and outbox events, its problem r
 job's counters — commits in one transaction: a batch is applied entirely or not at all,
 and a resumed job neither repeats nor skips a row. A dry run applies every batch in one
 transaction it rolls back at the end (its counters and problems commit on their own), so
-it decides exactly as the real run would, duplicates between batches included."""
+it decides exactly as the real run would, duplicates between batches included.
+
+An import that wrote many records then has its table vacuumed and analyzed (`vacuum`):
+searches right after a migration plan with statistics that know the new rows and read
+pages whose rows' visibility is already settled, instead of waiting for autovacuum."""
 
 import asyncio
 import contextlib
@@ -15,7 +19,7 @@ import itertools
 import logging
 import tempfile
 import uuid
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -55,14 +59,19 @@ class ImportRunner:
         spool_dir: str | None = None,
         poll_seconds: float = 1.0,
         listen: Callable[[asyncio.Event], Coroutine[Any, Any, None]] | None = None,
+        vacuum: Callable[[str], Awaitable[None]] | None = None,
+        vacuum_after_rows: int = 10_000,
     ) -> None:
-        """`listen(wake)` sets `wake` when another process queues a job (LISTEN)."""
+        """`listen(wake)` sets `wake` when another process queues a job (LISTEN);
+        `vacuum(entity)` upkeeps the table of a job that wrote `vacuum_after_rows` records."""
         self._uow = uow
         self._batch_rows = batch_rows
         self._lease = dt.timedelta(seconds=lease_seconds)
         self._spool_dir = spool_dir
         self._poll_seconds = poll_seconds
         self._listen = listen
+        self._vacuum = vacuum
+        self._vacuum_after_rows = vacuum_after_rows
         self._holder = uuid7()
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
@@ -127,6 +136,16 @@ class ImportRunner:
                 await self._finish(job, Status.FAILED, str(error))
                 return
         await self._finish(job, Status.SUCCEEDED)
+        await self._upkeep(job)
+
+    async def _upkeep(self, job: ImportJob) -> None:
+        written = job.progress.created + job.progress.updated
+        if self._vacuum is None or job.spec.dry_run or written < self._vacuum_after_rows:
+            return
+        try:
+            await self._vacuum(job.spec.entity)
+        except Exception:  # the import stands; autovacuum will come round
+            log.warning("import %s: could not vacuum %s", job.id, job.spec.entity, exc_info=True)
 
     async def _import(
         self, job: ImportJob, principal: Principal, rows: Iterator[RawRow], columns: ColumnMap

@@ -31,6 +31,9 @@ def stack(request: pytest.FixtureRequest) -> Iterator[RunningStack]:
     with pytest.MonkeyPatch.context() as env:
         env.setenv(STATE_DIR_ENV, str(root / "devstack"))
         env.setenv(PORT_OFFSET_ENV, str(_free_port_offset()))
+        # The tests call as one admin, whose shared budget (1,200 a minute by default) the
+        # suite can spend in a fast minute; the limiter has tests of its own.
+        env.setenv("CRM_GATEWAY_RATE_LIMIT_PER_MINUTE", "1000000")
         config = StackConfig.from_env()
         stop = once(lambda: launcher.down(config))
         # Also on SIGTERM or a crash of the session, not only at fixture teardown.

@@ -59,8 +59,8 @@ class ImportRunner:
         spool_dir: str | None = None,
         poll_seconds: float = 1.0,
         listen: Callable[[asyncio.Event], Coroutine[Any, Any, None]] | None = None,
-        vacuum: Callable[[str], Awaitable[None]] | None = None,
-        vacuum_after_rows: int = 10_000,
+        vacuum: Callable[[str], Awaitable[None]],
+        vacuum_after_rows: int,
     ) -> None:
         """`listen(wake)` sets `wake` when another process queues a job (LISTEN);
         `vacuum(entity)` upkeeps the table of a job that wrote `vacuum_after_rows` records."""
@@ -140,7 +140,7 @@ class ImportRunner:
 
     async def _upkeep(self, job: ImportJob) -> None:
         written = job.progress.created + job.progress.updated
-        if self._vacuum is None or job.spec.dry_run or written < self._vacuum_after_rows:
+        if job.spec.dry_run or written < self._vacuum_after_rows:
             return
         try:
             await self._vacuum(job.spec.entity)

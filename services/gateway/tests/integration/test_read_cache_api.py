@@ -9,7 +9,11 @@ from dataclasses import dataclass
 import httpx
 import nats
 import pytest
+from fastapi import Request
+from prometheus_client import REGISTRY
 
+from crm_gateway.api.deps import customer_client, services_of
+from crm_gateway.clients.customer import CustomerClient
 from crm_gateway.clients.read_cache import ReadCache
 from crm_gateway.identity.domain import User
 from crm_platform.events.envelope import AGGREGATE_ID, AGGREGATE_VERSION
@@ -179,3 +183,95 @@ async def test_a_write_through_one_gateway_process_is_read_back_from_another(
         await until(lambda: len(peer_cache) == 0)
         again = await peer_client.get(path, headers=cached.auth)
         assert again.json()["name"] == "New name"
+
+
+def requests_counted(route: str, status: str) -> float:
+    return (
+        REGISTRY.get_sample_value(
+            "crm_http_requests_total", {"route": route, "method": "GET", "status": status}
+        )
+        or 0.0
+    )
+
+
+async def test_a_read_from_memory_is_answered_as_the_route_answers_it(
+    cached: CachedGateway,
+) -> None:
+    """The second read is the cached-read middleware's (no service call): the same body and
+    headers as the route's, one unit of the budget each, counted under the route."""
+    account_id = await create(cached, "Twice")
+    template = "/api/v1/accounts/{account_id}"
+    counted = requests_counted(template, "200")
+    routed: list[str] = []
+
+    async def customer_seen_by_routes(request: Request) -> CustomerClient:
+        routed.append(request.url.path)
+        return services_of(request).customer
+
+    cached.gateway.app.dependency_overrides[customer_client] = customer_seen_by_routes
+    calls = len(cached.fake.callers)
+    from_route = await cached.read(account_id)
+    assert (len(cached.fake.callers), len(routed)) == (calls + 1, 1)
+    from_memory = await cached.read(account_id)
+    assert (len(cached.fake.callers), len(routed)) == (calls + 1, 1)
+    assert from_memory.json() == from_route.json()
+    varying = {"ratelimit-remaining", "ratelimit-reset"}
+    assert {k: v for k, v in from_memory.headers.items() if k not in varying} == {
+        k: v for k, v in from_route.headers.items() if k not in varying
+    }
+    assert int(from_memory.headers["RateLimit-Remaining"]) == (
+        int(from_route.headers["RateLimit-Remaining"]) - 1
+    )
+    assert requests_counted(template, "200") == counted + 2
+
+    unchanged = await cached.gateway.client.get(
+        f"/api/v1/accounts/{account_id}",
+        headers={**cached.auth, "If-None-Match": from_memory.headers["ETag"]},
+    )
+    assert (unchanged.status_code, unchanged.content) == (304, b"")
+    assert unchanged.headers["ETag"] == from_memory.headers["ETag"]
+    assert (len(cached.fake.callers), len(routed)) == (calls + 1, 1)
+
+
+async def test_a_cached_record_is_refused_to_whoever_the_route_refuses(
+    cached: CachedGateway,
+) -> None:
+    account_id = await create(cached, "Guarded")
+    await cached.read(account_id)
+    await cached.read(account_id)  # now in memory
+    path = f"/api/v1/accounts/{account_id}"
+    anonymous = await cached.gateway.client.get(path)
+    forged = await cached.gateway.client.get(path, headers={"Authorization": "Bearer forged"})
+    for refused in (anonymous, forged):
+        assert refused.status_code == 401, refused.text
+        assert refused.headers["content-type"] == "application/problem+json"
+
+
+@pytest.fixture
+async def cached_with_a_small_budget(
+    migrated_database: str, nats_url: str
+) -> AsyncIterator[CachedGateway]:
+    async with fake_customer_service() as (target, fake):
+        settings = settings_for(
+            migrated_database, target, nats_url=nats_url, rate_limit_per_minute=4
+        )
+        async with running_gateway(settings) as (app, client):
+            gateway = Gateway(client, app, fake, settings)
+            cache = app.state.services.customer._cache
+            await until(lambda: cache.enabled)
+            yield CachedGateway(gateway, await gateway.login(), cache)
+
+
+async def test_reads_from_memory_spend_the_budget_like_any_other(
+    cached_with_a_small_budget: CachedGateway,
+) -> None:
+    cached = cached_with_a_small_budget
+    account_id = await create(cached, "Counted")  # the first of four
+    path = f"/api/v1/accounts/{account_id}"
+    answers = [await cached.gateway.client.get(path, headers=cached.auth) for _ in range(4)]
+    assert [a.status_code for a in answers] == [200, 200, 200, 429]
+    assert len(cached.fake.callers) == 1 + 1  # the create, then one read; the rest from memory
+    assert [a.headers["RateLimit-Remaining"] for a in answers] == ["2", "1", "0", "0"]
+    refused = answers[-1]
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert int(refused.headers["Retry-After"]) > 0

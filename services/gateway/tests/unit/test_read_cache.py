@@ -76,6 +76,25 @@ def test_entries_expire(monkeypatch: pytest.MonkeyPatch) -> None:
     assert cache.get("r1", ALICE) is None
 
 
+def test_fresh_is_a_current_copy_of_the_kind_asked_not_due_for_a_refresh(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """What the cached-read middleware may answer alone; anything else reads through."""
+    cache = enabled(ttl_seconds=10)
+    now = time.monotonic()
+    monkeypatch.setattr(time, "monotonic", lambda: now)
+    cache.put("r1", ALICE, 1, "a", epoch=cache.epoch)
+    monkeypatch.setattr(time, "monotonic", lambda: now + 4)
+    assert cache.fresh(str, "r1", ALICE) == "a"
+    assert cache.fresh(bytes, "r1", ALICE) is None
+    assert cache.fresh(str, "r1", BOB) is None
+    monkeypatch.setattr(time, "monotonic", lambda: now + 6)
+    assert cache.fresh(str, "r1", ALICE) is None
+    assert cache.get("r1", ALICE) == "a"  # still served, by read_through, which refreshes it
+    cache.disable()
+    assert cache.fresh(str, "r1", ALICE) is None
+
+
 def test_holds_at_most_max_records_least_recently_read_out_first() -> None:
     cache = enabled(max_records=2)
     for record_id in ("r1", "r2"):

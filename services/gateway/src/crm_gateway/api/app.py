@@ -8,6 +8,7 @@ from fastapi import FastAPI
 from fastapi.telemetry import TelemetryConfig
 
 from crm_gateway.api.audit import AuditTrail
+from crm_gateway.api.cached_reads import CachedReads
 from crm_gateway.api.edge import UPLOAD_PATHS, Edge, EdgeSettings
 from crm_gateway.api.idempotency import IdempotencyKeys
 from crm_gateway.api.middleware import BodyLimit, LastResort, RedMetrics
@@ -96,6 +97,9 @@ def create_app(lifespan: Lifespan | None = None, edge: EdgeSettings | None = Non
     # retry is replayed rather than run twice.
     app.add_middleware(IdempotencyKeys)
     app.add_middleware(AuditTrail)
+    # Outside the two above, which let reads through anyway.
+    record_routes = [*accounts.router.routes, *contacts.router.routes]
+    app.add_middleware(CachedReads, routes={getattr(r, "name", ""): r for r in record_routes})
     # Added last = outermost: metrics see the 500 that LastResort makes of a crash, and
     # the edge puts its headers on every answer, its own 504 included.
     edge = edge or EdgeSettings()

@@ -95,6 +95,45 @@ async def services(request: Request) -> Services:
     return services_of(request)
 
 
+# Where a request's caller (or why it has none) is kept once authorized.
+_AUTHORIZED_STATE = "authorized_caller"
+
+
+async def authorize(services: Services, scope: Scope) -> Caller:
+    """The caller of a request, its rate-limit budget spent; raises Unauthenticated or
+    OverLimit. Once per request whoever asks first (the cached-read path, else the route's
+    dependency): the outcome is kept in the request's state and the budget spent once."""
+    state = scope.setdefault("state", {})
+    outcome: Caller | Unauthenticated | OverLimit | None = state.get(_AUTHORIZED_STATE)
+    if outcome is None:
+        outcome = state[_AUTHORIZED_STATE] = await _authorized(services, scope, state)
+    if isinstance(outcome, Exception):
+        raise outcome
+    return outcome
+
+
+async def _authorized(
+    services: Services, scope: Scope, state: dict[str, object]
+) -> Caller | Unauthenticated | OverLimit:
+    try:
+        caller = await resolve_caller(services, Headers(scope=scope))
+    except Unauthenticated as refused:
+        return refused
+    if services.limiter is None:
+        return caller
+    decision = await services.limiter.spend(caller)
+    state[RATE_LIMIT_STATE] = [
+        (name.lower().encode(), value.encode()) for name, value in decision.headers().items()
+    ]
+    if not decision.allowed:
+        return OverLimit(
+            f"over the limit of {decision.limit} requests a minute; "
+            f"retry in {decision.reset_seconds} s",
+            {"Retry-After": str(decision.reset_seconds)},
+        )
+    return caller
+
+
 class BearerCaller(HTTPBearer):
     """The caller of a request, from its `Authorization: Bearer` access token.
 
@@ -102,25 +141,7 @@ class BearerCaller(HTTPBearer):
     this runs on every request, and the stock class adds a sub-dependency and a model."""
 
     async def __call__(self, request: Request) -> Caller:  # type: ignore[override]
-        services = services_of(request)
-        caller = await resolve_caller(services, request.headers)
-        if services.limiter is not None:
-            await self._spend(request, services.limiter, caller)
-        return caller
-
-    @staticmethod
-    async def _spend(request: Request, limiter: Limiter, caller: Caller) -> None:
-        decision = await limiter.spend(caller)
-        headers = [
-            (name.lower().encode(), value.encode()) for name, value in decision.headers().items()
-        ]
-        setattr(request.state, RATE_LIMIT_STATE, headers)
-        if not decision.allowed:
-            raise OverLimit(
-                f"over the limit of {decision.limit} requests a minute; "
-                f"retry in {decision.reset_seconds} s",
-                {"Retry-After": str(decision.reset_seconds)},
-            )
+        return await authorize(services_of(request), request.scope)
 
 
 current_caller = BearerCaller(

@@ -68,6 +68,12 @@ class CustomerClient:
             cache if cache is not None else ReadCache(max_records=0, ttl_seconds=0)
         )
 
+    def cached(
+        self, kind: type[pb.Account] | type[pb.Contact], md: Metadata, record_id: str
+    ) -> Record | None:
+        """The record as this caller last read it, if the read cache holds a current copy."""
+        return self._cache.fresh(kind, record_id, md)
+
     async def create_account(self, md: Metadata, account: pb.Account) -> pb.CreateAccountResponse:
         """The new account, and the visible ones it likely repeats."""
         request = pb.CreateAccountRequest(account=account)

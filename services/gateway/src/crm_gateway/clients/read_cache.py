@@ -111,6 +111,19 @@ class ReadCache(Generic[Record]):
             callers.clear()
         callers[caller] = (time.monotonic(), record)
 
+    def fresh(self, kind: type[Kind], record_id: str, caller: CallerKey) -> Kind | None:
+        """The record if memory holds a copy not due for a refresh, counted as a hit; else
+        None, counted as nothing: the caller then reads through, which counts it."""
+        callers = self._records.get(record_id) if self._enabled else None
+        entry = callers.get(caller) if callers is not None else None
+        if entry is None or not isinstance(entry[1], kind):
+            return None
+        if time.monotonic() - entry[0] > self._ttl / 2:
+            return None
+        self._records.move_to_end(record_id)
+        _HIT.inc()
+        return entry[1]
+
     async def read_through(
         self,
         kind: type[Kind],

@@ -38,8 +38,7 @@ from crm_customer.api.servicers import AccountServicer, ContactServicer
 from crm_customer.api.timeline import TimelineServicer
 from crm_customer.config import CustomerSettings
 from crm_customer.events.outbound import to_outbox_event
-from crm_customer.events.timeline import timeline_handlers
-from crm_customer.events.timeline_kinds import OWN_SUBJECTS
+from crm_customer.events.timeline import record_own_events, timeline_handlers
 from crm_customer.repository.imports import NOTIFY_CHANNEL
 from crm_customer.repository.timeline import SqlTimeline
 from crm_customer.repository.unit_of_work import SqlUnitOfWork
@@ -165,7 +164,7 @@ async def bootstrap(settings: ServiceSettings) -> ServiceRuntime:
 
 def units(engine: AsyncEngine) -> Callable[[], SqlUnitOfWork]:
     """Units of work on `engine`; their events go to the outbox in the published contract."""
-    return functools.partial(SqlUnitOfWork, engine, to_outbox_event)
+    return functools.partial(SqlUnitOfWork, engine, to_outbox_event, record_own_events)
 
 
 def _importers(
@@ -226,20 +225,18 @@ async def _run_imports(settings: CustomerSettings) -> None:
 def timeline_consumers(
     settings: CustomerSettings, nats: ResilientClient, engine: AsyncEngine
 ) -> list[EventConsumer]:
-    """One durable consumer per publishing service's stream, and one for this service's own
-    contact events. A stream not provisioned yet is waited for (EventConsumer.run)."""
+    """One durable consumer per other publishing service's stream (this service's own events
+    are written where they are published). A stream not provisioned yet is waited for
+    (EventConsumer.run)."""
     sessions = create_session_factory(engine)
     handler, batch_handler = timeline_handlers(SqlTimeline)
-    sources = [(source, stream_subjects(source)) for source in settings.timeline_sources] + [
-        (settings.service_name, OWN_SUBJECTS)
-    ]
     return [
         EventConsumer(
             nats,
             sessions,
             stream=stream_name(source),
             durable=f"customer-timeline-{source}",
-            subjects=subjects,
+            subjects=stream_subjects(source),
             handlers={},
             fallback=handler,
             batch_handler=batch_handler,
@@ -247,5 +244,5 @@ def timeline_consumers(
             max_deliver=settings.consumer_max_deliver,
             stream_replicas=settings.nats_stream_replicas,
         )
-        for source, subjects in sources
+        for source in settings.timeline_sources
     ]

@@ -17,9 +17,8 @@ from crm.customer.v1 import customer_pb2 as pb
 from crm.customer.v1 import customer_pb2_grpc as pb_grpc
 from crm.customer.v1 import loyalty_pb2 as lpb
 from crm.customer.v1 import loyalty_pb2_grpc as lpb_grpc
-from crm_customer.events.outbound import to_outbox_event
+from crm_customer.bootstrap import units
 from crm_customer.repository import tables
-from crm_customer.repository.unit_of_work import SqlUnitOfWork
 from crm_customer.usecases.loyalty import SYSTEM_ACTOR
 from crm_customer.usecases.loyalty_sweep import ExpirySweeper
 from crm_platform.auth.principal import Action, Principal, Scope
@@ -193,7 +192,7 @@ async def test_the_sweep_expires_points_on_time_with_nobody_using_the_ledger(
     await add(ledger, other, "earn", 7)  # nothing of it expires
     engine = create_async_engine(database_url)
     sweeper = ExpirySweeper(
-        lambda: SqlUnitOfWork(engine, to_outbox_event),
+        units(engine),
         interval=0.1,
         lookback=dt.timedelta(days=1),
     )

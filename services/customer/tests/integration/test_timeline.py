@@ -1,5 +1,6 @@
 """The 360° timeline on real PostgreSQL and NATS: events published to JetStream by other
-services (and by this one) land in the account's timeline, once, newest first."""
+services land in the account's timeline, once, newest first; this one's own are written
+with the change that makes them."""
 
 import asyncio
 import datetime as dt
@@ -10,6 +11,7 @@ import grpc
 import nats
 import pytest
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+from google.protobuf.field_mask_pb2 import FieldMask
 from google.protobuf.message import Message
 from nats.js.client import JetStreamContext
 
@@ -170,6 +172,41 @@ async def test_events_of_any_type_show_once_newest_first_and_page(
     assert [e.title for e in only.entries] == [
         "Opportunity won: Big deal",
         "Opportunity won: Small deal",
+    ]
+
+
+async def test_this_services_own_events_are_on_the_timeline_once_committed(
+    customer: grpc.aio.Channel,
+) -> None:
+    """Read straight after each change, without waiting: written with the change."""
+    first, second = (
+        await create_account(customer, name="First"),
+        await create_account(customer, name="Second"),
+    )
+    contacts = pb_grpc.ContactServiceStub(customer)
+    created = await contacts.CreateContact(
+        pb.CreateContactRequest(
+            contact=pb.Contact(first_name="Grace", last_name="Hopper", account_id=first)
+        ),
+        metadata=call_metadata(ADMIN),
+    )
+    assert [e.title for e in (await timeline(customer, first)).entries] == [
+        "Contact added: Grace Hopper",
+        "Account created: First",
+    ]
+    moved = pb.Contact(id=created.contact.id, account_id=second)
+    await contacts.UpdateContact(
+        pb.UpdateContactRequest(
+            contact=moved,
+            update_mask=FieldMask(paths=["account_id"]),
+            expected_version=created.contact.version,
+        ),
+        metadata=call_metadata(ADMIN),
+    )
+    entries = (await timeline(customer, second)).entries
+    assert [(e.title, e.source, e.subject_id) for e in entries] == [
+        ("Contact linked: Grace Hopper", "customer", created.contact.id),
+        ("Account created: Second", "customer", second),
     ]
 
 

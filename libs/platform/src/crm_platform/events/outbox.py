@@ -61,6 +61,11 @@ class OutboxEvent:
     event_id: uuid.UUID = field(default_factory=uuid7)
     occurred_at: dt.datetime = field(default_factory=_now)
 
+    @property
+    def event_type(self) -> str:
+        """The message's full proto name, as consumers see it in `Crm-Event-Type`."""
+        return str(self.message.DESCRIPTOR.full_name)
+
     def __post_init__(self) -> None:
         if self.subject not in _CHECKED_SUBJECTS:
             if not _SUBJECT.match(self.subject):
@@ -82,7 +87,7 @@ async def write_events(session: Executor, events: Sequence[OutboxEvent]) -> None
         {
             "ids": [event.event_id for event in events],
             "subjects": [event.subject for event in events],
-            "event_types": [event.message.DESCRIPTOR.full_name for event in events],
+            "event_types": [event.event_type for event in events],
             "aggregate_ids": [event.aggregate_id for event in events],
             "aggregate_versions": [event.aggregate_version for event in events],
             "occurred_ats": [event.occurred_at for event in events],

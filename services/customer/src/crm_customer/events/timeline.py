@@ -6,9 +6,12 @@ The accounts an event is about are its `account_id` fields, at the top or in the
 it carries (`opportunity.account_id`, `contact.account_roles[].account_id`); an event that
 names none is acked and left out (the inbox keeps its id)."""
 
+import datetime as dt
 import importlib
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Protocol
 
 from google.protobuf import descriptor_pool, message_factory
 from google.protobuf.descriptor import FieldDescriptor
@@ -22,6 +25,8 @@ from crm_customer.events.timeline_kinds import (
     BY_EVENT_TYPE,
     BY_SUBJECT,
     LABEL_FIELDS,
+    OWN_PREFIXES,
+    OWN_SUBJECTS,
     Data,
     Presentation,
 )
@@ -29,6 +34,7 @@ from crm_customer.usecases.ports import TimelineStore
 from crm_customer.usecases.timeline import record_entries
 from crm_platform.events.consumer import BatchHandler, Handler
 from crm_platform.events.envelope import Envelope
+from crm_platform.events.outbox import OutboxEvent
 from crm_platform.ids import parse_uuid
 
 # Records nest records (an order's lines, a contact's roles); deeper is not about the account.
@@ -59,9 +65,45 @@ def timeline_handlers(
     return on_event, on_events
 
 
+class Published(Protocol):
+    """An event as its consumers see it: a received Envelope, or an OutboxEvent of ours."""
+
+    @property
+    def event_id(self) -> uuid.UUID: ...
+    @property
+    def event_type(self) -> str: ...
+    @property
+    def subject(self) -> str: ...
+    @property
+    def aggregate_id(self) -> str: ...
+    @property
+    def occurred_at(self) -> dt.datetime: ...
+
+
+async def record_own_events(store: TimelineStore, events: Sequence[OutboxEvent]) -> None:
+    """This service's own events about accounts, put on the timeline in the transaction
+    that publishes them: no trip through NATS and back, and an account's timeline shows a
+    change as soon as the change is committed."""
+    entries = [
+        entry
+        for event in events
+        if _own(event.subject)
+        for entry in entries_of(event, event.message)
+    ]
+    await record_entries(store=store, entries=entries)
+
+
+def _own(subject: str) -> bool:
+    return subject.startswith(OWN_PREFIXES) or subject in OWN_SUBJECTS
+
+
 def timeline_entries(envelope: Envelope) -> list[TimelineEntry]:
     """One entry per account the event is about (none when it names no account)."""
-    message = decode(envelope)
+    return entries_of(envelope, decode(envelope))
+
+
+def entries_of(envelope: Published, message: Message) -> list[TimelineEntry]:
+    """The entries of an event whose payload is `message`."""
     shown = presentation(envelope)
     if not shown.relevant(message):
         return []
@@ -136,7 +178,7 @@ def _is_record(field: FieldDescriptor) -> bool:
     return nested is not None and not nested.GetOptions().map_entry
 
 
-def presentation(envelope: Envelope) -> Presentation:
+def presentation(envelope: Published) -> Presentation:
     """The registered presentation of the event, or one named after its subject."""
     known = BY_EVENT_TYPE.get(envelope.event_type)
     if known is not None:
@@ -151,7 +193,7 @@ def presentation(envelope: Envelope) -> Presentation:
     return Presentation("other", _words(snake_case(name)).capitalize(), verb="")
 
 
-def _title(envelope: Envelope, shown: Presentation, data: Data) -> str:
+def _title(envelope: Published, shown: Presentation, data: Data) -> str:
     verb = shown.verb if shown.verb is not None else _words(_subject_token(envelope.subject, 3))
     label = shown.label(data) if shown.label else _label(data)
     title = f"{shown.noun} {verb}".strip()

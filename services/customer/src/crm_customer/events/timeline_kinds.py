@@ -109,5 +109,7 @@ BY_EVENT_TYPE: dict[str, Presentation] = {
     customer_events.ContactDeleted.DESCRIPTOR.full_name: _contact("removed"),
 }
 
-# The customer service's own subjects the timeline follows (see BY_EVENT_TYPE).
-OWN_SUBJECTS = ["crm.customer.contact.>", "crm.customer.account.created.v1"]
+# The customer service's own events the timeline shows (see BY_EVENT_TYPE): every event
+# about a contact, and new accounts. Written where they are published (record_own_events).
+OWN_PREFIXES = ("crm.customer.contact.",)
+OWN_SUBJECTS = frozenset({"crm.customer.account.created.v1"})

@@ -1,7 +1,7 @@
 """One transaction per use case: record rows, field history and outbox events commit together."""
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Self
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -25,6 +25,8 @@ from crm_platform.events.outbox import OutboxEvent, write_events
 Event = RecordEvent | LoyaltyEntry
 # Injected by bootstrap, so this layer does not depend on the events layer.
 EventMapper = Callable[[Event], OutboxEvent]
+# What of the published events goes on the account timeline, in the same transaction.
+TimelineWriter = Callable[[SqlTimeline, Sequence[OutboxEvent]], Awaitable[None]]
 
 
 class SqlUnitOfWork:
@@ -37,11 +39,14 @@ class SqlUnitOfWork:
     loyalty: SqlLoyaltyLedger
     history: SqlFieldHistory
 
-    def __init__(self, engine: AsyncEngine, to_outbox: EventMapper) -> None:
+    def __init__(
+        self, engine: AsyncEngine, to_outbox: EventMapper, to_timeline: TimelineWriter
+    ) -> None:
         """With an autocommit engine (crm_platform.db.engine.autocommit) this serves reads
         without a transaction; commit() then has nothing to make atomic, so it refuses."""
         self._engine = engine
         self._to_outbox = to_outbox
+        self._to_timeline = to_timeline
         self._events: list[tuple[Event, uuid.UUID]] = []
 
     async def __aenter__(self) -> Self:
@@ -74,7 +79,9 @@ class SqlUnitOfWork:
         if self._transaction is None:
             raise RuntimeError("a read-only unit of work cannot commit")
         await write_history(self._connection, tables.field_history, history)
-        await write_events(self._connection, [self._to_outbox(event) for event, _ in self._events])
+        published = [self._to_outbox(event) for event, _ in self._events]
+        await write_events(self._connection, published)
+        await self._to_timeline(self.timeline, published)
         await self._transaction.commit()
         self._events = []
 

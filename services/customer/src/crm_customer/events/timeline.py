@@ -90,7 +90,7 @@ async def record_own_events(store: TimelineStore, events: Sequence[OutboxEvent])
         if _own(event.subject)
         for entry in entries_of(event, event.message)
     ]
-    await record_entries(store=store, entries=entries)
+    await record_entries(store=store, entries=entries, new=True)
 
 
 def _own(subject: str) -> bool:

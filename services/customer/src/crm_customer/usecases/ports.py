@@ -170,8 +170,9 @@ class CustomFields(Protocol):
 
 
 class TimelineStore(Protocol):
-    async def add(self, entries: Sequence[TimelineEntry]) -> None:
-        """Store the entries; one already there (same event, same account) is left alone."""
+    async def add(self, entries: Sequence[TimelineEntry], *, new: bool = False) -> None:
+        """Store the entries; one already there (same event, same account) is left alone.
+        `new`: of events being published now, which cannot be there yet (appended in bulk)."""
         ...
 
     async def survivors(self, account_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, uuid.UUID]:

@@ -17,10 +17,13 @@ from crm_platform.errors import FieldViolation, InvalidArgument
 ORDER = Order("occurred_at", descending=True)
 
 
-async def record_entries(*, store: TimelineStore, entries: Sequence[TimelineEntry]) -> None:
-    """Called in the consumer's inbox transaction: a redelivered event adds nothing. An
-    event naming an account merged away (published before its service heard of the merge)
-    goes on the timeline of the account it was merged into."""
+async def record_entries(
+    *, store: TimelineStore, entries: Sequence[TimelineEntry], new: bool = False
+) -> None:
+    """Called in the consumer's inbox transaction: a redelivered event adds nothing (`new`:
+    of events being published in this transaction). An event naming an account merged away
+    (published before its service heard of the merge) goes on the timeline of the account
+    it was merged into."""
     if not entries:
         return
     survivors = await store.survivors([entry.account_id for entry in entries])
@@ -28,7 +31,7 @@ async def record_entries(*, store: TimelineStore, entries: Sequence[TimelineEntr
         replace(entry, account_id=survivors.get(entry.account_id, entry.account_id))
         for entry in entries
     ]
-    await store.add(list({(e.id, e.account_id): e for e in moved}.values()))
+    await store.add(list({(e.id, e.account_id): e for e in moved}.values()), new=new)
 
 
 async def list_timeline(

@@ -20,6 +20,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from crm.customer.v1 import customer_pb2 as pb
 from crm_gateway.api.deps import authorize, services_in
+from crm_gateway.api.edge import header
 from crm_gateway.api.mapping import account_json, contact_json
 from crm_gateway.api.routes.common import MAX_ID_LENGTH, read_response
 
@@ -66,7 +67,7 @@ class CachedReads:
         if record is None:
             return False
         _name_route(scope, read.route)
-        if_none_match = next((v for k, v in scope["headers"] if k == b"if-none-match"), None)
+        if_none_match = header(scope, b"if-none-match")
         response = read_response(
             if_none_match.decode("latin-1") if if_none_match is not None else None,
             record.version,

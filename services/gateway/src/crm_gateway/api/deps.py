@@ -106,15 +106,13 @@ async def authorize(services: Services, scope: Scope) -> Caller:
     state = scope.setdefault("state", {})
     outcome: Caller | Unauthenticated | OverLimit | None = state.get(_AUTHORIZED_STATE)
     if outcome is None:
-        outcome = state[_AUTHORIZED_STATE] = await _authorized(services, scope, state)
+        outcome = state[_AUTHORIZED_STATE] = await _authorized(services, scope)
     if isinstance(outcome, Exception):
         raise outcome
     return outcome
 
 
-async def _authorized(
-    services: Services, scope: Scope, state: dict[str, object]
-) -> Caller | Unauthenticated | OverLimit:
+async def _authorized(services: Services, scope: Scope) -> Caller | Unauthenticated | OverLimit:
     try:
         caller = await resolve_caller(services, Headers(scope=scope))
     except Unauthenticated as refused:
@@ -122,7 +120,7 @@ async def _authorized(
     if services.limiter is None:
         return caller
     decision = await services.limiter.spend(caller)
-    state[RATE_LIMIT_STATE] = [
+    scope["state"][RATE_LIMIT_STATE] = [
         (name.lower().encode(), value.encode()) for name, value in decision.headers().items()
     ]
     if not decision.allowed:

@@ -96,7 +96,7 @@ class Edge:
         caller_data = path.startswith(API_PREFIX)
         origin = self._allowed_origin(scope)
         if origin is not None:
-            if scope["method"] == "OPTIONS" and _header(scope, b"access-control-request-method"):
+            if scope["method"] == "OPTIONS" and header(scope, b"access-control-request-method"):
                 await self._preflight(origin, extra, send)
                 return
             extra += [(b"access-control-allow-origin", origin), *self._cors_actual]
@@ -130,7 +130,7 @@ class Edge:
     def _allowed_origin(self, scope: Scope) -> bytes | None:
         if not self._origins:
             return None
-        origin = _header(scope, b"origin")
+        origin = header(scope, b"origin")
         return origin if origin in self._origins else None
 
     async def _preflight(self, origin: bytes, extra: Headers, send: Send) -> None:
@@ -144,7 +144,8 @@ class Edge:
         await send({"type": "http.response.body", "body": b""})
 
 
-def _header(scope: Scope, name: bytes) -> bytes | None:
+def header(scope: Scope, name: bytes) -> bytes | None:
+    """The first value of header `name` (lower case) of the request, without parsing them all."""
     for key, value in scope["headers"]:
         if key == name:
             return bytes(value)

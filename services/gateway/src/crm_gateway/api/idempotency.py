@@ -18,7 +18,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from crm_gateway.api.buffering import HeldResponse, read_body, replaying
 from crm_gateway.api.deps import resolve_caller, services_in
-from crm_gateway.api.edge import LONG_PATHS
+from crm_gateway.api.edge import LONG_PATHS, header
 from crm_gateway.api.problems import problem
 from crm_gateway.idempotency import rules
 from crm_gateway.idempotency.repository import SqlIdempotencyStore
@@ -123,10 +123,8 @@ def _key_of(scope: Scope) -> str | None:
     path: str = scope["path"]
     if not path.startswith(API_PREFIX) or path.startswith(EXEMPT_PREFIX):
         return None
-    for name, value in scope["headers"]:
-        if name == b"idempotency-key":
-            return str(value.decode("latin-1"))
-    return None
+    key = header(scope, b"idempotency-key")
+    return key.decode("latin-1") if key is not None else None
 
 
 def _invalid_key(why: str) -> Response:

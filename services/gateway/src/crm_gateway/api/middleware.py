@@ -15,6 +15,7 @@ from starlette.exceptions import HTTPException
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from crm_gateway.api.edge import header
 from crm_gateway.api.problems import problem
 from crm_platform.db.errors import is_database_outage
 from crm_platform.telemetry.metrics import HTTP_LATENCY, HTTP_REQUESTS
@@ -130,10 +131,8 @@ def _too_large(limit: int) -> Response:
 
 
 def _declared_length(scope: Scope) -> int:
-    for name, value in scope["headers"]:
-        if name == b"content-length":
-            return int(value) if value.isdigit() else 0
-    return 0
+    value = header(scope, b"content-length")
+    return int(value) if value is not None and value.isdigit() else 0
 
 
 def _answer(exc: Exception, scope: Scope) -> Response:

@@ -86,15 +86,25 @@ class ReadCache(Generic[Record]):
         """(age in seconds, record) of a live copy, counted as a hit or a miss."""
         if not self._enabled:
             return None
-        callers = self._records.get(record_id)
-        entry = callers.get(caller) if callers is not None else None
-        age = time.monotonic() - entry[0] if entry is not None else 0.0
-        if entry is None or age > self._ttl:
+        entry = self._live(record_id, caller)
+        if entry is None:
             _MISS.inc()
             return None
+        self._hit(record_id)
+        return entry
+
+    def _live(self, record_id: str, caller: CallerKey) -> tuple[float, Record] | None:
+        """(age in seconds, record) of a copy within its TTL, counted as nothing."""
+        callers = self._records.get(record_id) if self._enabled else None
+        entry = callers.get(caller) if callers is not None else None
+        if entry is None:
+            return None
+        age = time.monotonic() - entry[0]
+        return (age, entry[1]) if age <= self._ttl else None
+
+    def _hit(self, record_id: str) -> None:
         self._records.move_to_end(record_id)
         _HIT.inc()
-        return age, entry[1]
 
     def put(
         self, record_id: str, caller: CallerKey, version: int, record: Record, *, epoch: int
@@ -114,14 +124,10 @@ class ReadCache(Generic[Record]):
     def fresh(self, kind: type[Kind], record_id: str, caller: CallerKey) -> Kind | None:
         """The record if memory holds a copy not due for a refresh, counted as a hit; else
         None, counted as nothing: the caller then reads through, which counts it."""
-        callers = self._records.get(record_id) if self._enabled else None
-        entry = callers.get(caller) if callers is not None else None
-        if entry is None or not isinstance(entry[1], kind):
+        entry = self._live(record_id, caller)
+        if entry is None or entry[0] > self._ttl / 2 or not isinstance(entry[1], kind):
             return None
-        if time.monotonic() - entry[0] > self._ttl / 2:
-            return None
-        self._records.move_to_end(record_id)
-        _HIT.inc()
+        self._hit(record_id)
         return entry[1]
 
     async def read_through(

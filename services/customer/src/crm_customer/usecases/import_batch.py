@@ -3,8 +3,14 @@ skipped as a duplicate, merged into the record it repeats (upsert) or failed wit
 
 Duplicates are found by key (domain/imports.py `duplicate_keys`) among the visible records
 already stored — which include the rows of earlier batches — and the batch's own rows, so
-memory holds one batch whatever the file's size, and a resumed import decides as before."""
+memory holds one batch whatever the file's size, and a resumed import decides as before.
 
+A batch is decided (`decide_batch`: reads only) and then stored (`store_batch`), so the
+runner can decide one batch while the batch before it is still being written. What that
+batch writes is handed over as `InFlight`, and the deciding batch treats it as stored: its
+records (found by key, newer than what the database still shows) and its new accounts."""
+
+import asyncio
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,11 +42,37 @@ KINDS: dict[str, RecordKind[Any]] = {"contacts": CONTACTS, "accounts": ACCOUNTS}
 _DUPLICATE_CANDIDATES = 50
 
 
+# Rows decided between two chances for a batch being written meanwhile to go on.
+_ROWS_PER_TURN = 200
+
+
+@dataclass(frozen=True)
+class InFlight:
+    """What a decided batch writes, for the next one to decide as if it were committed."""
+
+    records: dict[uuid.UUID, Record] = field(default_factory=dict)  # as written
+    by_key: dict[str, list[Record]] = field(default_factory=dict)
+    accounts: dict[str, uuid.UUID] = field(default_factory=dict)  # new, by name_key
+
+
 @dataclass
 class BatchResult:
     progress: Progress = field(default_factory=Progress)
     problems: list[Problem] = field(default_factory=list)
     events: list[RecordEvent] = field(default_factory=list)
+    # What store_batch writes.
+    accounts: list[Account] = field(default_factory=list)
+    created: list[Record] = field(default_factory=list)
+    replaced: list[tuple[Record, int]] = field(default_factory=list)  # and the version before
+
+    def in_flight(self, entity: str) -> InFlight:
+        records = {r.id: r for r in self.created} | {r.id: r for r, _ in self.replaced}
+        by_key: dict[str, list[Record]] = {}
+        for record in records.values():
+            for key in _keys(entity, record):
+                by_key.setdefault(key, []).append(record)
+        accounts = {name_key(a.name): a.id for a in self.accounts}
+        return InFlight(records, by_key, accounts)
 
 
 @dataclass
@@ -61,16 +93,49 @@ async def apply_batch(
     rows: list[tuple[RawRow, ParsedRow]],
 ) -> BatchResult:
     """Store what the rows make (not committed) and say what became of each."""
-    batch = _Batch(uow, principal, spec)
+    result = await decide_batch(uow=uow, principal=principal, spec=spec, rows=rows)
+    await store_batch(uow=uow, spec=spec, result=result)
+    return result
+
+
+async def decide_batch(
+    *,
+    uow: UnitOfWork,
+    principal: Principal,
+    spec: ImportSpec,
+    rows: list[tuple[RawRow, ParsedRow]],
+    in_flight: InFlight | None = None,
+) -> BatchResult:
+    """What becomes of each row and what to write for it, with reads only; `in_flight` is
+    what a batch not yet committed writes before this one."""
+    batch = _Batch(uow, principal, spec, in_flight or InFlight())
     await batch.apply(rows)
     return batch.result
 
 
+async def store_batch(*, uow: UnitOfWork, spec: ImportSpec, result: BatchResult) -> None:
+    kind = KINDS[spec.entity]
+    await uow.accounts.add_many(result.accounts)
+    await kind.repo(uow).add_many(result.created)
+    for record, version in result.replaced:
+        if not await kind.repo(uow).replace(record, expected_version=version):
+            raise StaleVersion(f"{kind.obj} {record.id} changed meanwhile")
+
+
+def may_decide_while_writing(spec: ImportSpec) -> bool:
+    """Whether a batch can be decided before the one before it is committed: not when it
+    looks for likely duplicates (similar names), which only the database can answer."""
+    return spec.mode is not Mode.SKIP_DUPLICATES
+
+
 class _Batch:
-    def __init__(self, uow: UnitOfWork, principal: Principal, spec: ImportSpec) -> None:
+    def __init__(
+        self, uow: UnitOfWork, principal: Principal, spec: ImportSpec, in_flight: InFlight
+    ) -> None:
         self.uow = uow
         self.principal = principal
         self.spec = spec
+        self.in_flight = in_flight
         self.kind = KINDS[spec.entity]
         self.repo = self.kind.repo(uow)
         self.result = BatchResult()
@@ -90,9 +155,11 @@ class _Batch:
             wanted = await self._with_accounts(wanted)
         await self._load_stored(wanted)
         self.custom_fields = await self.uow.custom_fields.of(self.spec.entity)
-        for raw, values in wanted:
+        for done, (raw, values) in enumerate(wanted, 1):
             await self._row(raw, values)
-        await self._store()
+            if done % _ROWS_PER_TURN == 0:
+                await asyncio.sleep(0)
+        self._to_write()
 
     async def _row(self, raw: RawRow, values: dict[str, Any]) -> None:
         keys = duplicate_keys(self.spec.entity, values)
@@ -177,16 +244,20 @@ class _Batch:
         scope = self.principal.scope(self.kind.obj, Action.READ)
         if not keys or scope is None:
             return
-        stored = await self.repo.with_keys(
+        found = await self.repo.with_keys(
             emails=[k[6:] for k in keys if k.startswith("email:")],
             phones=[k[6:] for k in keys if k.startswith("phone:")],
             names=[k[5:] for k in keys if k.startswith("name:")],
             principal=self.principal,
             scope=scope,
         )
-        for record in sorted(stored, key=lambda r: r.created_at):  # the oldest one wins
+        stored = {record.id: record for record in found}
+        # The batch being written wins over the database, which does not show it yet.
+        stored |= {r.id: r for key in keys for r in self.in_flight.by_key.get(key, ())}
+        stored |= {i: r for i in stored if (r := self.in_flight.records.get(i)) is not None}
+        for record in sorted(stored.values(), key=lambda r: r.created_at):  # the oldest wins
             target = _Target(record, record, 0)
-            for key in duplicate_keys(self.spec.entity, record.snapshot()):
+            for key in _keys(self.spec.entity, record):
                 self.by_key.setdefault(key, target)
 
     async def _with_accounts(
@@ -216,9 +287,11 @@ class _Batch:
             )
             for account_id, name in named:  # the oldest one wins
                 found.setdefault(name_key(name), account_id)
+            for key in companies.keys() - found.keys():  # made by the batch being written
+                if (new_id := self.in_flight.accounts.get(key)) is not None:
+                    found[key] = new_id
         if self.principal.scope("account", Action.CREATE) is None:
             return found
-        new = []
         for key, name in companies.items():
             if key not in found:
                 account, event = Account.create(
@@ -227,15 +300,14 @@ class _Batch:
                     team_id=self.principal.team_id,
                     values={"name": name, "partner_id": self.principal.partner_id},
                 )
-                new.append(account)
+                self.result.accounts.append(account)
                 self.result.events.append(event)
                 found[key] = account.id
-        await self.uow.accounts.add_many(new)
         return found
 
-    async def _store(self) -> None:
+    def _to_write(self) -> None:
         created = [t.record for t in self.targets.values() if t.stored is None]
-        await self.repo.add_many(created)
+        self.result.created = created
         self.result.events += [RecordEvent("created", record) for record in created]
         for target in self.targets.values():
             if target.stored is None:
@@ -243,8 +315,7 @@ class _Batch:
             updated, event = target.stored.update(_changed(target.stored, target.record))
             if event is None:
                 continue
-            if not await self.repo.replace(updated, expected_version=target.stored.version):
-                raise StaleVersion(f"{self.kind.obj} {target.record.id} changed meanwhile")
+            self.result.replaced.append((updated, target.stored.version))
             self.result.events.append(event)
 
     def _problem(self, raw: RawRow, outcome: Outcome, reason: str) -> None:
@@ -253,6 +324,10 @@ class _Batch:
             self.result.progress.failed += 1
         else:
             self.result.progress.skipped += 1
+
+
+def _keys(entity: str, record: Record) -> list[str]:
+    return duplicate_keys(entity, vars(record))  # the fields themselves, not a copy
 
 
 def _changed(before: Record, after: Record) -> dict[str, Any]:

@@ -20,6 +20,7 @@ import logging
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
+from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +34,14 @@ from crm_customer.imports import (
     open_rows,
 )
 from crm_customer.imports.rows import ParsedRow
-from crm_customer.usecases.import_batch import BatchResult, apply_batch
+from crm_customer.usecases.import_batch import (
+    BatchResult,
+    InFlight,
+    apply_batch,
+    decide_batch,
+    may_decide_while_writing,
+    store_batch,
+)
 from crm_customer.usecases.ports import UnitOfWork
 from crm_platform.auth.principal import Principal, from_claims
 from crm_platform.ids import uuid7
@@ -150,15 +158,50 @@ class ImportRunner:
     async def _import(
         self, job: ImportJob, principal: Principal, rows: Iterator[RawRow], columns: ColumnMap
     ) -> None:
+        """Batch after batch, each deciding while the one before is being written (its
+        reads see that batch as written: `InFlight`) and writing once it is committed. A
+        batch whose predecessor failed to commit writes nothing: the job resumes there."""
         progress = job.progress
         rows = itertools.islice(rows, progress.processed, None)  # committed before a restart
-        async for batch in self._batches(rows, columns, job.spec.default_region):
-            async with self._uow() as uow:
-                result = await apply_batch(uow=uow, principal=principal, spec=job.spec, rows=batch)
-                for event in result.events:
-                    uow.record(event, actor_id=principal.subject_id)
-                await self._save(uow, job, progress, result)
-                await uow.commit()
+        overlap = may_decide_while_writing(job.spec)
+        writing: asyncio.Future[None] | None = None
+        in_flight = InFlight()
+        try:
+            async for batch in self._batches(rows, columns, job.spec.default_region):
+                async with contextlib.AsyncExitStack() as unit:
+                    uow = await unit.enter_async_context(self._uow())
+                    result = await decide_batch(
+                        uow=uow, principal=principal, spec=job.spec, rows=batch, in_flight=in_flight
+                    )
+                    if writing is not None:
+                        await writing  # the batch before is committed, or this one is void
+                    write = self._write(uow, job, principal, progress, result)
+                    writing = asyncio.ensure_future(_closing(unit.pop_all(), write))
+                if overlap:
+                    in_flight = result.in_flight(job.spec.entity)
+                else:
+                    await writing
+            if writing is not None:
+                await writing
+        except BaseException:
+            if writing is not None and not writing.done():
+                with contextlib.suppress(Exception):  # the error that stopped us is the news
+                    await writing
+            raise
+
+    async def _write(
+        self,
+        uow: UnitOfWork,
+        job: ImportJob,
+        principal: Principal,
+        progress: Progress,
+        result: BatchResult,
+    ) -> None:
+        await store_batch(uow=uow, spec=job.spec, result=result)
+        for event in result.events:
+            uow.record(event, actor_id=principal.subject_id)
+        await self._save(uow, job, progress, result)
+        await uow.commit()
 
     async def _dry_run(
         self, job: ImportJob, principal: Principal, rows: Iterator[RawRow], columns: ColumnMap
@@ -237,3 +280,8 @@ class ImportRunner:
             async with self._uow() as uow:
                 await uow.imports.release(job.id, self._holder, pause)
                 await uow.commit()
+
+
+async def _closing(unit: AsyncExitStack, work: Awaitable[None]) -> None:
+    async with unit:
+        await work

@@ -38,7 +38,7 @@ from crm_customer.api.servicers import AccountServicer, ContactServicer
 from crm_customer.api.timeline import TimelineServicer
 from crm_customer.config import CustomerSettings
 from crm_customer.events.outbound import to_outbox_event
-from crm_customer.events.timeline import record_own_events, timeline_handlers
+from crm_customer.events.timeline import add_own_entries, own_entries, timeline_handlers
 from crm_customer.repository.imports import NOTIFY_CHANNEL
 from crm_customer.repository.timeline import SqlTimeline
 from crm_customer.repository.unit_of_work import SqlUnitOfWork
@@ -164,7 +164,7 @@ async def bootstrap(settings: ServiceSettings) -> ServiceRuntime:
 
 def units(engine: AsyncEngine) -> Callable[[], SqlUnitOfWork]:
     """Units of work on `engine`; their events go to the outbox in the published contract."""
-    return functools.partial(SqlUnitOfWork, engine, to_outbox_event, record_own_events)
+    return functools.partial(SqlUnitOfWork, engine, to_outbox_event, own_entries, add_own_entries)
 
 
 def _importers(

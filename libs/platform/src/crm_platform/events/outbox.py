@@ -60,6 +60,9 @@ class OutboxEvent:
     aggregate_version: int
     event_id: uuid.UUID = field(default_factory=uuid7)
     occurred_at: dt.datetime = field(default_factory=_now)
+    # Serialized when the event is made, not when it is written: a caller can do that
+    # work ahead, while something else holds the database (an import's batch before).
+    payload: bytes = field(init=False, repr=False)
 
     @property
     def event_type(self) -> str:
@@ -74,6 +77,7 @@ class OutboxEvent:
                 _CHECKED_SUBJECTS.add(self.subject)
         if self.occurred_at.tzinfo is None:
             raise ValueError("occurred_at must be timezone-aware")
+        object.__setattr__(self, "payload", self.message.SerializeToString())
 
 
 async def write_events(session: Executor, events: Sequence[OutboxEvent]) -> None:
@@ -91,7 +95,7 @@ async def write_events(session: Executor, events: Sequence[OutboxEvent]) -> None
             "aggregate_ids": [event.aggregate_id for event in events],
             "aggregate_versions": [event.aggregate_version for event in events],
             "occurred_ats": [event.occurred_at for event in events],
-            "payloads": [event.message.SerializeToString() for event in events],
+            "payloads": [event.payload for event in events],
             "trace_headers": [trace_headers] * len(events),
         },
     )

@@ -80,16 +80,14 @@ class Published(Protocol):
     def occurred_at(self) -> dt.datetime: ...
 
 
-async def record_own_events(store: TimelineStore, events: Sequence[OutboxEvent]) -> None:
-    """This service's own events about accounts, put on the timeline in the transaction
-    that publishes them: no trip through NATS and back, and an account's timeline shows a
-    change as soon as the change is committed."""
-    entries = [
-        entry
-        for event in events
-        if _own(event.subject)
-        for entry in entries_of(event, event.message)
-    ]
+def own_entries(event: OutboxEvent) -> list[TimelineEntry]:
+    """The entries of this service's own event about accounts, which the unit of work puts
+    on the timeline in the transaction that publishes the event (`add_own_entries`): no
+    trip through NATS and back, and an account's timeline shows a change once committed."""
+    return entries_of(event, event.message) if _own(event.subject) else []
+
+
+async def add_own_entries(store: TimelineStore, entries: Sequence[TimelineEntry]) -> None:
     await record_entries(store=store, entries=entries, new=True)
 
 

@@ -10,6 +10,7 @@ from crm_customer.domain.accounts import Account
 from crm_customer.domain.contacts import Contact
 from crm_customer.domain.loyalty import LoyaltyEntry
 from crm_customer.domain.records import Record, RecordEvent
+from crm_customer.domain.timeline import TimelineEntry
 from crm_customer.repository import tables
 from crm_customer.repository.custom_fields import SqlCustomFields
 from crm_customer.repository.history import SqlFieldHistory
@@ -25,8 +26,9 @@ from crm_platform.events.outbox import OutboxEvent, write_events
 Event = RecordEvent | LoyaltyEntry
 # Injected by bootstrap, so this layer does not depend on the events layer.
 EventMapper = Callable[[Event], OutboxEvent]
-# What of the published events goes on the account timeline, in the same transaction.
-TimelineWriter = Callable[[SqlTimeline, Sequence[OutboxEvent]], Awaitable[None]]
+# The account timeline's entries of a published event, written in the same transaction.
+TimelineEntries = Callable[[OutboxEvent], Sequence[TimelineEntry]]
+TimelineWriter = Callable[[SqlTimeline, Sequence[TimelineEntry]], Awaitable[None]]
 
 
 class SqlUnitOfWork:
@@ -40,14 +42,24 @@ class SqlUnitOfWork:
     history: SqlFieldHistory
 
     def __init__(
-        self, engine: AsyncEngine, to_outbox: EventMapper, to_timeline: TimelineWriter
+        self,
+        engine: AsyncEngine,
+        to_outbox: EventMapper,
+        timeline_entries: TimelineEntries,
+        to_timeline: TimelineWriter,
     ) -> None:
         """With an autocommit engine (crm_platform.db.engine.autocommit) this serves reads
         without a transaction; commit() then has nothing to make atomic, so it refuses."""
         self._engine = engine
         self._to_outbox = to_outbox
+        self._timeline_entries = timeline_entries
         self._to_timeline = to_timeline
-        self._events: list[tuple[Event, uuid.UUID]] = []
+        self._clear()
+
+    def _clear(self) -> None:
+        self._history: list[HistoryEntry] = []
+        self._published: list[OutboxEvent] = []
+        self._entries: list[TimelineEntry] = []
 
     async def __aenter__(self) -> Self:
         self._connection = await self._engine.connect()
@@ -56,7 +68,7 @@ class SqlUnitOfWork:
             if self._engine.get_execution_options().get("isolation_level") == "AUTOCOMMIT"
             else await self._connection.begin()
         )
-        self._events = []
+        self._clear()
         self.accounts = SqlRecordRepository(self._connection, tables.accounts, Account)
         self.contacts = SqlRecordRepository(self._connection, tables.contacts, Contact)
         self.imports = SqlImportJobs(self._connection)
@@ -72,18 +84,21 @@ class SqlUnitOfWork:
         await self._connection.close()
 
     def record(self, event: Event, *, actor_id: uuid.UUID) -> None:
-        self._events.append((event, actor_id))
+        """Turned into its rows now (history, outbox, timeline), so that commit() only
+        writes: an import records a batch's events while the batch before is written."""
+        published = self._to_outbox(event)
+        self._history += _history(event, actor_id)
+        self._published.append(published)
+        self._entries += self._timeline_entries(published)
 
     async def commit(self) -> None:
-        history = [entry for event, actor in self._events for entry in _history(event, actor)]
         if self._transaction is None:
             raise RuntimeError("a read-only unit of work cannot commit")
-        await write_history(self._connection, tables.field_history, history)
-        published = [self._to_outbox(event) for event, _ in self._events]
-        await write_events(self._connection, published)
-        await self._to_timeline(self.timeline, published)
+        await write_history(self._connection, tables.field_history, self._history)
+        await write_events(self._connection, self._published)
+        await self._to_timeline(self.timeline, self._entries)
         await self._transaction.commit()
-        self._events = []
+        self._clear()
 
 
 def _history(event: Event, actor_id: uuid.UUID) -> list[HistoryEntry]:

@@ -173,9 +173,11 @@ class ImportRunner:
                     result = await decide_batch(
                         uow=uow, principal=principal, spec=job.spec, rows=batch, in_flight=in_flight
                     )
+                    for event in result.events:
+                        uow.record(event, actor_id=principal.subject_id)
                     if writing is not None:
                         await writing  # the batch before is committed, or this one is void
-                    write = self._write(uow, job, principal, progress, result)
+                    write = self._write(uow, job, progress, result)
                     writing = asyncio.ensure_future(_closing(unit.pop_all(), write))
                 if overlap:
                     in_flight = result.in_flight(job.spec.entity)
@@ -190,16 +192,9 @@ class ImportRunner:
             raise
 
     async def _write(
-        self,
-        uow: UnitOfWork,
-        job: ImportJob,
-        principal: Principal,
-        progress: Progress,
-        result: BatchResult,
+        self, uow: UnitOfWork, job: ImportJob, progress: Progress, result: BatchResult
     ) -> None:
         await store_batch(uow=uow, spec=job.spec, result=result)
-        for event in result.events:
-            uow.record(event, actor_id=principal.subject_id)
         await self._save(uow, job, progress, result)
         await uow.commit()
 

@@ -28,7 +28,9 @@ async def record_entries(
         return
     survivors = await store.survivors([entry.account_id for entry in entries])
     moved = [
-        replace(entry, account_id=survivors.get(entry.account_id, entry.account_id))
+        entry
+        if (survivor := survivors.get(entry.account_id)) is None
+        else replace(entry, account_id=survivor)
         for entry in entries
     ]
     await store.add(list({(e.id, e.account_id): e for e in moved}.values()), new=new)

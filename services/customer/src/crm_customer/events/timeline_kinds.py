@@ -110,6 +110,6 @@ BY_EVENT_TYPE: dict[str, Presentation] = {
 }
 
 # The customer service's own events the timeline shows (see BY_EVENT_TYPE): every event
-# about a contact, and new accounts. Written where they are published (record_own_events).
+# about a contact, and new accounts. Written where they are published (own_entries).
 OWN_PREFIXES = ("crm.customer.contact.",)
 OWN_SUBJECTS = frozenset({"crm.customer.account.created.v1"})

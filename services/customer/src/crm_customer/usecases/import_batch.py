@@ -114,6 +114,8 @@ async def decide_batch(
 
 
 async def store_batch(*, uow: UnitOfWork, spec: ImportSpec, result: BatchResult) -> None:
+    """Write what `decide_batch` decided (not committed); StaleVersion if a record it
+    changes was changed meanwhile."""
     kind = KINDS[spec.entity]
     await uow.accounts.add_many(result.accounts)
     await kind.repo(uow).add_many(result.created)

@@ -168,7 +168,7 @@ class ImportRunner:
         in_flight = InFlight()
         try:
             async for batch in self._batches(rows, columns, job.spec.default_region):
-                async with contextlib.AsyncExitStack() as unit:
+                async with AsyncExitStack() as unit:
                     uow = await unit.enter_async_context(self._uow())
                     result = await decide_batch(
                         uow=uow, principal=principal, spec=job.spec, rows=batch, in_flight=in_flight

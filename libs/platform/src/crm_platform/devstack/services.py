@@ -12,8 +12,9 @@ from typing import BinaryIO
 from crm_platform.devstack.errors import StackError, reported_failure
 from crm_platform.devstack.info import StackInfo
 from crm_platform.devstack.readiness import READY_TIMEOUT, wait_ready
-from crm_platform.devstack.stack import ServiceSpec, StackConfig
+from crm_platform.devstack.stack import PORT_OFFSET_ENV, ServiceSpec, StackConfig
 from crm_platform.devstack.state import ADMIN_EMAIL_ENV, ADMIN_PASSWORD_ENV, State
+from crm_platform.testing.ports import port_is_free
 from crm_platform.testing.processes import cmdline, pid_alive
 
 
@@ -64,6 +65,7 @@ class ServiceStarter:
     def _start_and_wait(self, spec: ServiceSpec) -> None:
         pid = self.state.service_pids().get(spec.name)
         if pid is None or not is_service_process(pid, spec):
+            require_free_ports(spec)
             pid = self._start(spec)
             self.state.set_service(spec, pid)
         wait_ready(self.config, spec, pid)
@@ -84,6 +86,19 @@ class ServiceStarter:
 
     def _env(self, spec: ServiceSpec) -> dict[str, str]:
         return {**os.environ, **service_environment(self.config, spec, self.info)}
+
+
+def require_free_ports(spec: ServiceSpec) -> None:
+    """StackError when another process listens on a port of the service about to start
+    (often one left running by an interrupted stack): the new one would fail to bind while
+    the readiness checks reached the old one and called it ready."""
+    ports = (("gRPC", spec.grpc_port), ("metrics", spec.metrics_port), ("HTTP", spec.http_port))
+    for what, port in ports:
+        if port is not None and not port_is_free(port):
+            raise StackError(
+                f"{spec.name}: port {port} ({what}) is taken by another process; stop it, "
+                f"or run the stack on other ports ({PORT_OFFSET_ENV}=100)"
+            )
 
 
 def service_environment(config: StackConfig, spec: ServiceSpec, info: StackInfo) -> dict[str, str]:

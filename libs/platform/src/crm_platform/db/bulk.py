@@ -4,7 +4,7 @@ A multi-row INSERT through SQLAlchemy costs ~50 µs a row in bind processing and
 preparation; binary COPY costs a few. Imports write hundreds of thousands of rows."""
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import JSON, Table, text
@@ -24,6 +24,25 @@ async def copy_rows(session: Executor, table: Table, rows: Sequence[Mapping[str,
         tuple(write(row[name]) if write else row[name] for name, write in writers) for row in rows
     ]
     await copy_records(session, table, columns, records)
+
+
+# Per column: its name, and how a value goes into COPY (None: as it is; see json_writer).
+Writers = Sequence[tuple[str, Callable[[Any], Any] | None]]
+
+
+async def copy_objects(
+    session: Executor, table: Table, writers: Writers, objects: Sequence[object]
+) -> None:
+    """One row per object, each column the object's attribute of that name: records and
+    entries made in bulk, without a dictionary per row."""
+    records = [
+        tuple(
+            getattr(obj, name) if write is None else write(getattr(obj, name))
+            for name, write in writers
+        )
+        for obj in objects
+    ]
+    await copy_records(session, table, [name for name, _ in writers], records)
 
 
 async def copy_records(

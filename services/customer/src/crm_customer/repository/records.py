@@ -13,7 +13,7 @@ from crm_customer.domain.search import Cursor, Filter, Order
 from crm_customer.domain.values import from_json, to_json
 from crm_customer.repository import search
 from crm_platform.auth.principal import Principal, Scope
-from crm_platform.db.bulk import copy_records, json_writer
+from crm_platform.db.bulk import copy_objects, json_writer
 from crm_platform.db.engine import Executor
 from crm_platform.db.visibility import visible_rows
 
@@ -164,15 +164,8 @@ class SqlRecordRepository(Generic[R]):
         await self.add_many([record])
 
     async def add_many(self, records: list[R]) -> None:
-        rows = [
-            tuple(
-                getattr(record, name) if write is None else write(getattr(record, name))
-                for name, _, write in self._fields
-            )
-            for record in records
-        ]
-        names = [name for name, _, _ in self._fields]
-        await copy_records(self._session, self._table, names, rows)
+        writers = [(name, write) for name, _, write in self._fields]
+        await copy_objects(self._session, self._table, writers, records)
 
     async def replace(self, record: R, *, expected_version: int) -> bool:
         values = self._to_row(record)

@@ -11,7 +11,7 @@ from sqlalchemy.dialects.postgresql import insert
 from crm_customer.domain.search import Cursor
 from crm_customer.domain.timeline import TimelineEntry
 from crm_customer.repository import tables
-from crm_platform.db.bulk import copy_records, json_writer
+from crm_platform.db.bulk import copy_objects, json_writer
 from crm_platform.db.engine import Executor
 
 _entries = tables.timeline_entries
@@ -30,12 +30,7 @@ class SqlTimeline:
 
     async def add(self, entries: Sequence[TimelineEntry], *, new: bool = False) -> None:
         if new:
-            records = [
-                tuple(write(getattr(entry, name)) if write else getattr(entry, name)
-                      for name, write in _WRITERS)
-                for entry in entries
-            ]  # fmt: skip
-            await copy_records(self._session, _entries, _NAMES, records)
+            await copy_objects(self._session, _entries, _WRITERS, entries)
             return
         # Not asdict(): it deep-copies every entry's data, 80 µs an entry of an import. And
         # rows as parameters, not .values(rows): that statement is compiled anew each time.

@@ -74,10 +74,10 @@ async def test_nats_kill_and_restart_keeps_streams(nats_server: NatsServer, nats
         await nc.close()
 
 
-async def test_postgres_stop_and_start_keeps_data() -> None:
+async def test_postgres_stop_and_start_keeps_data_and_its_settings() -> None:
     # Its own durable server: stopping the session one would disturb other tests.
     root = make_state_dir("crm-test-pg-restart-")
-    server = PostgresServer(root / "data", free_port(), durable=True)
+    server = PostgresServer(root / "data", free_port(), durable=True, shared_buffers_mb=160)
     try:
         server.start()
         await server.create_database("keep", owner="keeper", password="pw")
@@ -93,6 +93,7 @@ async def test_postgres_stop_and_start_keeps_data() -> None:
         conn = await asyncpg.connect(dsn)
         try:
             assert await conn.fetchval("SELECT v FROM kept") == "still here"
+            assert await conn.fetchval("SHOW shared_buffers") == "160MB"
         finally:
             await conn.close()
         # Repeating the set-up is harmless: the launcher does it on every `up`.

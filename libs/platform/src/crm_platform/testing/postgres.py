@@ -46,10 +46,12 @@ class PostgresServer:
         *,
         durable: bool = False,
         log_file: Path | None = None,
+        shared_buffers_mb: int | None = None,
     ) -> None:
         self.data_dir = data_dir.absolute()
         self.port = port
         self.durable = durable
+        self.shared_buffers_mb = shared_buffers_mb
         # Outside the data dir: initdb wants an empty directory.
         self.log_file = (log_file or self.data_dir.parent / f"{self.data_dir.name}.log").absolute()
         self._as_root = os.geteuid() == 0
@@ -73,6 +75,8 @@ class PostgresServer:
             # Every service pool plus tests' own connections; the default 100 is too tight.
             "-c max_connections=200",
         ]
+        if self.shared_buffers_mb:
+            options.append(f"-c shared_buffers={self.shared_buffers_mb}MB")
         if not self.durable:
             # These only matter when the machine itself crashes; tests recreate everything.
             # synchronous_commit stays on: with it off, `kill()` would lose acknowledged

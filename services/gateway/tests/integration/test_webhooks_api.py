@@ -3,6 +3,7 @@ JetStream reach a receiver on 127.0.0.1, signed, retried while it fails, filtere
 subscriber's visibility, and the webhook is disabled after a run of failures."""
 
 import asyncio
+import datetime as dt
 import hashlib
 import hmac
 import json
@@ -108,13 +109,20 @@ class Hooked:
         found: dict[str, Any] = reply.json()
         return found
 
-    async def publish(self, account: pb.Account, *, event_id: uuid.UUID | None = None) -> Envelope:
+    async def publish(
+        self,
+        account: pb.Account,
+        *,
+        event_id: uuid.UUID | None = None,
+        occurred_at: dt.datetime | None = None,
+    ) -> Envelope:
         envelope = Envelope.for_message(
             subject="crm.customer.account.created.v1",
             message=customer_events.AccountCreated(account=account),
             aggregate_id=account.id,
             aggregate_version=account.version,
             event_id=event_id,
+            occurred_at=occurred_at,
         )
         nc = await nats.connect(self.nats_url)
         try:
@@ -226,6 +234,29 @@ async def test_an_event_seen_twice_is_delivered_once(hooked: Hooked) -> None:
     assert sorted(ids) == sorted([str(first.event_id), str(second.event_id)])
     log = await hooked.get(f"{PATH}/{hook['id']}/deliveries")
     assert len(log["items"]) == 2
+
+
+async def test_a_webhook_gets_what_happens_while_it_is_active(hooked: Hooked) -> None:
+    before = dt.datetime.now(dt.UTC)
+    hook = await hooked.subscribe()
+    # Published now, but it happened before the webhook was made (a relay catching up).
+    await hooked.publish(an_account(), occurred_at=before)
+    change = {**hooked.auth, "If-Match": '"1"'}
+    off = await hooked.gateway.client.patch(
+        f"{PATH}/{hook['id']}", json={"active": False}, headers=change
+    )
+    assert off.status_code == 200, off.text
+    while_off = dt.datetime.now(dt.UTC)
+    change = {**hooked.auth, "If-Match": '"2"'}
+    on = await hooked.gateway.client.patch(
+        f"{PATH}/{hook['id']}", json={"active": True}, headers=change
+    )
+    assert on.status_code == 200, on.text
+    await hooked.publish(an_account(), occurred_at=while_off)
+    now = await hooked.publish(an_account())
+    await until(lambda: len(hooked.receiver.accepted) == 1)
+    await asyncio.sleep(1)  # time for a wrong second delivery to arrive
+    assert [r.headers["x-crm-event-id"] for r in hooked.receiver.accepted] == [str(now.event_id)]
 
 
 async def test_a_partner_keys_webhook_gets_only_its_partners_records_without_internal_fields(

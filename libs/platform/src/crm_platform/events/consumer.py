@@ -25,6 +25,7 @@ outage a message gets fewer retries for a genuine handler failure; a re-drive fi
 
 import asyncio
 import contextlib
+import datetime as dt
 import enum
 import logging
 import time
@@ -34,6 +35,7 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.client import JetStreamContext
+from nats.js.errors import NotFoundError
 from opentelemetry.trace import Status, StatusCode
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -74,7 +76,8 @@ class EventConsumer:
         handlers: Mapping[str, Handler],
         fallback: Handler | None = None,
         batch_handler: BatchHandler | None = None,
-        wanted: Callable[[], Awaitable[bool]] | None = None,
+        wanted_since: Callable[[], Awaitable[dt.datetime | None]] | None = None,
+        start_margin: float = 5.0,
         max_deliver: int = 5,
         ack_wait: float = 30.0,
         batch: int = 100,
@@ -88,11 +91,15 @@ class EventConsumer:
         without it they are recorded in the inbox and acked unhandled.
         `batch_handler` handles the new events of a fetched batch together (module
         docstring); it must do what the handlers would do one by one.
-        `wanted()` False: no handler would act on any event now. It is asked once per
-        fetched batch, and a batch nobody wants is acked unhandled without being decoded
-        (a gateway with no webhook spends one read per 100 events of a million-row import,
-        not a decode, a span, a write and a commit per event). Every event of the batch was
-        published before the answer, so "from now on" holds as if asked per event.
+        `wanted_since()`: since when the handlers want events, None while they want none
+        (a gateway with no active webhook). It is asked before every fetch. While it says
+        None the consumer keeps no durable on the server (it deletes it): JetStream then
+        passes over what is published meanwhile, where a durable would deliver every event
+        of a million-row import to be acked unread. When a time comes back the durable is
+        made again, delivering from that time less `start_margin` seconds (for clocks that
+        differ between the caller and NATS); an existing durable is bound as it is. One
+        deleted under a consumer that still wants events (another process's stale answer)
+        is made again when the next fetch fails, and the inbox drops what comes twice.
         `retry_delays[n-1]` is the pause before attempt n+1 (the last one repeats)."""
         if max_deliver < 1 or not subjects or not retry_delays:
             raise ValueError("need max_deliver >= 1, subjects and retry_delays")
@@ -104,7 +111,9 @@ class EventConsumer:
         self._handlers = dict(handlers)
         self._fallback = fallback
         self._batch_handler = batch_handler
-        self._wanted = wanted
+        self._wanted_since = wanted_since
+        self._start_margin = dt.timedelta(seconds=start_margin)
+        self._since: dt.datetime | None = None
         self._max_deliver = max_deliver
         self._ack_wait = ack_wait
         self._batch = batch
@@ -123,35 +132,49 @@ class EventConsumer:
     def stop(self) -> None:
         self._stopping.set()
 
-    async def ensure(self) -> None:
-        """Create or update the durable consumer (and the dead-letter stream); bind to it."""
+    async def ensure(self, since: dt.datetime | None = None) -> None:
+        """Create or update the durable consumer (and the dead-letter stream); bind to it.
+        With `since` (see `wanted_since`) a missing durable is made to deliver from then on,
+        and an existing one is left as it is: where it stands is not a setting to update."""
         await ensure_deadletter_stream(self._js, replicas=self._stream_replicas)
-        several = len(self._subjects) > 1
-        await self._js.add_consumer(
-            self._stream,
-            ConsumerConfig(
-                name=self._durable,
-                durable_name=self._durable,
-                deliver_policy=DeliverPolicy.ALL,
-                ack_policy=AckPolicy.EXPLICIT,
-                ack_wait=self._ack_wait,
-                max_deliver=-1,  # see the module docstring
-                filter_subject=None if several else self._subjects[0],
-                filter_subjects=self._subjects if several else None,
-            ),
-        )
+        if since is None or not await self._durable_exists():
+            await self._js.add_consumer(self._stream, self._config(since))
         self._subscription = await self._js.pull_subscribe_bind(
             durable=self._durable, stream=self._stream
         )
+
+    def _config(self, since: dt.datetime | None) -> ConsumerConfig:
+        several = len(self._subjects) > 1
+        return ConsumerConfig(
+            name=self._durable,
+            durable_name=self._durable,
+            deliver_policy=DeliverPolicy.ALL if since is None else DeliverPolicy.BY_START_TIME,
+            opt_start_time=None if since is None else since - self._start_margin,
+            ack_policy=AckPolicy.EXPLICIT,
+            ack_wait=self._ack_wait,
+            max_deliver=-1,  # see the module docstring
+            filter_subject=None if several else self._subjects[0],
+            filter_subjects=self._subjects if several else None,
+        )
+
+    async def _durable_exists(self) -> bool:
+        try:
+            await self._js.consumer_info(self._stream, self._durable)
+        except NotFoundError:
+            return False
+        return True
 
     async def run(self) -> None:
         """Consume until `stop()`, riding out NATS and database outages."""
         self._stopping.clear()
         waiting = False
         while not self._stopping.is_set():
+            if self._wanted_since is not None and not await self._wanted():
+                await self._pause(self._fetch_timeout)
+                continue
             if self._subscription is None:
                 try:
-                    await self.ensure()
+                    await self.ensure(self._since)
                 except Exception as exc:  # NATS away, or the stream not provisioned yet
                     # Once per wait: a stream whose service is not deployed may never come.
                     level = logging.DEBUG if waiting else logging.WARNING
@@ -187,11 +210,6 @@ class EventConsumer:
         return messages
 
     async def _process_batch(self, messages: list[Msg]) -> None:
-        if self._wanted is not None and not await self._wanted_now():
-            for msg in messages:
-                await self._settle(msg.ack())
-            metrics.CONSUMER_UNHANDLED.labels(self._durable).inc(len(messages))
-            return
         if len(messages) > 1 and await self._apply_together(messages):
             return
         for index, msg in enumerate(messages):
@@ -257,13 +275,30 @@ class EventConsumer:
                 span.set_attribute("crm.outcome", Outcome.APPLIED.value)
         return unhandled
 
-    async def _wanted_now(self) -> bool:
-        assert self._wanted is not None
+    async def _wanted(self) -> bool:
+        """Whether to fetch now, asking `wanted_since()` (kept for a durable made next). If
+        it fails, a bound durable goes on: the handlers decide per event, in their
+        transaction."""
+        assert self._wanted_since is not None
         try:
-            return await self._wanted()
-        except Exception as exc:  # unsure: decide per event, in the handler's transaction
-            log.warning("consumer %s: wanted() failed: %r", self._durable, exc)
-            return True
+            self._since = await self._wanted_since()
+        except Exception as exc:
+            log.warning("consumer %s: wanted_since() failed: %r", self._durable, exc)
+            return self._subscription is not None
+        if self._since is None:
+            await self._drop_durable()
+            return False
+        return True
+
+    async def _drop_durable(self) -> None:
+        await self._resubscribe()
+        metrics.CONSUMER_LAG.labels(self._durable).set(0)  # nothing waits for it now
+        try:
+            await self._js.delete_consumer(self._stream, self._durable)
+        except NotFoundError:
+            pass  # the usual case: dropped before, by us or another process
+        except Exception as exc:  # NATS away: asked again before the next fetch
+            log.debug("consumer %s: durable not deleted: %r", self._durable, exc)
 
     async def _hand_back(self, messages: list[Msg]) -> None:
         # Another instance (or we, later) can take them now rather than after ack_wait.

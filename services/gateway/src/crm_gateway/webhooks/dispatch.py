@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm_gateway.webhooks.model import Delivery, DeliveryStatus
+from crm_gateway.webhooks.model import Delivery, DeliveryStatus, Webhook
 from crm_gateway.webhooks.repository import active_webhooks, queue_deliveries
 from crm_gateway.webhooks.rules import Subject, matches, may_read, payload_for, utcnow
 from crm_platform.events.envelope import Envelope, format_time
@@ -58,10 +58,18 @@ def queue_for_subscribers(render: Render) -> Handler:
             for webhook in subscribed
             if matches(webhook.event_types, event.event_type)
             and may_read(webhook.owner, event.subject)
+            and _while_active(webhook, envelope)
         ]
         await queue_deliveries(connection, deliveries)
 
     return on_event
+
+
+def _while_active(webhook: Webhook, envelope: Envelope) -> bool:
+    """A webhook gets what happens while it is active: not an event published late (relay
+    lag) that happened before, nor one its consumer delivers from before it was made
+    (see `WebhookRuntime`)."""
+    return webhook.active_since is None or envelope.occurred_at >= webhook.active_since
 
 
 def body(envelope: Envelope, event: RenderedEvent, data: Mapping[str, Any]) -> dict[str, Any]:

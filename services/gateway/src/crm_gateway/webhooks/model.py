@@ -30,6 +30,8 @@ class Webhook:
     updated_at: dt.datetime
     disabled_reason: str | None = None
     consecutive_failures: int = 0
+    # When it was last made active; None while it is not.
+    active_since: dt.datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,6 @@ from sqlalchemy import (
     UniqueConstraint,
     and_,
     delete,
-    exists,
     func,
     select,
     update,
@@ -54,6 +53,8 @@ webhooks = Table(
     Column("secret", String(100), nullable=False),
     Column("disabled_reason", String(200)),
     Column("consecutive_failures", Integer, nullable=False, server_default="0"),
+    # When it was last made active (migration 0013).
+    Column("active_since", DateTime(timezone=True)),
     *timestamp_columns(),
 )
 
@@ -159,9 +160,11 @@ class SqlWebhooks:
             await connection.execute(statement)
 
 
-async def any_active(engine: AsyncEngine) -> bool:
+async def earliest_active_since(engine: AsyncEngine) -> dt.datetime | None:
+    """Since when some webhook has been active without a break; None while none is."""
     async with engine.connect() as connection:
-        return bool(await connection.scalar(select(exists().where(webhooks.c.active))))
+        statement = select(func.min(webhooks.c.active_since)).where(webhooks.c.active)
+        return await connection.scalar(statement)
 
 
 async def active_webhooks(connection: AsyncConnection) -> list[Webhook]:

@@ -4,6 +4,7 @@ durable consumer and the deliveries' claims, as separate replicas would."""
 
 import asyncio
 import contextlib
+import datetime as dt
 from collections.abc import Mapping, Sequence
 
 import httpx
@@ -11,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from crm_gateway.webhooks.deliveries import SqlDeliveries
 from crm_gateway.webhooks.dispatch import Render, queue_for_subscribers
-from crm_gateway.webhooks.repository import SqlWebhooks, any_active
+from crm_gateway.webhooks.repository import SqlWebhooks, earliest_active_since
 from crm_gateway.webhooks.sender import DeliverySender, SendPolicy
 from crm_platform.db.engine import autocommit, create_session_factory
 from crm_platform.events.connection import ResilientClient, connect_nats
@@ -19,8 +20,8 @@ from crm_platform.events.consumer import EventConsumer
 from crm_platform.events.streams import stream_name
 
 DURABLE = "gateway-webhooks"
-# Events fetched at once: while no webhook is active a whole batch is acked after one read,
-# which is what an import's hundreds of thousands of events cost the gateway.
+# Events fetched at once. While no webhook is active the consumers keep no durable, and an
+# import's hundreds of thousands of events cost the gateway nothing.
 _BATCH = 500
 
 
@@ -57,10 +58,10 @@ class WebhookRuntime:
         sessions = create_session_factory(self._engine)
         reads = autocommit(self._engine)
 
-        async def wanted() -> bool:
+        async def wanted_since() -> dt.datetime | None:
             # Checked again, with the subscriptions' types and owners, in the handler's
             # transaction; a webhook made after this check gets the events that follow it.
-            return await any_active(reads)
+            return await earliest_active_since(reads)
 
         for service, names in self._events.items():
             consumer = EventConsumer(
@@ -70,7 +71,7 @@ class WebhookRuntime:
                 durable=f"{DURABLE}-{service}",
                 subjects=[f"crm.{service}.>"],
                 handlers=dict.fromkeys(names, handler),
-                wanted=wanted,
+                wanted_since=wanted_since,
                 batch=_BATCH,
                 stream_replicas=self._replicas,
             )

@@ -86,6 +86,7 @@ class Webhooks:
             secret=new_secret(),
             created_at=now,
             updated_at=now,
+            active_since=now if active else None,
         )
         await self._store.add(webhook)
         return webhook
@@ -124,12 +125,15 @@ class Webhooks:
             changes["event_types"] = check_event_types(event_types)
         if description is not None:
             changes["description"] = description
+        now = utcnow()
         if active is not None:
             changes["active"] = active
             if active:
                 changes.update(consecutive_failures=0, disabled_reason=None)
+            if active != current.active:
+                changes["active_since"] = now if active else None
         updated = dataclasses.replace(
-            current, **changes, version=current.version + 1, updated_at=utcnow()
+            current, **changes, version=current.version + 1, updated_at=now
         )
         await self._replace(updated, current.version)
         return updated

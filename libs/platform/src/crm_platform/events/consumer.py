@@ -33,15 +33,14 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 
 from nats.aio.client import Client
 from nats.aio.msg import Msg
-from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.client import JetStreamContext
-from nats.js.errors import NotFoundError
 from opentelemetry.trace import Status, StatusCode
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from crm_platform.events import metrics
 from crm_platform.events.consumer_spans import batch_span, event_span
 from crm_platform.events.deadletter import dead_letter
+from crm_platform.events.durable import Durable
 from crm_platform.events.envelope import Envelope, EnvelopeError
 from crm_platform.events.failures import is_transient
 from crm_platform.events.inbox import record_new
@@ -105,17 +104,16 @@ class EventConsumer:
             raise ValueError("need max_deliver >= 1, subjects and retry_delays")
         self._js = nats_client.jetstream() if isinstance(nats_client, Client) else nats_client
         self._sessions = session_factory
-        self._stream = stream
         self._durable = durable
-        self._subjects = list(subjects)
         self._handlers = dict(handlers)
         self._fallback = fallback
         self._batch_handler = batch_handler
         self._wanted_since = wanted_since
-        self._start_margin = dt.timedelta(seconds=start_margin)
+        self._server_side = Durable(
+            self._js, stream, durable, list(subjects), ack_wait, dt.timedelta(seconds=start_margin)
+        )
         self._since: dt.datetime | None = None
         self._max_deliver = max_deliver
-        self._ack_wait = ack_wait
         self._batch = batch
         self._stream_replicas = stream_replicas
         self._retry_delays = list(retry_delays)
@@ -133,36 +131,9 @@ class EventConsumer:
         self._stopping.set()
 
     async def ensure(self, since: dt.datetime | None = None) -> None:
-        """Create or update the durable consumer (and the dead-letter stream); bind to it.
-        With `since` (see `wanted_since`) a missing durable is made to deliver from then on,
-        and an existing one is left as it is: where it stands is not a setting to update."""
+        """The dead-letter stream and the durable (`Durable.bind`); bound to it."""
         await ensure_deadletter_stream(self._js, replicas=self._stream_replicas)
-        if since is None or not await self._durable_exists():
-            await self._js.add_consumer(self._stream, self._config(since))
-        self._subscription = await self._js.pull_subscribe_bind(
-            durable=self._durable, stream=self._stream
-        )
-
-    def _config(self, since: dt.datetime | None) -> ConsumerConfig:
-        several = len(self._subjects) > 1
-        return ConsumerConfig(
-            name=self._durable,
-            durable_name=self._durable,
-            deliver_policy=DeliverPolicy.ALL if since is None else DeliverPolicy.BY_START_TIME,
-            opt_start_time=None if since is None else since - self._start_margin,
-            ack_policy=AckPolicy.EXPLICIT,
-            ack_wait=self._ack_wait,
-            max_deliver=-1,  # see the module docstring
-            filter_subject=None if several else self._subjects[0],
-            filter_subjects=self._subjects if several else None,
-        )
-
-    async def _durable_exists(self) -> bool:
-        try:
-            await self._js.consumer_info(self._stream, self._durable)
-        except NotFoundError:
-            return False
-        return True
+        self._subscription = await self._server_side.bind(since)
 
     async def run(self) -> None:
         """Consume until `stop()`, riding out NATS and database outages."""
@@ -294,9 +265,7 @@ class EventConsumer:
         await self._resubscribe()
         metrics.CONSUMER_LAG.labels(self._durable).set(0)  # nothing waits for it now
         try:
-            await self._js.delete_consumer(self._stream, self._durable)
-        except NotFoundError:
-            pass  # the usual case: dropped before, by us or another process
+            await self._server_side.delete()
         except Exception as exc:  # NATS away: asked again before the next fetch
             log.debug("consumer %s: durable not deleted: %r", self._durable, exc)
 

@@ -233,6 +233,21 @@ async def test_a_read_from_memory_is_answered_as_the_route_answers_it(
     assert (len(cached.fake.callers), len(routed)) == (calls + 1, 1)
 
 
+async def test_a_read_with_a_query_string_is_the_routes_to_refuse(cached: CachedGateway) -> None:
+    """A record read takes no query parameters: held in memory or not, `?x=` is a 422."""
+    account_id = await create(cached, "Plain")
+    await cached.read(account_id)
+    calls = len(cached.fake.callers)
+    assert (await cached.read(account_id)).status_code == 200
+    assert len(cached.fake.callers) == calls  # held in memory
+    with_query = await cached.gateway.client.get(
+        f"/api/v1/accounts/{account_id}", params={"fields": "name"}, headers=cached.auth
+    )
+    assert with_query.status_code == 422, with_query.text
+    assert with_query.json()["errors"][0]["field"] == "query.fields"
+    assert len(cached.fake.callers) == calls
+
+
 async def test_a_cached_record_is_refused_to_whoever_the_route_refuses(
     cached: CachedGateway,
 ) -> None:

@@ -132,3 +132,29 @@ async def test_contacts_of_an_account(gateway: Gateway) -> None:
         "/api/v1/contacts", json={"first_name": "X", "account_id": "nope"}, headers=auth
     )
     assert [e["field"] for e in assert_problem(orphan, 422)["errors"]] == ["account_id"]  # type: ignore[attr-defined]
+
+
+async def test_a_query_parameter_the_operation_does_not_take_is_422(gateway: Gateway) -> None:
+    """A misspelt filter is refused, not answered as if there were none."""
+    auth = await gateway.login()
+    for name in ("Tagged", "Other"):
+        await gateway.client.post("/api/v1/accounts", json={"name": name}, headers=auth)
+    misspelt = await gateway.client.get(
+        "/api/v1/accounts", params={"tags": "vip", "sort": "name", "limit": 5}, headers=auth
+    )
+    body = assert_problem(misspelt, 422)
+    errors = body["errors"]  # type: ignore[index]
+    assert [e["field"] for e in errors] == ["query.sort", "query.tags"]
+    assert errors[1]["message"] == (
+        "is not a parameter here; it takes cursor, custom_field, email, lifecycle, limit,"
+        " not_contacted_days, order_by, owner_id, phone, q, region, tag"
+    )
+    known = await gateway.client.get(
+        "/api/v1/accounts", params={"tag": "vip", "order_by": "name", "limit": 5}, headers=auth
+    )
+    assert known.status_code == 200, known.text
+    account_id = next(iter(gateway.fake.accounts))
+    read = await gateway.client.get(f"/api/v1/accounts/{account_id}?fields=name", headers=auth)
+    assert assert_problem(read, 422)["errors"] == [  # type: ignore[index]
+        {"field": "query.fields", "message": "is not a parameter here; it takes none"}
+    ]

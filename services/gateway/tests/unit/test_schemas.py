@@ -1,11 +1,13 @@
-"""Request bodies forbid unknown fields and bound their sizes; merge patches know which
-fields were sent."""
+"""Request bodies forbid unknown fields and bound their sizes, as query strings do their
+parameters; merge patches know which fields were sent."""
 
 import pytest
+from fastapi.routing import APIRoute
 from pydantic import BaseModel, ValidationError
 
 from crm_gateway.api import schemas
-from crm_gateway.api.app import create_app
+from crm_gateway.api.app import ROUTE_MODULES, create_app
+from crm_gateway.api.known_query import query_names
 from crm_gateway.api.mapping import present, to_account
 from crm_gateway.api.schemas import AccountCreate, AccountPatch, ContactCreate
 
@@ -76,3 +78,23 @@ def test_nul_characters_are_refused(body: dict[str, object]) -> None:
     # PostgreSQL cannot store them: the service would fail with a 500 instead of a 422.
     with pytest.raises(ValidationError):
         AccountCreate.model_validate(body)
+
+
+def test_the_query_parameters_refused_are_those_the_document_does_not_list() -> None:
+    """known_query reads a route's parameters from FastAPI's dependant; the OpenAPI document
+    is built from the same, and both must agree for every operation."""
+    app = create_app()
+    documented = {
+        (path, method.upper()): {p["name"] for p in op.get("parameters", []) if p["in"] == "query"}
+        for path, operations in app.openapi()["paths"].items()
+        for method, op in operations.items()
+    }
+    routes = [r for module in ROUTE_MODULES for r in module.router.routes]
+    taken = {
+        (route.path_format, method): set(query_names(route.dependant))
+        for route in routes
+        if isinstance(route, APIRoute) and route.include_in_schema
+        for method in route.methods
+    }
+    assert taken == documented
+    assert taken[("/api/v1/contacts", "GET")] >= {"q", "tag", "order_by", "limit", "cursor"}

@@ -4,13 +4,14 @@ from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.telemetry import TelemetryConfig
 
 from crm_gateway.api.audit import AuditTrail
 from crm_gateway.api.cached_reads import CachedReads
 from crm_gateway.api.edge import UPLOAD_PATHS, Edge, EdgeSettings
 from crm_gateway.api.idempotency import IdempotencyKeys
+from crm_gateway.api.known_query import only_known_query
 from crm_gateway.api.middleware import BodyLimit, LastResort, RedMetrics
 from crm_gateway.api.openapi import problem_openapi
 from crm_gateway.api.problems import EXCEPTION_HANDLERS
@@ -69,6 +70,15 @@ _TELEMETRY: TelemetryConfig = {
 }
 
 
+# Hot routes first: the router tries routes in order.
+ROUTE_MODULES = (
+    *(accounts, contacts, me, auth, api_keys, health, teams, users, roles),
+    *(audit_events, webhooks, imports, segments, custom_fields, timeline, loyalty),
+    *(merge, history),
+    *(exports,),
+)
+
+
 def create_app(lifespan: Lifespan | None = None, edge: EdgeSettings | None = None) -> FastAPI:
     app = FastAPI(
         title="CRM API",
@@ -82,15 +92,10 @@ def create_app(lifespan: Lifespan | None = None, edge: EdgeSettings | None = Non
         # Operation ids are the handler names (`get_account`), for generated clients.
         generate_unique_id_function=lambda route: route.name,
         telemetry=_TELEMETRY,
+        # Given to every route included below.
+        dependencies=[Depends(only_known_query)],
     )
-    # Hot routes first: the router tries routes in order.
-    routes = (
-        *(accounts, contacts, me, auth, api_keys, health, teams, users, roles),
-        *(audit_events, webhooks, imports, segments, custom_fields, timeline, loyalty),
-        *(merge, history),
-        *(exports,),
-    )
-    for module in routes:
+    for module in ROUTE_MODULES:
         app.include_router(module.router)
     # The audit trail wraps the idempotency keys: a repeat runs no route and makes no
     # event, and an audit failure (503) comes after the answer is kept, so the client's

@@ -55,7 +55,8 @@ class CachedReads:
     async def _answered(
         self, scope: Scope, receive: Receive, send: Send, collection: str, record_id: str
     ) -> bool:
-        if len(record_id) > MAX_ID_LENGTH:
+        # A read takes no query parameters: the route refuses any (known_query.py).
+        if len(record_id) > MAX_ID_LENGTH or scope["query_string"]:
             return False
         services = services_in(scope)
         try:

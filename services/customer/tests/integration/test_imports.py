@@ -7,6 +7,7 @@ import grpc
 import pytest
 from google.protobuf.json_format import MessageToDict
 from sqlalchemy import func, select
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from crm.customer.v1 import custom_fields_pb2 as cpb
@@ -16,7 +17,9 @@ from crm.customer.v1 import customer_pb2_grpc as pb_grpc
 from crm.customer.v1 import imports_pb2 as ipb
 from crm.customer.v1 import imports_pb2_grpc as ipb_grpc
 from crm_customer.repository import tables
+from crm_customer.repository.upkeep import vacuum_analyze
 from crm_platform.auth.principal import Action, Scope
+from crm_platform.testing.postgres import PostgresServer
 from crm_platform.testing.services import call_metadata, principal
 
 pytestmark = pytest.mark.integration
@@ -169,6 +172,45 @@ async def test_an_import_that_wrote_many_records_leaves_its_table_vacuumed(
     assert after[0] == before[0] + 1
     assert after[1] > before[1]
     assert last[0] == after[0]
+
+
+async def test_the_vacuum_after_an_import_leaves_the_table_in_shared_buffers(
+    customer: grpc.aio.Channel, database_url: str, postgres_server: PostgresServer
+) -> None:
+    """Searches after an import read what it wrote: the VACUUM that reads every new page
+    keeps them (no ring buffer), rather than passing them through 2 MB of buffers."""
+    superuser = create_async_engine(
+        postgres_server.url(make_url(database_url).database or ""), isolation_level="AUTOCOMMIT"
+    )
+    engine = create_async_engine(database_url)
+    try:
+        async with superuser.connect() as connection:
+            await connection.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS pg_buffercache")
+        async with engine.begin() as connection:  # ~2 KB a row: 500 pages, over the ring
+            await connection.exec_driver_sql(
+                "INSERT INTO contacts (id, version, owner_id, last_name, internal_notes,"
+                " created_at, updated_at) SELECT gen_random_uuid(), 1, gen_random_uuid(),"
+                " 'Row ' || n, (SELECT string_agg(md5(n::text || k::text), '')"
+                " FROM generate_series(1, 50) k), now(), now() FROM generate_series(1, 2000) n"
+            )
+        async with superuser.connect() as connection:
+            pages = (
+                await connection.exec_driver_sql("SELECT pg_relation_size('contacts') / 8192")
+            ).scalar_one()
+            await connection.exec_driver_sql("SELECT pg_buffercache_evict_relation('contacts')")
+            cached = (
+                "SELECT count(*) FROM pg_buffercache WHERE relforknumber = 0"
+                " AND relfilenode = pg_relation_filenode('contacts')"
+                " AND reldatabase = (SELECT oid FROM pg_database"
+                " WHERE datname = current_database())"
+            )
+            assert (await connection.exec_driver_sql(cached)).scalar_one() == 0
+            await vacuum_analyze(engine, "contacts")
+            assert pages > 400
+            assert (await connection.exec_driver_sql(cached)).scalar_one() == pages
+    finally:
+        await engine.dispose()
+        await superuser.dispose()
 
 
 async def _upkeep_counts(engine: AsyncEngine) -> tuple[int, int]:

@@ -68,7 +68,14 @@ TIMELINE_BATCH = 500
 # with a letter changed or two swapped ("jonathon", "Schmdit"). A random read costs about
 # what a sequential one does on SSDs and in cache; at the default 4 the planner would
 # rather walk the whole primary key for a search matching a thousand rows than read them.
-SEARCH_SETTINGS = {"pg_trgm.word_similarity_threshold": "0.5", "random_page_cost": "1.1"}
+# In cache a row costs more against a page than the default 0.01 says: at it, a third of
+# the Chinese name prefixes of a million contacts walked the primary key past ~17,000
+# rows (7 ms) rather than read their ~1,000 matches (1.8 ms); see architecture decision 50.
+SEARCH_SETTINGS = {
+    "pg_trgm.word_similarity_threshold": "0.5",
+    "random_page_cost": "1.1",
+    "cpu_tuple_cost": "0.1",
+}
 
 
 async def bootstrap(settings: ServiceSettings) -> ServiceRuntime:

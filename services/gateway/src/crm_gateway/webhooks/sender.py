@@ -92,6 +92,8 @@ class DeliverySender:
         batch = await self._deliveries.claim_due(
             limit=self._policy.batch, claim_seconds=claim_seconds
         )
+        if not batch:  # the usual answer, twice a second: no query for no webhooks
+            return 0
         hooks = await self._webhooks.many([delivery.webhook_id for delivery in batch])
         # A webhook deleted since took its deliveries with it.
         await asyncio.gather(

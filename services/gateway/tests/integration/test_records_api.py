@@ -150,9 +150,15 @@ async def test_a_query_parameter_the_operation_does_not_take_is_422(gateway: Gat
         " not_contacted_days, order_by, owner_id, phone, q, region, tag"
     )
     known = await gateway.client.get(
-        "/api/v1/accounts", params={"tag": "vip", "order_by": "name", "limit": 5}, headers=auth
+        "/api/v1/accounts",
+        params=[("tag", "vip"), ("tag", "key"), ("order_by", "name"), ("limit", "5")],
+        headers=auth,
     )
     assert known.status_code == 200, known.text
+    twice = await gateway.client.get("/api/v1/accounts?q=Tag&q=Oth&limit=5", headers=auth)
+    assert assert_problem(twice, 422)["errors"] == [  # type: ignore[index]
+        {"field": "query.q", "message": "is given 2 times; it takes one value"}
+    ]
     account_id = next(iter(gateway.fake.accounts))
     read = await gateway.client.get(f"/api/v1/accounts/{account_id}?fields=name", headers=auth)
     assert assert_problem(read, 422)["errors"] == [  # type: ignore[index]

@@ -1,13 +1,15 @@
 """Request bodies forbid unknown fields and bound their sizes, as query strings do their
 parameters; merge patches know which fields were sent."""
 
+from typing import Any
+
 import pytest
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ValidationError
 
 from crm_gateway.api import schemas
 from crm_gateway.api.app import ROUTE_MODULES, create_app
-from crm_gateway.api.known_query import query_names
+from crm_gateway.api.known_query import query_params
 from crm_gateway.api.mapping import present, to_account
 from crm_gateway.api.schemas import AccountCreate, AccountPatch, ContactCreate
 
@@ -91,10 +93,31 @@ def test_the_query_parameters_refused_are_those_the_document_does_not_list() -> 
     }
     routes = [r for module in ROUTE_MODULES for r in module.router.routes]
     taken = {
-        (route.path_format, method): set(query_names(route.dependant))
+        (route.path_format, method): {name for name, _ in query_params(route.dependant)}
         for route in routes
         if isinstance(route, APIRoute) and route.include_in_schema
         for method in route.methods
     }
     assert taken == documented
     assert taken[("/api/v1/contacts", "GET")] >= {"q", "tag", "order_by", "limit", "cursor"}
+    documented_lists = {
+        (path, method.upper()): {
+            p["name"]
+            for p in op.get("parameters", [])
+            if p["in"] == "query" and _lists(p["schema"])
+        }
+        for path, operations in app.openapi()["paths"].items()
+        for method, op in operations.items()
+    }
+    repeatable = {
+        (route.path_format, method): {n for n, many in query_params(route.dependant) if many}
+        for route in routes
+        if isinstance(route, APIRoute) and route.include_in_schema
+        for method in route.methods
+    }
+    assert repeatable == documented_lists
+    assert repeatable[("/api/v1/contacts", "GET")] == {"tag", "custom_field"}
+
+
+def _lists(schema: dict[str, Any]) -> bool:
+    return schema.get("type") == "array" or any(_lists(s) for s in schema.get("anyOf", []))

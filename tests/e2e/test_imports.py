@@ -141,10 +141,37 @@ def _xlsx(rows: list[list[str]]) -> bytes:
 def test_unusable_upload_is_a_422_that_queues_nothing(
     client: httpx.Client, auth: dict[str, str], content: bytes, form: dict[str, str], field: str
 ) -> None:
+    before = _newest_import(client, auth)
     reply = upload(client, auth, content, **form)
     assert reply.status_code == 422, reply.text
     assert reply.headers["content-type"] == "application/problem+json"
     assert field in reply.text
+    assert _newest_import(client, auth) == before
+
+
+def _newest_import(client: httpx.Client, auth: dict[str, str]) -> str | None:
+    items = client.get(IMPORTS, params={"limit": 1}, headers=auth).raise_for_status().json()
+    return items["items"][0]["id"] if items["items"] else None
+
+
+def test_imports_are_listed_newest_first(client: httpx.Client, auth: dict[str, str]) -> None:
+    older = upload(client, auth, f"name,phone\nAda Li,{_phone()}\n".encode()).json()["id"]
+    newer = upload(client, auth, f"name,phone\nBo Li,{_phone()}\n".encode()).json()["id"]
+    finished(client, auth, older)
+    finished(client, auth, newer)
+
+    page = client.get(IMPORTS, params={"limit": 1}, headers=auth).json()
+    assert [job["id"] for job in page["items"]] == [newer]
+    cursor = page["next_cursor"]
+    rest = client.get(IMPORTS, params={"limit": 1, "cursor": cursor}, headers=auth).json()
+    assert [(job["id"], job["created"]) for job in rest["items"]] == [(older, 1)]
+    queued = client.get(IMPORTS, params={"status": "queued"}, headers=auth).json()["items"]
+    assert {older, newer}.isdisjoint(job["id"] for job in queued)
+    refused = client.get(IMPORTS, params={"status": "done"}, headers=auth)
+    assert (refused.status_code, refused.headers["content-type"]) == (
+        422,
+        "application/problem+json",
+    )
 
 
 def test_unknown_import_is_404(client: httpx.Client, auth: dict[str, str]) -> None:

@@ -2,6 +2,7 @@
 
 import asyncio
 from collections.abc import AsyncIterator
+from typing import Any
 
 import grpc
 import pytest
@@ -18,7 +19,7 @@ from crm.customer.v1 import imports_pb2 as ipb
 from crm.customer.v1 import imports_pb2_grpc as ipb_grpc
 from crm_customer.repository import tables
 from crm_customer.repository.upkeep import vacuum_analyze
-from crm_platform.auth.principal import Action, Scope
+from crm_platform.auth.principal import Action, Principal, Scope
 from crm_platform.testing.postgres import PostgresServer
 from crm_platform.testing.services import call_metadata, principal
 
@@ -47,7 +48,7 @@ async def _parts(spec: ipb.ImportSpec, data: bytes) -> AsyncIterator[ipb.StartIm
 
 async def start(channel: grpc.aio.Channel, data: bytes, **spec: object) -> ipb.ImportJob:
     stub = ipb_grpc.ImportServiceStub(channel)
-    request = ipb.ImportSpec(entity="contacts", default_region="CN", **spec)  # type: ignore[arg-type]
+    request = ipb.ImportSpec(**{"entity": "contacts", "default_region": "CN", **spec})  # type: ignore[arg-type]
     reply = await stub.StartImport(_parts(request, data), metadata=call_metadata(ADMIN))
     return reply.job
 
@@ -331,3 +332,36 @@ async def test_bad_spec_and_missing_rights_are_refused(customer: grpc.aio.Channe
     with pytest.raises(grpc.aio.AioRpcError) as hidden:
         await stub.GetImport(ipb.GetImportRequest(id=job.id), metadata=call_metadata(other))
     assert hidden.value.code() is grpc.StatusCode.NOT_FOUND
+
+
+async def test_imports_are_listed_newest_first_within_the_callers_reach(
+    customer: grpc.aio.Channel,
+) -> None:
+    stub = ipb_grpc.ImportServiceStub(customer)
+    contacts_all = await start(customer, MIXED.encode())
+    accounts_all = await start(customer, b"name\nAcme GmbH\n", entity="accounts")
+    own = principal(objects=["contact"], scope=Scope.OWN)
+    spec = ipb.ImportSpec(entity="contacts")
+    parts = _parts(spec, b"name,email\nMia Wong,mia@example.com\n")
+    contacts_own = (await stub.StartImport(parts, metadata=call_metadata(own))).job
+    for job in (contacts_all, accounts_all, contacts_own):
+        await finished(customer, job.id)
+
+    async def listed(who: Principal, **request: Any) -> tuple[list[str], str]:
+        reply = await stub.ListImports(
+            ipb.ListImportsRequest(**request), metadata=call_metadata(who)
+        )
+        return [job.id for job in reply.jobs], reply.next_page_token
+
+    first, token = await listed(ADMIN, page_size=2)
+    assert first == [contacts_own.id, accounts_all.id]
+    assert await listed(ADMIN, page_size=2, page_token=token) == ([contacts_all.id], "")
+    assert await listed(own) == ([contacts_own.id], "")
+    contact_reader = principal(objects=["contact"], actions=[Action.READ])
+    assert await listed(contact_reader) == ([contacts_own.id, contacts_all.id], "")
+    assert await listed(ADMIN, status="succeeded") == ([*first, contacts_all.id], "")
+    assert await listed(ADMIN, status="queued") == ([], "")
+    for bad in ({"status": "done"}, {"page_token": "not-a-cursor"}, {"page_size": 501}):
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await listed(ADMIN, **bad)
+        assert refused.value.code() is grpc.StatusCode.INVALID_ARGUMENT

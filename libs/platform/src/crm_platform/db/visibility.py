@@ -1,5 +1,7 @@
 """Record visibility applied inside queries (DESIGN §7): the gateway is not the only wall."""
 
+from collections.abc import Mapping
+
 from sqlalchemy import ColumnElement, Table, false, or_, true
 
 from crm_platform.auth.principal import Principal, Scope
@@ -18,3 +20,16 @@ def visible_rows(table: Table, principal: Principal, scope: Scope) -> ColumnElem
     if scope is Scope.OWN or not principal.team_ids:
         return own
     return or_(own, table.c.team_id.in_(principal.team_ids))
+
+
+def visible_by_entity(
+    table: Table, principal: Principal, scopes: Mapping[str, Scope]
+) -> ColumnElement[bool]:
+    """For rows about records of one kind each (an `entity` column: segments, imports): a
+    row is seen by whoever may read that kind, within their reach (`scopes`: entity ->
+    read scope, kinds the principal may not read left out)."""
+    by_entity = [
+        (table.c.entity == entity) & visible_rows(table, principal, scope)
+        for entity, scope in scopes.items()
+    ]
+    return or_(*by_entity) if by_entity else false()

@@ -17,6 +17,7 @@ from crm_customer.usecases.imports import (
     check_spec,
     get_import,
     import_problems,
+    list_imports,
     start_import,
 )
 from crm_customer.usecases.ports import UnitOfWork
@@ -83,6 +84,16 @@ class ImportServicer(pb_grpc.ImportServiceServicer):
             uow=self._reads(), principal=current_principal(), import_id=request.id
         )
         return pb.GetImportResponse(job=job_message(job))
+
+    async def ListImports(self, request: pb.ListImportsRequest, context: Context) -> Any:
+        jobs, token = await list_imports(
+            uow=self._reads(),
+            principal=current_principal(),
+            page_size=request.page_size,
+            page_token=request.page_token,
+            status=request.status,
+        )
+        return pb.ListImportsResponse(jobs=[job_message(j) for j in jobs], next_page_token=token)
 
     async def ListImportProblems(
         self, request: pb.ListImportProblemsRequest, context: Context

@@ -21,7 +21,7 @@ from crm_customer.domain.imports import (
 from crm_customer.repository import tables
 from crm_platform.auth.principal import Principal, Scope
 from crm_platform.db.engine import Executor
-from crm_platform.db.visibility import visible_rows
+from crm_platform.db.visibility import visible_by_entity
 
 _jobs = tables.imports
 _chunks = tables.import_file_chunks
@@ -89,11 +89,31 @@ class SqlImportJobs:
             yield row.data
 
     async def get(
-        self, job_id: uuid.UUID, *, principal: Principal, scope: Scope
+        self, job_id: uuid.UUID, *, principal: Principal, scopes: dict[str, Scope]
     ) -> ImportJob | None:
-        query = select(_jobs).where(_jobs.c.id == job_id, visible_rows(_jobs, principal, scope))
-        row = (await self._session.execute(query)).first()
+        visible = visible_by_entity(_jobs, principal, scopes)
+        row = (
+            await self._session.execute(select(_jobs).where(_jobs.c.id == job_id, visible))
+        ).first()
         return _job(row._mapping) if row else None
+
+    async def page(
+        self,
+        *,
+        principal: Principal,
+        scopes: dict[str, Scope],
+        status: Status | None,
+        after: uuid.UUID | None,
+        limit: int,
+    ) -> list[ImportJob]:
+        """Newest first."""
+        query = select(_jobs).where(visible_by_entity(_jobs, principal, scopes))
+        if status is not None:
+            query = query.where(_jobs.c.status == status.value)
+        if after is not None:
+            query = query.where(_jobs.c.id < after)
+        query = query.order_by(_jobs.c.id.desc()).limit(limit)
+        return [_job(row._mapping) for row in await self._session.execute(query)]
 
     async def claim(self, holder: uuid.UUID, lease: dt.timedelta) -> ImportJob | None:
         """The oldest unfinished job nobody holds (its lease ran out: its worker is gone),

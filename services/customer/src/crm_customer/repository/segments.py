@@ -4,13 +4,13 @@ import uuid
 from dataclasses import asdict, fields
 from typing import Any
 
-from sqlalchemy import false, func, insert, or_, select, update
+from sqlalchemy import func, insert, select, update
 
 from crm_customer.domain.segments import Segment
 from crm_customer.repository import tables
 from crm_platform.auth.principal import Principal, Scope
 from crm_platform.db.engine import Executor
-from crm_platform.db.visibility import visible_rows
+from crm_platform.db.visibility import visible_by_entity
 
 _segments = tables.segments
 _COLUMNS = [_segments.c[f.name] for f in fields(Segment)]
@@ -74,8 +74,4 @@ class SqlSegments:
 
 def _visible(principal: Principal, scopes: dict[str, Scope]) -> list[Any]:
     """A segment is seen by whoever may read its members' kind, within that reach."""
-    by_entity = [
-        (_segments.c.entity == entity) & visible_rows(_segments, principal, scope)
-        for entity, scope in scopes.items()
-    ]
-    return [_segments.c.deleted_at.is_(None), or_(*by_entity) if by_entity else false()]
+    return [_segments.c.deleted_at.is_(None), visible_by_entity(_segments, principal, scopes)]

@@ -16,10 +16,11 @@ from typing import Any
 
 from crm_customer.domain.records import INTERNAL_FIELDS, Record
 from crm_customer.domain.search import Filter, parse_order
+from crm_customer.usecases.kinds import KINDS
 from crm_customer.usecases.pages import MAX_PAGE_SIZE
 from crm_customer.usecases.ports import UnitOfWork
 from crm_customer.usecases.records import RecordKind, list_records
-from crm_customer.usecases.segments import KINDS, get_segment
+from crm_customer.usecases.segments import get_segment
 from crm_platform.auth.principal import Action, Principal, Scope
 from crm_platform.errors import FieldViolation, InvalidArgument
 

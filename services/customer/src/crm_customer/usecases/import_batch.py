@@ -30,15 +30,13 @@ from crm_customer.domain.imports import (
 )
 from crm_customer.domain.records import Record, RecordEvent
 from crm_customer.imports import ParsedRow, RawRow
-from crm_customer.usecases.accounts import ACCOUNTS
-from crm_customer.usecases.contacts import CONTACTS
+from crm_customer.usecases.kinds import KINDS
 from crm_customer.usecases.ports import UnitOfWork
-from crm_customer.usecases.records import RecordKind, check_writable
+from crm_customer.usecases.records import check_writable
 from crm_platform.auth.principal import Action, Principal
 from crm_platform.errors import FieldViolation, InvalidArgument, StaleVersion
 from crm_platform.ids import uuid7
 
-KINDS: dict[str, RecordKind[Any]] = {"contacts": CONTACTS, "accounts": ACCOUNTS}
 _DUPLICATE_CANDIDATES = 50
 
 

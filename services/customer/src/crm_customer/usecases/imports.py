@@ -10,6 +10,8 @@ from pathlib import Path
 
 from crm_customer.domain.imports import ImportJob, ImportSpec, Problem, Progress, Status
 from crm_customer.imports import ImportFileError, check_region, map_headers, open_rows
+from crm_customer.usecases.kinds import read_scopes
+from crm_customer.usecases.pages import decode_id_token, id_page, page_limit
 from crm_customer.usecases.ports import UnitOfWork
 from crm_platform.auth.principal import Action, Principal, to_claims
 from crm_platform.errors import FieldViolation, InvalidArgument, NotFound
@@ -99,6 +101,33 @@ async def get_import(*, uow: UnitOfWork, principal: Principal, import_id: str) -
         return await _visible(uow, principal, import_id)
 
 
+async def list_imports(
+    *, uow: UnitOfWork, principal: Principal, page_size: int, page_token: str, status: str
+) -> tuple[list[ImportJob], str]:
+    """The imports the caller can see, newest first, and the next page's token."""
+    limit = page_limit(page_size)
+    after = decode_id_token(page_token)
+    async with uow:
+        found = await uow.imports.page(
+            principal=principal,
+            scopes=read_scopes(principal),
+            status=_status(status),
+            after=after,
+            limit=limit + 1,
+        )
+    return id_page(found, limit)
+
+
+def _status(text: str) -> Status | None:
+    if not text:
+        return None
+    try:
+        return Status(text)
+    except ValueError:
+        why = f"must be one of {', '.join(s.value for s in Status)}"
+        raise InvalidArgument([FieldViolation("status", why)]) from None
+
+
 async def import_problems(
     *, uow: UnitOfWork, principal: Principal, import_id: str
 ) -> AsyncIterator[list[Problem]]:
@@ -112,11 +141,9 @@ async def import_problems(
 async def _visible(uow: UnitOfWork, principal: Principal, import_id: str) -> ImportJob:
     """Jobs are seen as the records they import: the starter's, their team's, or all."""
     parsed = parse_uuid(import_id)
-    for obj in ("contact", "account"):
-        scope = principal.scope(obj, Action.READ)
-        if parsed is None or scope is None:
-            continue
-        job = await uow.imports.get(parsed, principal=principal, scope=scope)
-        if job is not None and job.spec.obj == obj:
-            return job
-    raise NotFound(f"import {import_id} not found")
+    job = None
+    if parsed is not None:
+        job = await uow.imports.get(parsed, principal=principal, scopes=read_scopes(principal))
+    if job is None:
+        raise NotFound(f"import {import_id} not found")
+    return job

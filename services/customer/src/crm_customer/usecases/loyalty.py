@@ -23,7 +23,7 @@ from crm_customer.domain.loyalty import (
 )
 from crm_customer.usecases.accounts import ACCOUNTS
 from crm_customer.usecases.contacts import CONTACTS
-from crm_customer.usecases.pages import decode_id_token, page_limit
+from crm_customer.usecases.pages import decode_id_token, id_page, page_limit
 from crm_customer.usecases.ports import UnitOfWork
 from crm_customer.usecases.records import RecordKind, require_reach, visible
 from crm_platform.auth.principal import Action, Principal
@@ -125,8 +125,7 @@ async def list_loyalty_entries(
         await _settled(uow, key, now=now or _now(), actor_id=principal.subject_id)
         found = await uow.loyalty.page(key, before=before, limit=limit + 1)
         await uow.commit()
-    token = str(found[limit - 1].id) if len(found) > limit else ""
-    return found[:limit], token
+    return id_page(found, limit)
 
 
 async def expire_due_points(

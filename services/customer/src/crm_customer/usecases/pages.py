@@ -5,7 +5,7 @@ import base64
 import datetime as dt
 import json
 import uuid
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from crm_customer.domain.search import Cursor, Order
 from crm_platform.errors import FieldViolation, InvalidArgument
@@ -29,6 +29,20 @@ def decode_id_token(page_token: str) -> uuid.UUID | None:
     if page_token and after is None:
         raise InvalidArgument([FieldViolation("page_token", "is not a valid cursor")])
     return after
+
+
+class _WithId(Protocol):
+    @property
+    def id(self) -> uuid.UUID: ...
+
+
+T = TypeVar("T", bound=_WithId)
+
+
+def id_page(found: list[T], limit: int) -> tuple[list[T], str]:
+    """A page of a list in id order, read one entry longer than `limit` to know whether
+    more follow, and the next page's token ("" at the end)."""
+    return found[:limit], str(found[limit - 1].id) if len(found) > limit else ""
 
 
 def encode_page_token(order: Order, cursor: Cursor) -> str:

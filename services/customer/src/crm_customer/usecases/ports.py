@@ -107,8 +107,22 @@ class ImportJobs(Protocol):
     def chunks(self, job_id: uuid.UUID) -> AsyncIterator[bytes]: ...
 
     async def get(
-        self, job_id: uuid.UUID, *, principal: Principal, scope: Scope
-    ) -> ImportJob | None: ...
+        self, job_id: uuid.UUID, *, principal: Principal, scopes: dict[str, Scope]
+    ) -> ImportJob | None:
+        """The job if its entity is in `scopes` (entity -> read scope) and it lies within
+        that reach."""
+
+    async def page(
+        self,
+        *,
+        principal: Principal,
+        scopes: dict[str, Scope],
+        status: Status | None,
+        after: uuid.UUID | None,
+        limit: int,
+    ) -> list[ImportJob]:
+        """Visible jobs (as `get`) in `status` (any when None), newest first, after the id
+        `after`."""
 
     async def claim(self, holder: uuid.UUID, lease: dt.timedelta) -> ImportJob | None: ...
 

@@ -7,24 +7,18 @@ from collections.abc import Mapping
 from typing import Any
 
 from crm_customer.domain.records import Record
-from crm_customer.domain.segments import ENTITIES, Segment
-from crm_customer.usecases.accounts import ACCOUNTS
-from crm_customer.usecases.contacts import CONTACTS
-from crm_customer.usecases.pages import (
-    decode_id_token,
-    page_limit,
-)
+from crm_customer.domain.segments import Segment
+from crm_customer.usecases.kinds import KINDS, read_scopes
+from crm_customer.usecases.pages import decode_id_token, id_page, page_limit
 from crm_customer.usecases.ports import UnitOfWork
-from crm_customer.usecases.records import RecordKind, list_records
-from crm_platform.auth.principal import Action, Principal, Scope
+from crm_customer.usecases.records import list_records
+from crm_platform.auth.principal import Action, Principal
 from crm_platform.errors import (
     NotFound,
     PermissionDenied,
     StaleVersion,
 )
 from crm_platform.ids import parse_uuid, uuid7
-
-KINDS: dict[str, RecordKind[Any]] = {"contacts": CONTACTS, "accounts": ACCOUNTS}
 
 
 async def create_segment(
@@ -64,10 +58,9 @@ async def list_segments(
     after = decode_id_token(page_token)
     async with uow:
         found = await uow.segments.page(
-            principal=principal, scopes=_read_scopes(principal), after=after, limit=limit + 1
+            principal=principal, scopes=read_scopes(principal), after=after, limit=limit + 1
         )
-    token = str(found[limit - 1].id) if len(found) > limit else ""
-    return found[:limit], token
+    return id_page(found, limit)
 
 
 async def update_segment(
@@ -131,15 +124,10 @@ async def segment_members(
     return segment, members, token, total
 
 
-def _read_scopes(principal: Principal) -> dict[str, Scope]:
-    scopes = {entity: principal.scope(KINDS[entity].obj, Action.READ) for entity in ENTITIES}
-    return {entity: scope for entity, scope in scopes.items() if scope is not None}
-
-
 async def _visible(uow: UnitOfWork, principal: Principal, segment_id: str) -> Segment:
     parsed: uuid.UUID | None = parse_uuid(segment_id)
     segment = (
-        await uow.segments.get(parsed, principal=principal, scopes=_read_scopes(principal))
+        await uow.segments.get(parsed, principal=principal, scopes=read_scopes(principal))
         if parsed
         else None
     )

@@ -381,3 +381,8 @@ class ImportJob(BaseModel):
     ignored_columns: list[str] = Field(description="Columns mapped to no field.")
     created_at: dt.datetime
     finished_at: dt.datetime | None
+
+
+class ImportPage(BaseModel):
+    items: list[ImportJob] = Field(description="Newest first.")
+    next_cursor: str | None = Field(description=NEXT_CURSOR)

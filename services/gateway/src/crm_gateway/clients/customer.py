@@ -217,6 +217,13 @@ class CustomerClient:
         request = ipb.GetImportRequest(id=import_id)
         return (await call(self._imports.GetImport, request, md)).job
 
+    async def list_imports(
+        self, md: Metadata, limit: int, cursor: str, status: str
+    ) -> tuple[Sequence[ipb.ImportJob], str]:
+        request = ipb.ListImportsRequest(page_size=limit, page_token=cursor, status=status)
+        reply: ipb.ListImportsResponse = await call(self._imports.ListImports, request, md)
+        return reply.jobs, reply.next_page_token
+
     async def import_problems(
         self, md: Metadata, import_id: str
     ) -> AsyncIterator[Sequence[ipb.ImportProblem]]:

@@ -8,7 +8,7 @@ import json
 from collections.abc import AsyncIterator, Sequence
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from starlette.responses import Response, StreamingResponse
 
 from crm.customer.v1 import imports_pb2 as ipb
@@ -68,6 +68,28 @@ async def start_import(
     timeout = request.app.state.upload_timeout_seconds
     job = await customer.start_import(caller.metadata, spec, _chunks(file), timeout)
     return common.json_response(_job_json(job), 202, {"Location": f"{PATH}/{job.id}"})
+
+
+@router.get(
+    "",
+    response_model=schemas.ImportPage,
+    responses=problems(422),
+    summary="List imports",
+    description="The imports the caller can see (as the records they import: their own, "
+    "their teams' or all), newest first.",
+)
+async def list_imports(
+    caller: CurrentCaller,
+    customer: Customer,
+    status: Annotated[
+        Literal["queued", "running", "succeeded", "failed"] | None,
+        Query(description="Only imports in this status."),
+    ] = None,
+    limit: common.Limit = 50,
+    cursor: common.Cursor = None,
+) -> Response:
+    jobs, token = await customer.list_imports(caller.metadata, limit, cursor or "", status or "")
+    return common.page_response([_job_json(job) for job in jobs], token)
 
 
 @router.get(

@@ -134,8 +134,10 @@ def _xlsx(rows: list[list[str]]) -> bytes:
         (b"name\nx\n", {"entity": "leads"}, "entity"),
         (b"name\nx\n", {"mode": "replace"}, "mode"),
         (b"name\nx\n", {"mapping": "[1, 2]"}, "mapping"),
-        (b"Nom\nx\n", {"mapping": '{"Nom": "nickname"}'}, "file"),
+        (b"Nom\nx\n", {"mapping": '{"Nom": "nickname"}'}, "mapping"),
         (b"name\nx\n", {"default_region": "XX"}, "default_region"),
+        (b'name,email\n"Ada Li,ada@example.com\nBo Li,bo@example.com\n', {}, "file"),
+        (b"name\nx\n", {"mapping": '{"na\\u0000me": "name"}'}, "mapping"),
     ],
 )
 def test_unusable_upload_is_a_422_that_queues_nothing(
@@ -145,7 +147,7 @@ def test_unusable_upload_is_a_422_that_queues_nothing(
     reply = upload(client, auth, content, **form)
     assert reply.status_code == 422, reply.text
     assert reply.headers["content-type"] == "application/problem+json"
-    assert field in reply.text
+    assert [error["field"] for error in reply.json()["errors"]] == [field]
     assert _newest_import(client, auth) == before
 
 

@@ -365,3 +365,83 @@ async def test_imports_are_listed_newest_first_within_the_callers_reach(
         with pytest.raises(grpc.aio.AioRpcError) as refused:
             await listed(ADMIN, **bad)
         assert refused.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+
+
+async def _contact(channel: grpc.aio.Channel, contact: pb.Contact) -> pb.Contact:
+    request = pb.CreateContactRequest(contact=contact)
+    stub = pb_grpc.ContactServiceStub(channel)
+    return (await stub.CreateContact(request, metadata=call_metadata(ADMIN))).contact
+
+
+async def test_upsert_refuses_a_row_repeating_two_records_and_keeps_identifiers_apart(
+    customer: grpc.aio.Channel,
+) -> None:
+    ann = await _contact(
+        customer,
+        pb.Contact(first_name="Ann", email="ann@example.com", phone="+8613800000001"),
+    )
+    bob = await _contact(customer, pb.Contact(first_name="Bob", email="bob@example.com"))
+    cyd = await _contact(customer, pb.Contact(first_name="Cyd", other_phones=["+8613800000003"]))
+    data = (
+        "name,email,phone\n"
+        "Dee,bob@example.com,13800000001\n"  # Bob by email, Ann by phone
+        "Cyd,,13800000003\n"  # Cyd's other phone becomes her phone, and only that
+    )
+    job = await finished(customer, (await start(customer, data.encode(), mode="upsert")).id)
+
+    assert (job.created, job.updated, job.skipped, job.failed) == (0, 1, 0, 1)
+    assert await problems(customer, job.id) == [
+        (
+            2,
+            "failed",
+            f"repeats contact {bob.id} (same email) and contact {ann.id} (same phone); "
+            "merge those first",
+        ),
+    ]
+    stored = {c.id: c for c in (await contacts(customer)).values()}
+    assert (stored[bob.id].version, stored[bob.id].first_name) == (1, "Bob")
+    assert (stored[ann.id].version, list(stored[ann.id].other_phones)) == (1, [])
+    assert (stored[cyd.id].phone, list(stored[cyd.id].other_phones)) == ("+8613800000003", [])
+
+
+async def test_upsert_of_what_a_record_holds_written_otherwise_changes_nothing(
+    customer: grpc.aio.Channel,
+) -> None:
+    stub = pb_grpc.AccountServiceStub(customer)
+    berlin = pb.Address(kind="office", city="Berlin", country="DE")
+    stored = []
+    for account in (pb.Account(name="Addr X", addresses=[berlin]), pb.Account(name="Spaced Co")):
+        request = pb.CreateAccountRequest(account=account)
+        stored.append((await stub.CreateAccount(request, metadata=call_metadata(ADMIN))).account)
+    data = "name,city,country\nAddr X,Berlin,de\nSpaced  Co,,\n"
+    job = await finished(
+        customer, (await start(customer, data.encode(), entity="accounts", mode="upsert")).id
+    )
+
+    assert (job.created, job.updated, job.skipped, job.failed) == (0, 0, 2, 0)
+    assert await problems(customer, job.id) == [
+        (2, "skipped", f"nothing new for account {stored[0].id}"),
+        (3, "skipped", f"nothing new for account {stored[1].id}"),
+    ]
+
+
+async def test_a_new_company_keeps_its_first_spelling_and_spacing_does_not_split_one(
+    customer: grpc.aio.Channel,
+) -> None:
+    stub = pb_grpc.AccountServiceStub(customer)
+    spaced = pb.Account(name="Space  Trading\tLtd")
+    existing = (
+        await stub.CreateAccount(
+            pb.CreateAccountRequest(account=spaced), metadata=call_metadata(ADMIN)
+        )
+    ).account
+    data = "name,company\nAda Li,NewCo\nBo Li,newco\nCy Li,Space Trading  Ltd\n"
+    job = await finished(customer, (await start(customer, data.encode())).id)
+
+    assert (job.created, job.failed) == (3, 0)
+    accounts = (
+        await stub.ListAccounts(pb.ListAccountsRequest(page_size=10), metadata=call_metadata(ADMIN))
+    ).accounts
+    assert sorted(a.name for a in accounts) == ["NewCo", "Space Trading Ltd"]
+    assert existing.name == "Space Trading Ltd"
+    assert (await contacts(customer))["LiCy"].account_id == existing.id

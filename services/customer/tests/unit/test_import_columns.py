@@ -147,6 +147,28 @@ def test_a_mapping_may_not_give_two_columns_one_field() -> None:
     assert message == "the mapping gives more than one column the field full_name"
 
 
+def test_a_mapping_may_not_name_one_column_twice() -> None:
+    message = refusal(["Name", "E-Mail *"], "contacts", {"E-Mail *": "email", "e-mail": "email"})
+    assert message == "the mapping names the column 'E-Mail *' twice (as 'E-Mail *' and 'e-mail')"
+
+
+@pytest.mark.parametrize(
+    ("headers", "mapping", "field"),
+    [
+        (["Name", "A"], {"A": "shoe_size"}, "mapping"),
+        (["Name"], {"Handy": "phone"}, "mapping"),
+        (["A", "B"], {"A": "full_name", "B": "full_name"}, "mapping"),
+        (["Colour"], {}, "file"),  # no name column: the file's headers are at fault
+    ],
+)
+def test_a_refusal_names_the_part_at_fault(
+    headers: list[str], mapping: dict[str, str], field: str
+) -> None:
+    with pytest.raises(ImportFileError) as error:
+        map_headers(headers, "contacts", mapping)
+    assert error.value.field == field
+
+
 def test_without_a_name_column_contacts_are_refused() -> None:
     message = refusal(["邮箱", "电话"], "contacts")
     assert message == (

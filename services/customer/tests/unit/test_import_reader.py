@@ -73,6 +73,22 @@ def test_quoted_newlines_stay_in_the_cell_and_lines_count_from_the_row_start(
     ]
 
 
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        # Read leniently, the open quote took every line after it into one cell.
+        (b'name,email\n"Unterm X,a@example.com\nB Y,b@example.com\n', "line 2 opens a quoted"),
+        (b'name,email\nB Y,b@example.com\n"Ada"Li,a@example.com\n', "line 3 cannot be read"),
+    ],
+)
+def test_malformed_quoting_is_refused_naming_the_line(
+    tmp_path: Path, content: bytes, reason: str
+) -> None:
+    with pytest.raises(ImportFileError) as refused:
+        read_all(write(tmp_path, content))
+    assert refused.value.message.startswith(reason)
+
+
 def test_lone_carriage_returns_end_lines_too(tmp_path: Path) -> None:
     _, rows = read_all(write(tmp_path, b"Name,City\rWei,Beijing\rAnna,Berlin\r"))
     assert rows == [RawRow(2, ["Wei", "Beijing"]), RawRow(3, ["Anna", "Berlin"])]
@@ -243,6 +259,20 @@ def test_xlsx_header_only(tmp_path: Path) -> None:
     workbook.add_worksheet().write_row(0, 0, ["Name", "Email"])
     workbook.close()
     assert refusal(path) == "the file has no data rows"
+
+
+@pytest.mark.parametrize("row", [0, 2])  # the header, a data row
+def test_a_nul_in_an_xlsx_cell_is_refused_naming_its_row(tmp_path: Path, row: int) -> None:
+    path = tmp_path / "nul.xlsx"
+    workbook = xlsxwriter.Workbook(path)
+    sheet = workbook.add_worksheet()
+    for index, cells in enumerate([["Name", "Email"], ["Ada Li", "ada@example.com"], ["Bo", ""]]):
+        sheet.write_row(index, 0, cells)
+    sheet.write_string(row, 0, "Bad\x00Name")  # stored as _x0000_, read back as NUL
+    workbook.close()
+    with pytest.raises(ImportFileError) as refused:
+        read_all(path)
+    assert refused.value.message == f"row {row + 1} contains a NUL character; remove it"
 
 
 def test_xlsx_max_rows(tmp_path: Path) -> None:

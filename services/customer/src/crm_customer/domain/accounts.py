@@ -16,8 +16,8 @@ from crm_platform.errors import FieldViolation, InvalidArgument
 @dataclass(frozen=True)
 class Account(Record):
     RULES = {
-        "name": rule.text(200, required=True),
-        "legal_name": rule.text(200),
+        "name": rule.name(200, required=True),
+        "legal_name": rule.name(200),
         "industry": rule.text(100),
         "employees": value.count(10_000_000),
         "website": rule.website,

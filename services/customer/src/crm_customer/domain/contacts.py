@@ -16,8 +16,8 @@ from crm_platform.errors import FieldViolation, InvalidArgument
 @dataclass(frozen=True)
 class Contact(Record):
     RULES = {
-        "first_name": rule.text(100),
-        "last_name": rule.text(100),
+        "first_name": rule.name(100),
+        "last_name": rule.name(100),
         "email": rule.email,
         "other_emails": value.listed(rule.email, same=str.lower),
         "phone": rule.phone,

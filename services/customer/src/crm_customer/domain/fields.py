@@ -35,6 +35,17 @@ def text(max_length: int, *, required: bool = False) -> Validator:
     return check
 
 
+def name(max_length: int, *, required: bool = False) -> Validator:
+    """Text with its runs of spaces, tabs and line breaks made one space: two spellings of
+    a name that differ only there are one name, to people and to the duplicate rules."""
+    as_text = text(max_length, required=required)
+
+    def check(value: Any) -> str:
+        return " ".join(as_text(value).split())
+
+    return check
+
+
 # Addresses of the common kind (ASCII, no quotes, no IDN, a letters-only top-level domain)
 # are checked by this expression alone: every address it accepts, email-validator accepts
 # unchanged except for case (test_import_rows holds the two to that). Others go through

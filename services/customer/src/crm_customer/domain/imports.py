@@ -3,11 +3,13 @@ values of a record and the keys that find the record it repeats."""
 
 import datetime as dt
 import enum
+import unicodedata
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from crm_customer.domain.values import address as valid_address
 from crm_platform.errors import FieldViolation, InvalidArgument
 
 MAX_MAPPED_COLUMNS = 200
@@ -69,6 +71,8 @@ class ImportSpec:
             violations.append(
                 FieldViolation("mapping", f"must map at most {MAX_MAPPED_COLUMNS} columns")
             )
+        if any("\x00" in text for pair in mapping.items() for text in pair):
+            violations.append(FieldViolation("mapping", "must not contain NUL characters"))
         if len(file_name) > 255:
             violations.append(FieldViolation("file_name", "must be at most 255 characters"))
         if violations:
@@ -79,7 +83,7 @@ class ImportSpec:
             default_region=default_region.upper() or None,
             dry_run=dry_run,
             mapping=dict(mapping),
-            file_name=file_name or "upload",
+            file_name=_printable(file_name) or "upload",
         )
 
     @property
@@ -156,8 +160,18 @@ def record_values(entity: str, values: Mapping[str, object]) -> dict[str, Any]:
         else:
             result[name] = value
     if address:
-        result["addresses"] = (address,)
+        result["addresses"] = (_address(address),)
     return result
+
+
+def _address(parts: dict[str, Any]) -> Any:
+    """As the record will hold it (kind, country's case), so that an upsert tells an
+    address the record has from a new one; as given when invalid, for the record's check
+    to name what is wrong."""
+    try:
+        return valid_address(parts)
+    except ValueError:
+        return parts
 
 
 def duplicate_keys(entity: str, values: Mapping[str, Any]) -> list[str]:
@@ -198,4 +212,15 @@ def merged_values(current: Mapping[str, Any], incoming: Mapping[str, Any]) -> di
             changes[name] = {**(current.get(name) or {}), **value}
         else:
             changes[name] = value
+    for name in ("email", "phone"):  # a record's own email or phone is not also an other
+        others = f"other_{name}s"
+        kept = changes.get(others, tuple(current.get(others, ())))
+        if (own := changes.get(name, current.get(name))) in kept:
+            changes[others] = tuple(v for v in kept if v != own)
     return {name: value for name, value in changes.items() if current.get(name) != value}
+
+
+def _printable(name: str) -> str:
+    """A file's name is only a label: control characters a client sent in it (NUL, which
+    PostgreSQL cannot store, line breaks) are dropped rather than refused."""
+    return "".join(char for char in name if unicodedata.category(char) != "Cc")

@@ -81,25 +81,36 @@ def _explicit(headers: list[str], entity: Entity, mapping: Mapping[str, str]) ->
         if field != SKIP and field not in known and not CUSTOM_FIELD.fullmatch(field)
     )
     if unknown:
-        raise ImportFileError(
+        raise _mapping_error(
             f"the mapping names fields that {entity} do not have: {', '.join(unknown)}; "
             f"the fields are {', '.join(known)}, or custom_fields.<name>"
         )
     by_column: dict[int, str] = {}
+    named_as: dict[int, str] = {}
     missing = []
     for header, field in mapping.items():
         index = _column_of(header, headers)
         if index is None:
             missing.append(header)
             continue
+        if index in named_as:
+            raise _mapping_error(
+                f"the mapping names the column {headers[index]!r} twice "
+                f"(as {named_as[index]!r} and {header!r})"
+            )
         if field != SKIP and field in by_column.values():
-            raise ImportFileError(f"the mapping gives more than one column the field {field}")
+            raise _mapping_error(f"the mapping gives more than one column the field {field}")
         by_column[index] = field
+        named_as[index] = header
     if missing:
-        raise ImportFileError(
+        raise _mapping_error(
             f"the mapping names columns the file does not have: {', '.join(missing)}"
         )
     return by_column
+
+
+def _mapping_error(message: str) -> ImportFileError:
+    return ImportFileError(message, field="mapping")
 
 
 def _column_of(header: str, headers: list[str]) -> int | None:

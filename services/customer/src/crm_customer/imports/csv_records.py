@@ -23,16 +23,25 @@ class CsvFile:
     max_records: int  # an upper bound, from counting line breaks
 
     def records(self) -> Generator[Record, None, None]:
-        """Every record, blank ones included, with the line it starts on (1-based)."""
+        """Every record, blank ones included, with the line it starts on (1-based).
+
+        Strict: a quote left open would otherwise swallow the rest of the file into one
+        cell, and `"a"b` would silently become `ab`."""
         with self.path.open(encoding=self.encoding, newline="") as text:
-            reader = csv.reader(text, delimiter=self.delimiter, strict=False)
+            reader = csv.reader(text, delimiter=self.delimiter, strict=True)
             next_line = 1
             try:
                 for cells in reader:
                     yield next_line, cells
                     next_line = reader.line_num + 1
             except csv.Error as error:
-                raise ImportFileError(f"line {next_line} cannot be read as CSV: {error}") from None
+                raise ImportFileError(_unreadable(next_line, str(error))) from None
+
+
+def _unreadable(line: int, error: str) -> str:
+    if error == "unexpected end of data":
+        return f'line {line} opens a quoted cell (") that is never closed'
+    return f"line {line} cannot be read as CSV: {error}"
 
 
 def inspect_csv(path: Path, file_format: Format, head: bytes) -> CsvFile:

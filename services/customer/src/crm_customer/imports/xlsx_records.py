@@ -33,7 +33,10 @@ class XlsxFile:
         """Every row with its number as Excel shows it. calamine yields rows from the top
         of the sheet (row 1), however far down the data starts, so the count is the row."""
         for index, row in enumerate(self.sheet.iter_rows()):
-            yield index + 1, [cell_text(cell) for cell in row]
+            cells = [cell_text(cell) for cell in row]
+            if any("\x00" in cell for cell in cells):  # _x0000_ in the sheet's XML
+                raise ImportFileError(f"row {index + 1} contains a NUL character; remove it")
+            yield index + 1, cells
 
     def close(self) -> None:
         self.workbook.close()

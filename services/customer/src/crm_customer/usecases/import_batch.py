@@ -170,13 +170,25 @@ class _Batch:
             values = dict(with_typed_custom_values(self.custom_fields, values, creating=new))
             if key is None:
                 await self._create(raw, values)
-            elif self.spec.mode is Mode.UPSERT:
-                self._merge(raw, self.by_key[key], values)
-            else:
+            elif self.spec.mode is not Mode.UPSERT:
                 described = _described(self.by_key[key], key)
                 self._problem(raw, Outcome.SKIPPED, f"duplicate of {described}")
+            elif len(repeated := self._repeated(keys)) > 1:
+                # Merged into one, the row would give it the other's email or phone.
+                which = " and ".join(_described(target, k) for k, target in repeated.items())
+                self._problem(raw, Outcome.FAILED, f"repeats {which}; merge those first")
+            else:
+                self._merge(raw, self.by_key[key], values)
         except InvalidArgument as error:
             self._problem(raw, Outcome.FAILED, str(error))
+
+    def _repeated(self, keys: list[str]) -> dict[str, _Target]:
+        """The records the row repeats, each once, by the first key it shares with each."""
+        found: dict[uuid.UUID, tuple[str, _Target]] = {}
+        for key in keys:
+            if (target := self.by_key.get(key)) is not None:
+                found.setdefault(target.record.id, (key, target))
+        return dict(found.values())
 
     async def _create(self, raw: RawRow, values: dict[str, Any]) -> None:
         record = self._new_record(uuid7(), values)
@@ -198,7 +210,11 @@ class _Batch:
             target.values = merged
         else:
             self._require_edit(target.stored)
-            target.record, _ = target.record.update(changes)
+            updated, event = target.record.update(changes)
+            if event is None:  # different only as written: the record holds it already
+                self._problem(raw, Outcome.SKIPPED, f"nothing new for {_described(target)}")
+                return
+            target.record = updated
         self._remember(target, values)
         self.result.progress.updated += 1
 
@@ -264,7 +280,10 @@ class _Batch:
         self, wanted: list[tuple[RawRow, dict[str, Any]]]
     ) -> list[tuple[RawRow, dict[str, Any]]]:
         """A contact's company is the visible account of that name, or a new one."""
-        companies = {name_key(v["company"]): v["company"] for _, v in wanted if v.get("company")}
+        companies: dict[str, str] = {}
+        for _, values in wanted:  # a new account is named as the company first appears
+            if values.get("company"):
+                companies.setdefault(name_key(values["company"]), values["company"])
         accounts = await self._accounts_named(companies) if companies else {}
         resolved = []
         for raw, values in wanted:

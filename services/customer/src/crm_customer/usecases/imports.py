@@ -51,7 +51,7 @@ async def check_file(path: Path, spec: ImportSpec, limits: FileLimits) -> Checke
     try:
         return await asyncio.to_thread(_read_through, path, spec, limits)
     except ImportFileError as error:
-        raise _file_problem(str(error)) from None
+        raise InvalidArgument([FieldViolation(error.field, error.message)]) from None
 
 
 def _read_through(path: Path, spec: ImportSpec, limits: FileLimits) -> CheckedFile:
@@ -62,10 +62,6 @@ def _read_through(path: Path, spec: ImportSpec, limits: FileLimits) -> CheckedFi
         columns = map_headers(source.headers, spec.entity, spec.mapping)
         total = sum(1 for _ in source)
     return CheckedFile(total, tuple(source.headers), columns.ignored)
-
-
-def _file_problem(reason: str) -> InvalidArgument:
-    return InvalidArgument([FieldViolation("file", reason)])
 
 
 async def start_import(

@@ -192,3 +192,37 @@ async def test_a_concurrent_edit_of_the_duplicate_is_merged_not_lost(
     finally:
         await engine.dispose()
     assert (merged.title, merged.version) == ("CEO", 2)
+
+
+async def test_an_account_is_never_its_own_ancestor(admin: Customer) -> None:
+    top = await admin.account(name="Top")
+    middle = await admin.account(name="Middle", parent_id=top.id)
+    bottom = await admin.account(name="Bottom", parent_id=middle.id)
+
+    for account, parent in ((top, bottom), (middle, bottom), (top, middle)):
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await admin.update_account(account, parent_id=parent.id)
+        assert refused.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+        assert "parent_id" in (refused.value.details() or "")
+    # Merged into its grandchild, Top's child Middle would hang under Bottom, its own child.
+    with pytest.raises(grpc.aio.AioRpcError) as merge_refused:
+        await admin.merge("accounts", bottom, top.id)
+    assert merge_refused.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    assert (await admin.get_account(middle.id)).parent_id == top.id
+    assert (await admin.get_account(top.id)).version == 1
+
+    side = await admin.account(name="Side")
+    moved = await admin.update_account(bottom, parent_id=side.id)  # a legal move still is
+    assert moved.parent_id == side.id
+
+
+async def test_two_accounts_put_under_each_other_at_once_are_not_both(admin: Customer) -> None:
+    for _ in range(3):
+        one, two = await admin.account(name="One"), await admin.account(name="Two")
+        outcomes = await asyncio.gather(
+            admin.update_account(one, parent_id=two.id),
+            admin.update_account(two, parent_id=one.id),
+            return_exceptions=True,
+        )
+        refused = [o for o in outcomes if isinstance(o, grpc.aio.AioRpcError)]
+        assert [e.code() for e in refused] == [grpc.StatusCode.INVALID_ARGUMENT]

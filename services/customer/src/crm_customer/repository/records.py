@@ -19,6 +19,21 @@ from crm_platform.db.visibility import visible_rows
 
 _SORT_KEY = "sort_key"
 
+# Held until commit by whoever walks the account hierarchy to change it (`ancestors`).
+_LOCK_HIERARCHY = text("SELECT pg_advisory_xact_lock(hashtext('crm_customer.account_parents'))")
+# UNION, not UNION ALL: a repeated id ends the walk, so a cycle stored ends it too.
+_ANCESTORS = text(
+    """
+    WITH RECURSIVE up(parent_id) AS (
+        SELECT parent_id FROM accounts WHERE id = :start AND parent_id IS NOT NULL
+        UNION
+        SELECT a.parent_id FROM accounts a JOIN up ON a.id = up.parent_id
+        WHERE a.parent_id IS NOT NULL
+    )
+    SELECT parent_id FROM up
+    """
+)
+
 
 class SqlRecordRepository(Generic[R]):
     def __init__(self, session: Executor, table: Table, record_type: type[R]) -> None:
@@ -67,6 +82,11 @@ class SqlRecordRepository(Generic[R]):
             .with_for_update()
         )
         return [self._to_record(row) for row in await self._session.execute(query)]
+
+    async def ancestors(self, account_id: uuid.UUID) -> list[uuid.UUID]:
+        await self._session.execute(_LOCK_HIERARCHY)
+        rows = await self._session.execute(_ANCESTORS, {"start": account_id})
+        return [row.parent_id for row in rows]
 
     async def page(
         self,

@@ -60,6 +60,8 @@ async def merge_records(
         if kind.obj == "account":
             events += await _follow_account(uow, duplicate.id, survivor.id)
             await uow.timeline.copy_entries(from_account=duplicate.id, to_account=survivor.id)
+        if kind.check_links is not None:  # with the duplicate's children moved
+            await kind.check_links(uow, merged, fields)
         for event in events:
             uow.record(event, actor_id=principal.subject_id)
         await uow.commit()

@@ -37,6 +37,13 @@ class RecordRepository(Protocol[R]):
         account or one they hold a role at; accounts: as their parent), locked for update."""
         ...
 
+    async def ancestors(self, account_id: uuid.UUID) -> list[uuid.UUID]:
+        """Accounts: the parent of `account_id`, its parent, and so on up, whoever's (the
+        walk ends where an id repeats). Waits for, then holds until commit, a lock taken
+        by every walk: changes of parents made at once (X under Y, Y under X) would each
+        find no cycle."""
+        ...
+
     async def page(
         self,
         *,

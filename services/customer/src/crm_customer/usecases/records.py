@@ -2,7 +2,7 @@
 each aggregate's module declares its `RecordKind`: name, type, repository, references."""
 
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic
 
@@ -50,6 +50,9 @@ class RecordKind(Generic[R]):
     references: tuple[Reference, ...] = ()
     # The duplicate rules: which of the candidates are likely the record, and why.
     duplicates: Callable[[R, list[R]], list[Match]] | None = None
+    # What a change must keep true among records of the kind (accounts: no cycle of
+    # parents), checked before it is stored; given the record as changed and the fields set.
+    check_links: Callable[[UnitOfWork, R, Collection[str]], Awaitable[None]] | None = None
 
     @property
     def entity(self) -> str:
@@ -131,6 +134,8 @@ async def update_record(
         if event is None:
             return seen_by(principal, current)
         await _check_references(kind, uow, principal, updated, changed=values.keys())
+        if kind.check_links is not None:
+            await kind.check_links(uow, updated, values.keys())
         if not await repo.replace(updated, expected_version=expected_version):
             raise StaleVersion(f"{kind.obj} was changed concurrently")
         uow.record(event, actor_id=principal.subject_id)

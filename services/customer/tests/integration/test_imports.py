@@ -445,3 +445,28 @@ async def test_a_new_company_keeps_its_first_spelling_and_spacing_does_not_split
     assert sorted(a.name for a in accounts) == ["NewCo", "Space Trading Ltd"]
     assert existing.name == "Space Trading Ltd"
     assert (await contacts(customer))["LiCy"].account_id == existing.id
+
+
+@pytest.mark.parametrize(
+    ("entity", "data", "reason"),
+    [
+        (
+            "contacts",
+            "name,company\nJonathan Smithers,SimCo\nJonathon Smithers,SimCo\nJo Smithers,Other\n",
+            "likely duplicate of row 2 (similar_name_same_company)",
+        ),
+        (
+            "accounts",
+            "name,website\nAcme Trading GmbH,\nACME Trading AG,\nBeta Co,acme.example\n",
+            "likely duplicate of row 2 (similar_name)",
+        ),
+    ],
+)
+async def test_skip_duplicates_finds_likely_duplicates_among_the_files_own_rows(
+    customer: grpc.aio.Channel, entity: str, data: str, reason: str
+) -> None:
+    job = await start(customer, data.encode(), entity=entity, mode="skip_duplicates")
+    job = await finished(customer, job.id)
+
+    assert (job.created, job.skipped) == (2, 1)
+    assert await problems(customer, job.id) == [(3, "skipped", reason)]

@@ -5,13 +5,14 @@ import uuid
 import pytest
 
 from crm_customer.domain.duplicates import (
+    Company,
     Match,
     Person,
     Reason,
-    SeenPeople,
     company_key,
     compare,
     likely_duplicates,
+    lookalike_groups,
     name_key,
     similar_names,
 )
@@ -104,27 +105,9 @@ def test_strongest_reasons_come_first() -> None:
     assert [m.other_id for m in found] == [by_email.id, by_phone.id, by_name.id]
 
 
-def test_rows_of_one_file_repeat_earlier_rows() -> None:
-    seen = SeenPeople()
-    rows = [
-        person("李娜", "腾讯", emails=("li.na@qq.com",)),
-        person("Bob Stone", "Globex", phones=("+8613800138000",)),
-        person("李 娜", "腾讯有限公司"),
-        person("Robert Stone", "Globex", phones=("+8613800138000",)),
-        person("Li Na", "Other", emails=("li.na@qq.com",)),
-        person("Someone New", "Globex"),
-    ]
-    verdicts = []
-    for index, row in enumerate(rows):
-        earlier = seen.earlier(row)
-        verdicts.append(earlier)
-        if earlier is None:
-            seen.add(row, index)
-    assert verdicts == [
-        None,
-        None,
-        (0, Reason.SIMILAR_NAME_SAME_COMPANY),
-        (1, Reason.SAME_PHONE),
-        (0, Reason.SAME_EMAIL),
-        None,
-    ]
+def test_lookalikes_are_grouped_as_the_rules_compare_them() -> None:
+    assert lookalike_groups(person("李 娜", "腾讯有限公司")) == ["company:腾讯"]
+    assert lookalike_groups(person("Li Na")) == []  # no company: no similar-name rule
+    acme = Company(uuid.uuid4(), "ACME Trading GmbH", website="https://www.acme.example/x")
+    assert lookalike_groups(acme) == ["word:acme", "host:acme.example"]
+    assert lookalike_groups(Company(uuid.uuid4(), "Acme AG")) == ["word:acme"]

@@ -10,8 +10,8 @@ similar name counts only together with the same company, and only above a high s
 import re
 import unicodedata
 import uuid
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass
 from enum import StrEnum
 
 from rapidfuzz import fuzz
@@ -154,41 +154,16 @@ def compare_companies(a: Company, b: Company) -> Match | None:
     return Match(b.id, tuple(reasons)) if reasons else None
 
 
-def identifier_keys(person: Person) -> Iterator[str]:
-    """The exact keys under which a duplicate can be looked up: `email:`, `phone:`."""
-    for email in person.emails:
-        yield f"email:{email}"
-    for phone in person.phones:
-        yield f"phone:{phone}"
-
-
-@dataclass
-class SeenPeople:
-    """The people of one file so far, for finding a row that repeats an earlier row without
-    comparing every pair: exact keys in a dict, names compared only within one company."""
-
-    _by_key: dict[str, int] = field(default_factory=dict)
-    _by_company: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
-
-    def earlier(self, person: Person) -> tuple[int, Reason] | None:
-        """The index of an earlier row `person` repeats, and why; None when new."""
-        for key in identifier_keys(person):
-            if key in self._by_key:
-                reason = Reason.SAME_EMAIL if key.startswith("email:") else Reason.SAME_PHONE
-                return self._by_key[key], reason
-        company = company_key(person.company)
-        if company:
-            for name, index in self._by_company.get(company, ()):
-                if similar_names(name, person.name):
-                    return index, Reason.SIMILAR_NAME_SAME_COMPANY
-        return None
-
-    def add(self, person: Person, index: int) -> None:
-        for key in identifier_keys(person):
-            self._by_key.setdefault(key, index)
-        company = company_key(person.company)
-        if company and person.name:
-            self._by_company.setdefault(company, []).append((person.name, index))
+def lookalike_groups(who: Person | Company) -> list[str]:
+    """Where records that may be `who` again are found without comparing every pair: a
+    person among those of its company (a similar name counts only there); a company among
+    those whose name begins with the same word, or on the same website. The database
+    narrows stored candidates alike (repository/search.py `look_alikes`)."""
+    if isinstance(who, Person):
+        company = company_key(who.company)
+        return [f"company:{company}"] if company else []
+    key, host = company_key(who.name), website_host(who.website)
+    return [*([f"word:{key.split()[0]}"] if key else []), *([f"host:{host}"] if host else [])]
 
 
 def likely_duplicates(person: Person, candidates: Iterable[Person]) -> list[Match]:

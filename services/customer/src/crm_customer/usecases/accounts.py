@@ -4,7 +4,7 @@ never below the account."""
 from collections.abc import Collection
 
 from crm_customer.domain.accounts import Account
-from crm_customer.domain.duplicates import Match, likely_duplicate_companies
+from crm_customer.domain.duplicates import Match, likely_duplicate_companies, lookalike_groups
 from crm_customer.usecases.ports import UnitOfWork
 from crm_customer.usecases.records import RecordKind, Reference
 from crm_platform.errors import FieldViolation, InvalidArgument
@@ -30,5 +30,6 @@ ACCOUNTS = RecordKind(
     repo=lambda uow: uow.accounts,
     references=(Reference("parent_id", "account", lambda uow: uow.accounts),),
     duplicates=_duplicates,
+    lookalikes=lambda account: lookalike_groups(account.as_company()),
     check_links=_no_cycle,
 )

@@ -1,7 +1,7 @@
 """Contacts: the shared record commands, with references to the accounts they belong to."""
 
 from crm_customer.domain.contacts import Contact
-from crm_customer.domain.duplicates import Match, likely_duplicates
+from crm_customer.domain.duplicates import Match, likely_duplicates, lookalike_groups
 from crm_customer.usecases.records import RecordKind, Reference
 
 
@@ -23,4 +23,5 @@ CONTACTS = RecordKind(
         ),
     ),
     duplicates=_duplicates,
+    lookalikes=lambda contact: lookalike_groups(contact.as_person()),
 )

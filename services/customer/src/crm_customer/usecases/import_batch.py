@@ -142,6 +142,8 @@ class _Batch:
         self.by_key: dict[str, _Target] = {}
         self.targets: dict[uuid.UUID, _Target] = {}
         self.custom_fields: dict[str, CustomField] = {}
+        # New records of this batch by lookalike group: likely duplicates among them too.
+        self.alike: dict[str, list[Record]] = {}
 
     async def apply(self, rows: list[tuple[RawRow, ParsedRow]]) -> None:
         wanted: list[tuple[RawRow, dict[str, Any]]] = []
@@ -192,9 +194,12 @@ class _Batch:
 
     async def _create(self, raw: RawRow, values: dict[str, Any]) -> None:
         record = self._new_record(uuid7(), values)
-        if self.spec.mode is Mode.SKIP_DUPLICATES and (likely := await self._likely(record)):
-            self._problem(raw, Outcome.SKIPPED, likely)
-            return
+        if self.spec.mode is Mode.SKIP_DUPLICATES:
+            if likely := await self._likely(record):
+                self._problem(raw, Outcome.SKIPPED, likely)
+                return
+            for group in self.kind.lookalikes(record):
+                self.alike.setdefault(group, []).append(record)
         self._remember(_Target(record, None, raw.line, values), values)
         self.result.progress.created += 1
 
@@ -249,11 +254,16 @@ class _Batch:
         candidates = await self.repo.look_alikes(
             record, principal=self.principal, scope=scope, limit=_DUPLICATE_CANDIDATES
         )
-        matches = self.kind.duplicates(record, candidates)
+        groups = self.kind.lookalikes(record)
+        earlier = {r.id: r for group in groups for r in self.alike.get(group, ())}
+        matches = self.kind.duplicates(record, [*candidates, *earlier.values()])
         if not matches:
             return ""
-        reasons = ", ".join(str(r) for r in matches[0].reasons)
-        return f"likely duplicate of {self.kind.obj} {matches[0].other_id} ({reasons})"
+        best = matches[0]
+        reasons = ", ".join(str(r) for r in best.reasons)
+        row = self.targets.get(best.other_id) if best.other_id in earlier else None
+        other = f"row {row.line}" if row is not None else f"{self.kind.obj} {best.other_id}"
+        return f"likely duplicate of {other} ({reasons})"
 
     async def _load_stored(self, wanted: list[tuple[RawRow, dict[str, Any]]]) -> None:
         keys = {key for _, values in wanted for key in duplicate_keys(self.spec.entity, values)}

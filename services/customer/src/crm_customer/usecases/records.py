@@ -48,8 +48,10 @@ class RecordKind(Generic[R]):
     record_type: type[R]
     repo: Callable[[UnitOfWork], RecordRepository[R]]
     references: tuple[Reference, ...] = ()
-    # The duplicate rules: which of the candidates are likely the record, and why.
+    # The duplicate rules: which of the candidates are likely the record, and why; and the
+    # groups among which such candidates are found (domain/duplicates.py lookalike_groups).
     duplicates: Callable[[R, list[R]], list[Match]] | None = None
+    lookalikes: Callable[[R], list[str]] = lambda _record: []
     # What a change must keep true among records of the kind (accounts: no cycle of
     # parents), checked before it is stored; given the record as changed and the fields set.
     check_links: Callable[[UnitOfWork, R, Collection[str]], Awaitable[None]] | None = None

@@ -3,6 +3,7 @@ write nothing, concurrent redeems, retries, visibility, the append-only table, e
 
 import asyncio
 import datetime as dt
+import uuid
 from typing import Any
 
 import grpc
@@ -17,6 +18,8 @@ from crm.customer.v1 import customer_pb2 as pb
 from crm.customer.v1 import customer_pb2_grpc as pb_grpc
 from crm.customer.v1 import loyalty_pb2 as lpb
 from crm.customer.v1 import loyalty_pb2_grpc as lpb_grpc
+from crm.customer.v1 import merge_pb2 as mpb
+from crm.customer.v1 import merge_pb2_grpc as mpb_grpc
 from crm_customer.bootstrap import units
 from crm_customer.repository import tables
 from crm_customer.usecases.loyalty import SYSTEM_ACTOR
@@ -308,3 +311,46 @@ async def test_pages_hold_every_entry_once_newest_first(customer: grpc.aio.Chann
         grpc.StatusCode.INVALID_ARGUMENT,
         "page_token: is not a valid cursor",
     )
+
+
+async def test_a_merge_moves_the_duplicates_unspent_points_with_their_expiry(
+    customer: grpc.aio.Channel, database_url: str
+) -> None:
+    ledger = lpb_grpc.LoyaltyServiceStub(customer)
+    survivor, duplicate = await new_contact(customer), await new_contact(customer)
+    later = Timestamp()
+    later.FromDatetime(dt.datetime.now(dt.UTC) + dt.timedelta(days=30))
+    await add(ledger, duplicate, "earn", 100, expires_at=later)
+    await add(ledger, duplicate, "earn", 30)
+    await add(ledger, duplicate, "redeem", 20)  # out of the oldest: 80 of the 100 are left
+    await add(ledger, survivor, "earn", 5)
+    version = (
+        await pb_grpc.ContactServiceStub(customer).GetContact(
+            pb.GetContactRequest(id=survivor), metadata=call_metadata(ADMIN)
+        )
+    ).contact.version
+    merge = mpb.MergeRecordsRequest(
+        entity="contacts", survivor_id=survivor, duplicate_id=duplicate, expected_version=version
+    )
+    await mpb_grpc.MergeServiceStub(customer).MergeRecords(merge, metadata=call_metadata(ADMIN))
+
+    assert await balance(ledger, survivor) == 115
+    request = lpb.ListLoyaltyEntriesRequest(record_type="contact", record_id=survivor)
+    entries = (await ledger.ListLoyaltyEntries(request, metadata=call_metadata(ADMIN))).entries
+    moved = [(e.kind, e.points, e.expires_at.seconds, e.balance_after) for e in entries[:2]]
+    assert moved == [("earn", 30, 0, 115), ("earn", 80, later.seconds, 85)]  # newest first
+    engine = create_async_engine(database_url)
+    async with engine.connect() as conn:
+        entry = tables.loyalty_entries.c
+        last = await conn.execute(
+            select(entry.kind, entry.points, entry.balance_after)
+            .where(entry.record_id == uuid.UUID(duplicate))
+            .order_by(entry.id.desc())
+            .limit(1)
+        )
+    await engine.dispose()
+    assert last.one() == ("redeem", 110, 0)
+    subjects = [subject for subject, _ in await outbox(database_url)]
+    assert subjects[-3:] == ["crm.customer.loyalty.earned.v1"] * 2 + [
+        "crm.customer.loyalty.redeemed.v1"
+    ]

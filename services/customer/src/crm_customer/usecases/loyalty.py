@@ -13,6 +13,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from crm_customer.domain.loyalty import (
+    EARN,
+    MAX_REASON,
+    REDEEM,
     Ledger,
     LedgerKey,
     LoyaltyEntry,
@@ -20,6 +23,7 @@ from crm_customer.domain.loyalty import (
     Unspent,
     coming_expiries,
     expiries_due,
+    unspent_earns,
 )
 from crm_customer.usecases.accounts import ACCOUNTS
 from crm_customer.usecases.contacts import CONTACTS
@@ -147,6 +151,43 @@ async def expire_due_points(
     for expiry in expiries:
         uow.record(expiry, actor_id=actor_id)
     return ledger
+
+
+async def move_points(
+    uow: UnitOfWork,
+    *,
+    record_type: str,
+    from_id: uuid.UUID,
+    to_id: uuid.UUID,
+    actor_id: uuid.UUID,
+    now: dt.datetime | None = None,
+) -> None:
+    """A merge's: the unspent points of `from_id`'s ledger go to `to_id`'s, each earn's
+    rest as an earn of its own with the same expiry, and `from_id`'s ledger ends at zero
+    (a redeem saying where they went). Both records must be locked by the caller."""
+    now = now or _now()
+    giving = await expire_due_points(
+        uow, LedgerKey(record_type, from_id), now=now, actor_id=actor_id
+    )
+    if not giving.balance:
+        return
+    receiving = await expire_due_points(
+        uow, LedgerKey(record_type, to_id), now=now, actor_id=actor_id
+    )
+    moved = []
+    for lot in unspent_earns(await uow.loyalty.entries(giving.key)):
+        earned_on = lot.earn.created_at.date().isoformat()
+        why = f"from {record_type} {from_id} by a merge (earned {earned_on}: {lot.earn.reason})"
+        earn = NewEntry(
+            EARN, lot.points, why[:MAX_REASON], f"merge:{lot.earn.id}", lot.earn.expires_at
+        )
+        receiving, entry = receiving.append(earn, id=uuid7(), actor_id=actor_id)
+        moved.append(entry)
+    out = NewEntry(REDEEM, giving.balance, f"to {record_type} {to_id} by a merge", f"merge:{to_id}")
+    giving, entry = giving.append(out, id=uuid7(), actor_id=actor_id)
+    await uow.loyalty.add([*moved, entry])
+    for each in (*moved, entry):
+        uow.record(each, actor_id=actor_id)
 
 
 async def sweep_expiries(

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 
 from crm_customer.domain.merge import mergeable_fields, merged_values, repointed_contact
 from crm_customer.domain.records import R, RecordEvent
+from crm_customer.usecases.loyalty import move_points
 from crm_customer.usecases.ports import RecordRepository, UnitOfWork
 from crm_customer.usecases.records import (
     RecordKind,
@@ -53,6 +54,13 @@ async def merge_records(
             merged, expected_version=survivor.version
         ):
             raise StaleVersion(f"{kind.obj} was changed concurrently")
+        await move_points(
+            uow,
+            record_type=kind.obj,
+            from_id=duplicate.id,
+            to_id=survivor.id,
+            actor_id=principal.subject_id,
+        )
         gone, deleted = duplicate.delete()
         await repo.delete(gone, expected_version=duplicate.version, merged_into=survivor.id)
         events = [changed] if changed is not None else []

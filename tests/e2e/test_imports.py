@@ -96,6 +96,28 @@ def test_mixed_chinese_and_english_file(client: httpx.Client, auth: dict[str, st
     assert (again["created"], again["skipped"], again["failed"]) == (0, 5, 3)
 
 
+def test_the_errors_csv_gives_rows_back_whole_and_formulas_inert(
+    client: httpx.Client, auth: dict[str, str]
+) -> None:
+    content = b'name,email\n"=HYPERLINK(""http://x.example"")",a@example.com,-1+2\n'
+    job = finished(client, auth, upload(client, auth, content).json()["id"])
+    assert (job["status"], job["failed"]) == ("succeeded", 1)
+
+    errors = client.get(f"{IMPORTS}/{job['id']}/errors", headers=auth)
+    table = list(csv.reader(io.StringIO(errors.content.decode("utf-8-sig"))))
+    assert table == [
+        ["line", "outcome", "reason", "name", "email"],
+        [
+            "2",
+            "failed",
+            "row has 3 cells, the header has 2",
+            '\'=HYPERLINK("http://x.example")',
+            "a@example.com",
+            "'-1+2",
+        ],
+    ]
+
+
 def test_xlsx_with_upsert(client: httpx.Client, auth: dict[str, str]) -> None:
     email = f"li.{uuid.uuid4().hex[:8]}@example.cn"
     first = finished(

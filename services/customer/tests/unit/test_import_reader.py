@@ -200,7 +200,7 @@ def test_ragged_rows(tmp_path: Path) -> None:
     assert rows == [
         RawRow(2, ["Short", "s@x.cn", ""]),
         RawRow(3, ["Trailing", "t@x.cn", "Rome"]),
-        RawRow(4, ["Long", "l@x.cn", "Rome"], "row has 4 cells, the header has 3"),
+        RawRow(4, ["Long", "l@x.cn", "Rome", "x"], "row has 4 cells, the header has 3"),
     ]
 
 

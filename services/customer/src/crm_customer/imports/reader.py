@@ -14,8 +14,9 @@ from crm_customer.imports.xlsx_records import open_xlsx
 
 
 class RawRow(NamedTuple):
-    """One data row as read: `cells` has exactly one cell per header. `problem` is set when
-    the row cannot be imported as it stands (it has cells beyond the last header)."""
+    """One data row as read: `cells` has exactly one cell per header, unless `problem` is
+    set: the row cannot be imported as it stands (it has cells beyond the last header,
+    all kept)."""
 
     line: int
     cells: list[str]
@@ -151,4 +152,5 @@ def _shaped(line: int, cells: list[str], width: int) -> RawRow:
         used -= 1
     if used == width:
         return RawRow(line, cells[:width])
-    return RawRow(line, cells[:width], f"row has {used} cells, the header has {width}")
+    # Kept whole: the errors CSV gives the row back as it was, to be fixed.
+    return RawRow(line, cells[:used], f"row has {used} cells, the header has {width}")

@@ -2,8 +2,6 @@
 by the customer service. The upload is spooled to disk by the form parser and streamed on in
 chunks, so neither process holds the file in memory."""
 
-import csv
-import io
 import json
 from collections.abc import AsyncIterator, Sequence
 from typing import Annotated, Any, Literal
@@ -16,6 +14,8 @@ from crm_gateway.api import schemas
 from crm_gateway.api.deps import CurrentCaller, Customer
 from crm_gateway.api.routes import common
 from crm_gateway.api.routes.common import problems
+from crm_gateway.exports.cells import guarded
+from crm_gateway.exports.csv_file import MEDIA_TYPE, csv_file
 from crm_platform.errors import FieldViolation, InvalidArgument
 
 PATH = "/api/v1/imports"
@@ -117,9 +117,10 @@ async def import_errors(import_id: str, caller: CurrentCaller, customer: Custome
     job = await customer.get_import(caller.metadata, import_id)  # 404 before streaming
     pages = customer.import_problems(caller.metadata, import_id)
     name = f"import-{job.id}-errors.csv"
+    header = ["line", "outcome", "reason", *map(guarded, job.headers)]
     return StreamingResponse(
-        _csv_lines(job.headers, pages),
-        media_type="text/csv; charset=utf-8",
+        csv_file(header, _problem_rows(pages)),
+        media_type=MEDIA_TYPE,
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )
 
@@ -144,18 +145,13 @@ async def _chunks(file: UploadFile) -> AsyncIterator[bytes]:
         yield chunk
 
 
-async def _csv_lines(
-    headers: Sequence[str], pages: AsyncIterator[Sequence[ipb.ImportProblem]]
-) -> AsyncIterator[str]:
-    yield "\ufeff" + _csv_row(["line", "outcome", "reason", *headers])
+async def _problem_rows(
+    pages: AsyncIterator[Sequence[ipb.ImportProblem]],
+) -> AsyncIterator[list[list[str]]]:
+    """The uploader's cells guarded as an export's are: whoever opens the file in a
+    spreadsheet (not always the uploader) must not run a formula a row carried in."""
     async for page in pages:
-        yield "".join(_csv_row([str(p.line), p.outcome, p.reason, *p.cells]) for p in page)
-
-
-def _csv_row(cells: Sequence[str]) -> str:
-    out = io.StringIO()
-    csv.writer(out, lineterminator="\r\n").writerow(cells)
-    return out.getvalue()
+        yield [[str(p.line), p.outcome, guarded(p.reason), *map(guarded, p.cells)] for p in page]
 
 
 def _job_json(job: ipb.ImportJob) -> dict[str, Any]:

@@ -56,6 +56,13 @@ def test_delimiters_inside_quoted_headers_do_not_count(tmp_path: Path) -> None:
     assert rows == [RawRow(2, ["Wei", "138"])]
 
 
+def test_blank_lines_and_a_second_bom_before_the_header_are_passed_over(tmp_path: Path) -> None:
+    content = "\ufeff  \r\n\n\ufeffName;Email\nWei;w@example.com\n".encode()
+    headers, rows = read_all(write(tmp_path, content))
+    assert headers == ["Name", "Email"]
+    assert rows == [RawRow(4, ["Wei", "w@example.com"])]
+
+
 def test_tab_delimiter(tmp_path: Path) -> None:
     headers, rows = read_all(write(tmp_path, b"Name\tEmail\nWei\tw@example.com\n"))
     assert headers == ["Name", "Email"]
@@ -237,6 +244,7 @@ def write_workbook(path: Path) -> None:
     sheet.write_string(5, 2, "+49 30 1234567")
     sheet.write_boolean(5, 5, False)
     sheet.write_number(5, 7, -12.5)
+    sheet.write_number(5, 4, 110101199003077777)  # an 18-digit id Excel keeps 15 digits of
     workbook.close()
 
 
@@ -249,7 +257,9 @@ def test_xlsx_cells_become_text(tmp_path: Path) -> None:
         RawRow(
             4, ["张伟", "13800138000", "1990-05-01", "250", "true", "2024-01-02 03:04:05", "0.3"]
         ),
-        RawRow(6, ["Anna Schmidt", "+49 30 1234567", "", "", "false", "", "-12.5"]),
+        RawRow(
+            6, ["Anna Schmidt", "+49 30 1234567", "", "110101199003078000", "false", "", "-12.5"]
+        ),
     ]
 
 

@@ -3,6 +3,7 @@ header line, then `csv.reader` over the open text file, one record at a time."""
 
 import codecs
 import csv
+import re
 from collections.abc import Generator
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +14,7 @@ from crm_customer.imports.formats import HEAD_BYTES, Format, Record, not_a_table
 # Read in pieces this big when checking the encoding: memory stays flat for any file size.
 _CHUNK_BYTES = 256 * 1024
 _DELIMITERS = (",", ";", "\t")  # on a tie the first wins: "," is the common case
+_BLANK_LINES = re.compile(r"^(?:[ \t]*(?:\r\n|\r|\n))+")  # before the header, skipped too
 
 
 @dataclass(frozen=True)
@@ -104,7 +106,7 @@ def _delimiter(head: str) -> str:
     (csv.Sniffer guesses from a sample and is often wrong on short or irregular files.)"""
     counts = dict.fromkeys(_DELIMITERS, 0)
     quoted = False
-    for char in head.lstrip("\r\n"):
+    for char in _BLANK_LINES.sub("", head):
         if char == '"':
             quoted = not quoted
         elif quoted:

@@ -134,7 +134,7 @@ def _non_blank(records: Iterator[Record]) -> Iterator[Record]:
 
 def _header_names(cells: list[str]) -> list[str]:
     """Trailing unnamed columns are left out: spreadsheets often carry empty formatted ones."""
-    names = [cell.strip() for cell in cells]
+    names = [cell.strip().lstrip("\ufeff") for cell in cells]  # a second BOM, pasted in
     while names and not names[-1]:
         names.pop()
     return names

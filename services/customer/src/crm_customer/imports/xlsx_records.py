@@ -84,6 +84,10 @@ def cell_text(value: Any) -> str:
 
 
 def _number_text(value: float) -> str:
+    """As Excel shows the number: 15 significant digits (0.1+0.2 is 0.3), whole numbers
+    without exponent (phones and ids stored as numbers: 13800138000). An 18-digit id typed
+    into Excel keeps only 15 digits (110101199003077777 is 110101199003078000); the float's
+    further digits were never in the sheet."""
     if value.is_integer() and abs(value) < 1e21:
-        return str(int(value))  # phone numbers and ids stored as numbers: 13800138000
-    return format(value, ".15g")  # Excel shows 15 significant digits: 0.1+0.2 is 0.3
+        return str(int(float(format(value, ".15g"))))
+    return format(value, ".15g")

@@ -11,9 +11,8 @@ from collections.abc import Iterable
 from typing import Any, TypeVar
 
 from google.protobuf.descriptor import Descriptor
-from google.protobuf.json_format import MessageToDict
 from google.protobuf.message import Message
-from google.protobuf.struct_pb2 import Struct
+from google.protobuf.struct_pb2 import Struct, Value
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from crm_customer.domain.loyalty import LoyaltyEntry
@@ -45,7 +44,7 @@ def _arguments(
         if field is None:
             continue
         kind = field.__class__
-        if not field and kind is not dict and name not in tracked:
+        if not field and kind in _UNSET_WHEN_EMPTY and name not in tracked:
             continue  # "", 0, False, (): what an unset field reads as already
         # Text and ids are most values: no converter lookup for those.
         if kind is str:
@@ -55,6 +54,11 @@ def _arguments(
         else:
             arguments[name] = _proto_value(field)
     return arguments
+
+
+# Types whose empty value is the proto default. Not Decimal: a zero amount is the text "0"
+# (an unset one would read as ""); not dict: an empty Struct is still a value.
+_UNSET_WHEN_EMPTY = frozenset({str, int, float, bool, tuple})
 
 
 @functools.cache
@@ -137,12 +141,27 @@ def _read(message: Message, field: Any) -> Any:
         return list(value) if _repeated(field) else value
     kind = field.message_type.full_name
     if kind == _STRUCT:
-        return MessageToDict(value)
+        return struct_values(value)
     if _repeated(field):
         return [_plain(entry) for entry in value]
     if kind == _TIMESTAMP:
         return value.ToDatetime(dt.UTC) if message.HasField(field.name) else None
     return _plain(value) if message.HasField(field.name) else None
+
+
+def struct_values(struct: Struct) -> dict[str, Any]:
+    """A Struct as plain values. Not MessageToDict: it fails on NaN and infinities (a
+    ValueError naming no field), which the domain refuses by name instead."""
+    return {name: _json_value(value) for name, value in struct.fields.items()}
+
+
+def _json_value(value: Value) -> Any:
+    kind = value.WhichOneof("kind")
+    if kind == "struct_value":
+        return struct_values(value.struct_value)
+    if kind == "list_value":
+        return [_json_value(entry) for entry in value.list_value.values]
+    return None if kind in (None, "null_value") else getattr(value, kind)
 
 
 def _plain(message: Message) -> dict[str, Any]:

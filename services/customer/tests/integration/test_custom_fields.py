@@ -174,3 +174,34 @@ async def test_bad_definitions_keep_nothing(
         cpb.ListCustomFieldsRequest(entity="contacts"), metadata=call_metadata(ADMIN)
     )
     assert list(listed.fields) == []
+
+
+@pytest.mark.parametrize(
+    ("custom", "field"),
+    [
+        ({"a": "\u0000"}, "custom_fields.a: must not contain NUL characters"),
+        ({"a": float("nan")}, "custom_fields.a: must be a finite number"),
+        ({"a": float("inf")}, "custom_fields.a: must be a finite number"),
+        ({"a": 12345678901234567890}, "custom_fields.a: must lie between"),
+        ({"count": 9007199254740993}, "custom_fields.count: must lie between"),
+        ({"ratio": "1,5"}, "custom_fields.ratio: must be a number, in groups of three"),
+    ],
+)
+async def test_values_that_would_not_come_back_as_sent_are_refused_by_name(
+    customer: grpc.aio.Channel, custom: dict[str, Any], field: str
+) -> None:
+    await define(customer, name="count", type="integer")
+    await define(customer, name="ratio", type="number")
+    with pytest.raises(grpc.aio.AioRpcError) as error:
+        await create_contact(customer, custom)
+    assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert field in (error.value.details() or "")
+
+
+async def test_numbers_sent_to_a_text_field_are_kept_as_written(
+    customer: grpc.aio.Channel,
+) -> None:
+    await define(customer, name="code", type="text")
+    await define(customer, name="flag", type="text")
+    made = await create_contact(customer, {"code": 5, "flag": True})
+    assert MessageToDict(made.custom_fields) == {"code": "5", "flag": "true"}

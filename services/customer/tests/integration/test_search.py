@@ -2,7 +2,9 @@
 phone in any format, company, tags, owner, lifecycle, not contacted, custom fields, sorted
 and cursor-paginated, always within the caller's visibility."""
 
+import base64
 import datetime as dt
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -131,6 +133,13 @@ async def test_emails_phones_company_tags_and_custom_fields(base: Base) -> None:
     assert await base.find(query="smi", tags=["vip"]) == ["Jonathan Smith"]
 
 
+@pytest.mark.parametrize("written", ["NaN", "Infinity", "-Infinity", "1e999"])
+async def test_a_custom_field_filter_that_reads_as_no_number_is_matched_as_text(
+    base: Base, written: str
+) -> None:
+    assert await base.find(custom_fields={"tier": written}) == []
+
+
 async def test_owner_and_not_contacted_filters(base: Base) -> None:
     assert await base.find(owner_id=str(REP.subject_id)) == ["Bob Jones"]
     engine = create_async_engine(base.database_url)
@@ -211,6 +220,38 @@ async def test_bad_filters_are_invalid_arguments(
         )
     assert raised.value.code() is grpc.StatusCode.INVALID_ARGUMENT
     assert field in (raised.value.details() or "")
+
+
+LAST_ID = "0190d3c5-4a56-7e4c-8a3b-5f8b1c2d3e4f"
+
+
+def _tampered(order: str, value: Any, last_id: Any) -> str:
+    raw = json.dumps({"o": order, "v": value, "i": last_id}).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+@pytest.mark.parametrize(
+    ("order_by", "value", "last_id"),
+    [
+        ("name", "a", 5),
+        ("name", "a\u0000", LAST_ID),
+        ("name", "\ud800", LAST_ID),
+        ("updated_at", "9999-12-31T23:59:59-14:00", LAST_ID),
+        ("updated_at", "0001-01-01T00:00:00+14:00", LAST_ID),
+    ],
+)
+async def test_a_tampered_page_token_is_a_bad_cursor_not_a_failure(
+    base: Base, order_by: str, value: Any, last_id: Any
+) -> None:
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await base.contacts.ListContacts(
+            pb.ListContactsRequest(
+                page_size=1, order_by=order_by, page_token=_tampered(order_by, value, last_id)
+            ),
+            metadata=call_metadata(ADMIN),
+        )
+    assert raised.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    assert "page_token: is not a valid cursor" in (raised.value.details() or "")
 
 
 async def test_a_page_token_from_another_order_is_refused(base: Base) -> None:

@@ -1,10 +1,16 @@
 """Custom field definitions and the values they hold records to."""
 
+import math
 from typing import Any
 
 import pytest
 
+from crm.customer.v1 import customer_pb2 as pb
+from crm_customer.api.segments import _conditions as segment_conditions
+from crm_customer.api.servicers import filter_of
 from crm_customer.domain.custom_fields import CustomField, typed_values, with_typed_custom_values
+from crm_customer.domain.search import parse_filter
+from crm_customer.proto_mapping import writable_values
 from crm_platform.errors import InvalidArgument
 
 
@@ -17,6 +23,19 @@ def defined(type: str, **settings: Any) -> CustomField:
     [
         ("text", "  gold ", "gold"),
         ("text", 12, "12"),
+        ("text", 5.0, "5"),  # every number in a protobuf Struct is a double
+        ("text", 1.5, "1.5"),
+        ("text", True, "true"),
+        ("text", False, "false"),
+        ("integer", "12,345,678", 12345678),
+        ("integer", "1,200.00", 1200),
+        ("integer", "1e3", 1000),
+        ("integer", 9007199254740991, 9007199254740991),
+        ("integer", -9007199254740991.0, -9007199254740991),
+        ("number", "1,200.50", 1200.5),
+        ("number", "1 200", 1200),
+        ("number", "-1,200", -1200),
+        ("boolean", 1.0, True),
         ("integer", "1,200", 1200),
         ("integer", 7.0, 7),
         ("number", "12.50", 12.5),
@@ -38,6 +57,7 @@ def test_a_choice_takes_the_options_spelling() -> None:
     tier = defined("choice", options=["Gold", "Silver", "Gold", " "])
     assert tier.options == ("Gold", "Silver")
     assert tier.read("gold") == "Gold"
+    assert defined("choice", options=["1", "2"]).read(1.0) == "1"  # a Struct's number
     with pytest.raises(ValueError, match="one of Gold, Silver"):
         tier.read("bronze")
 
@@ -50,6 +70,25 @@ def test_a_choice_takes_the_options_spelling() -> None:
         ("integer", "ten", "number"),
         ("number", "NaN", "number"),
         ("number", "1e20", "15 digits"),
+        ("number", "1,5", "groups of three"),
+        ("number", "1.200,50", "groups of three"),
+        ("number", "1,2,3", "groups of three"),
+        ("number", "1,2000", "groups of three"),
+        ("number", "1,200 300", "groups of three"),
+        ("integer", "1,2", "groups of three"),
+        ("integer", ",5", "groups of three"),
+        ("integer", "1_000", "number"),
+        ("integer", 9007199254740992, "between -9007199254740991 and 9007199254740991"),
+        ("integer", 9007199254740992.0, "between"),
+        ("integer", "9007199254740993", "between"),
+        ("integer", -(2**63), "between"),
+        ("integer", "1e999999999", "between"),  # not an overflow of the decimal context
+        ("number", "-1e999999999", "15 digits"),
+        ("number", float("nan"), "finite"),
+        ("number", float("inf"), "finite"),
+        ("text", "a\x00b", "NUL"),
+        ("text", float("-inf"), "finite"),
+        ("text", 12345678901234567890, "between"),
         ("boolean", "maybe", "true or false"),
         ("date", "22.11.2026", "YYYY-MM-DD"),
         ("date", "2026-02-30", "YYYY-MM-DD"),
@@ -142,3 +181,58 @@ def test_required_fields_hold_new_records_and_writes_of_custom_fields() -> None:
     assert with_typed_custom_values(definitions, written, creating=False) == {
         "custom_fields": {"region": "APAC"}
     }
+
+
+@pytest.mark.parametrize(
+    ("written", "why"),
+    [
+        ("\x00", "must not contain NUL characters"),
+        ("x\x00y", "must not contain NUL characters"),
+        (float("nan"), "must be a finite number"),
+        (float("inf"), "must be a finite number"),
+        (float("-inf"), "must be a finite number"),
+        (12345678901234567890, "must lie between -9007199254740991 and 9007199254740991"),
+        (1.2345678901234567e19, "must lie between -9007199254740991 and 9007199254740991"),
+        pytest.param(
+            10**400, "must lie between -9007199254740991 and 9007199254740991", id="1e400"
+        ),
+        ({"x": 1}, "must be a single value"),
+    ],
+)
+def test_a_free_form_value_must_be_stored_as_sent(written: Any, why: str) -> None:
+    with pytest.raises(InvalidArgument) as error:
+        typed_values({}, {"a": written, "b": "fine"})
+    assert [(v.field, v.description) for v in error.value.violations] == [("custom_fields.a", why)]
+
+
+def test_free_form_values_json_brings_back_are_kept() -> None:
+    kept = {"a": "text", "b": 9007199254740991, "c": -1.5, "d": False, "e": 0}
+    assert typed_values({}, kept) == kept
+
+
+def test_a_nan_sent_over_grpc_is_refused_by_name() -> None:
+    message = pb.Contact(first_name="Ada")
+    message.custom_fields.update({"a": float("nan"), "b": float("inf"), "c": {"d": 1}})
+    values = writable_values(message, ["custom_fields"], ["custom_fields"])
+    with pytest.raises(InvalidArgument) as error:
+        with_typed_custom_values({}, values, creating=False)
+    assert sorted(v.field for v in error.value.violations) == [
+        "custom_fields.a", "custom_fields.b", "custom_fields.c",
+    ]  # fmt: skip
+
+
+def test_a_filter_on_a_value_that_cannot_be_stored_is_refused() -> None:
+    for written in ("x\x00", float("nan")):
+        with pytest.raises(InvalidArgument) as error:
+            parse_filter(custom_fields={"a": written})
+        assert [v.field for v in error.value.violations] == ["filter.custom_fields"]
+
+
+def test_a_nan_in_a_list_or_segment_filter_reaches_the_domain_which_names_it() -> None:
+    message = pb.RecordFilter()
+    message.custom_fields.update({"a": float("nan")})
+    with pytest.raises(InvalidArgument) as error:
+        filter_of(message)
+    assert [v.field for v in error.value.violations] == ["filter.custom_fields"]
+    conditions = segment_conditions(message)  # MessageToDict raised a bare ValueError here
+    assert math.isnan(conditions["custom_fields"]["a"])

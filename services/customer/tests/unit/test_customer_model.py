@@ -214,6 +214,30 @@ def test_records_round_trip_through_protobuf() -> None:
     assert writable_values(pb.Account(name="B"), unset, unset) == dict.fromkeys(unset)
 
 
+@pytest.mark.parametrize(
+    ("written", "sent"),
+    [("0.00", "0.00"), ("0", "0"), ("-0", "0"), ("0E+5", "0"), ("1E+3", "1000")],
+)
+def test_a_credit_limit_of_zero_is_sent_as_zero_not_as_unset(written: str, sent: str) -> None:
+    record = account(name="A", employees=0, credit_limit={"value": written, "currency": "EUR"})
+    for names in (None, ["credit_limit", "employees"]):  # a reply, an export's columns
+        message = to_proto(record, pb.Account, names)
+        assert (message.credit_limit.value, message.credit_limit.currency) == (sent, "EUR")
+        assert message.employees == 0
+
+
+def test_false_and_zero_inside_values_are_sent() -> None:
+    at = dt.datetime(2026, 5, 1, tzinfo=dt.UTC)
+    record = contact(
+        first_name="Ada",
+        consents=[{"channel": "email", "granted": False, "recorded_at": at}],
+        custom_fields={"seats": 0, "active": False, "note": ""},
+    )
+    message = to_proto(record, pb.Contact)
+    assert [(c.channel, c.granted) for c in message.consents] == [("email", False)]
+    assert dict(message.custom_fields) == {"seats": 0, "active": False, "note": ""}
+
+
 def test_the_phone_fast_path_agrees_with_phonenumbers() -> None:
     """fields.phone_in skips phonenumbers' parse for plain digits; over numbers of every
     region, written the ways people write them, both give the same answer."""

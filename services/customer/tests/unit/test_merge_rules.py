@@ -166,6 +166,24 @@ def test_a_contact_follows_its_merged_away_account_and_keeps_one_role_per_accoun
     assert repointed_contact(unrelated, gone, survivor) == {}
 
 
+@pytest.mark.parametrize("survivor_first", [False, True])
+def test_a_role_the_contact_holds_at_the_survivor_outlives_the_merged_away_ones(
+    survivor_first: bool,
+) -> None:
+    gone, survivor, other = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    roles = [
+        {"account_id": str(gone), "role": "dup-role"},
+        {"account_id": str(other), "role": "other-role"},
+        {"account_id": str(survivor), "role": "survivor-role"},
+    ]
+    held = contact(first_name="D", account_roles=roles[::-1] if survivor_first else roles)
+    kept = repointed_contact(held, gone, survivor)["account_roles"]
+    assert sorted(kept, key=lambda role: role.role) == [
+        AccountRole(other, "other-role"),
+        AccountRole(survivor, "survivor-role"),
+    ]
+
+
 def test_a_transfer_is_an_owner_changed_fact_besides_the_update() -> None:
     record = account(name="Acme")
     successor, team = uuid.uuid4(), uuid.uuid4()

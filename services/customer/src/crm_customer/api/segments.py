@@ -11,7 +11,7 @@ from crm.customer.v1 import customer_pb2 as pb
 from crm.customer.v1 import segments_pb2 as spb
 from crm.customer.v1 import segments_pb2_grpc as spb_grpc
 from crm_customer.domain.segments import Segment
-from crm_customer.proto_mapping import to_proto
+from crm_customer.proto_mapping import struct_values, to_proto
 from crm_customer.usecases import segments as usecases
 from crm_customer.usecases.ports import UnitOfWork
 from crm_platform.auth.context import current_principal
@@ -96,7 +96,13 @@ class SegmentServicer(spb_grpc.SegmentServiceServicer):
 
 
 def _conditions(message: pb.RecordFilter) -> dict[str, Any]:
-    return MessageToDict(message, preserving_proto_field_name=True)
+    rest = pb.RecordFilter()
+    rest.CopyFrom(message)
+    rest.ClearField("custom_fields")  # read as the domain reads them: it refuses NaN by name
+    conditions = MessageToDict(rest, preserving_proto_field_name=True)
+    if message.HasField("custom_fields"):
+        conditions["custom_fields"] = struct_values(message.custom_fields)
+    return conditions
 
 
 def segment_message(segment: Segment) -> spb.Segment:

@@ -5,14 +5,13 @@ from collections.abc import Callable
 from typing import Any, Generic, TypeAlias
 
 import grpc
-from google.protobuf.json_format import MessageToDict
 from google.protobuf.message import Message
 
 from crm.customer.v1 import customer_pb2 as pb
 from crm.customer.v1 import customer_pb2_grpc as pb_grpc
 from crm_customer.domain.records import R
 from crm_customer.domain.search import Filter, parse_filter
-from crm_customer.proto_mapping import to_proto, writable_values
+from crm_customer.proto_mapping import struct_values, to_proto, writable_values
 from crm_customer.usecases.accounts import ACCOUNTS
 from crm_customer.usecases.contacts import CONTACTS
 from crm_customer.usecases.ports import UnitOfWork
@@ -120,7 +119,7 @@ def filter_of(message: pb.RecordFilter, account_id: str = "") -> Filter | None:
         owner_id=message.owner_id,
         lifecycle=message.lifecycle,
         not_contacted_days=message.not_contacted_days,
-        custom_fields=MessageToDict(message.custom_fields),
+        custom_fields=struct_values(message.custom_fields),
         account_id=account,
     )
 

@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from crm_customer.domain.values import MAX_SAFE_INTEGER, custom_value
 from crm_platform.errors import FieldViolation, InvalidArgument
 
 ENTITIES = ("contacts", "accounts")
@@ -22,6 +23,9 @@ MAX_TEXT = 10_000
 _NAME = re.compile(r"[a-z][a-z0-9_]{0,49}")
 _TRUE = frozenset({"true", "yes", "y", "1", "是", "对"})
 _FALSE = frozenset({"false", "no", "n", "0", "否", "不"})
+# A number as people write it: thousands grouped by "," or " " (one of them, in threes) or
+# not grouped, "." before the decimals, an exponent. "1,5" is refused, not read as 15.
+_NUMBER = re.compile(r"[+-]?(?:\d{1,3}([, ])\d{3}(?:\1\d{3})*|\d*)(?:\.\d*)?(?:[eE][+-]?\d+)?")
 
 
 class FieldType(enum.StrEnum):
@@ -106,9 +110,10 @@ class CustomField:
 
     def read(self, value: Any) -> Any:
         """The value as stored; ValueError saying why it is not one of this field."""
+        value = custom_value(value)
         text = value.strip() if isinstance(value, str) else value
         if self.type == FieldType.TEXT:
-            text = str(text)
+            text = _text(text)
             if len(text) > self.max_length:
                 raise ValueError(f"must have at most {self.max_length} characters")
             return text
@@ -124,7 +129,7 @@ class CustomField:
 
     def _option(self, value: Any) -> str:
         by_folded = {option.casefold(): option for option in self.options}
-        found = by_folded.get(str(value).casefold())
+        found = by_folded.get(_text(value).casefold())
         if found is None:
             raise ValueError(f"must be one of {', '.join(self.options)}")
         return found
@@ -170,13 +175,20 @@ def typed_values(
     definitions: Mapping[str, CustomField], values: Mapping[str, Any], *, complete: bool = False
 ) -> dict[str, Any]:
     """`values` with every defined field's value normalized; InvalidArgument naming each
-    `custom_fields.<name>` whose value its type refuses, and (`complete`) each required
-    field without a value: absent, null or blank text."""
-    found, problems = {}, []
+    `custom_fields.<name>` whose value its type refuses (or, free-form, that could not be
+    stored as sent: `custom_value`), and (`complete`) each required field without a value:
+    absent, null or blank text."""
+    found: dict[str, Any] = {}
+    problems: list[FieldViolation] = []
     for name, value in values.items():
         defined = definitions.get(name)
         try:
-            found[name] = value if defined is None or value is None else defined.read(value)
+            if value is None:
+                found[name] = None
+            elif defined is None:  # free-form: any single value stored as sent
+                found[name] = custom_value(value)
+            else:
+                found[name] = defined.read(value)
         except ValueError as error:
             problems.append(FieldViolation(f"custom_fields.{name}", str(error)))
     if complete:
@@ -190,10 +202,20 @@ def typed_values(
     return found
 
 
+def _text(value: Any) -> str:
+    """Text as written; a number or boolean as JSON writes it: protobuf's Struct carries
+    every number as a double, and 5 is "5", not "5.0"."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
 def _boolean(value: Any) -> bool:
     if isinstance(value, bool):
         return value
-    folded = str(value).casefold()
+    folded = _text(value).casefold()
     if folded in _TRUE or folded in _FALSE:
         return folded in _TRUE
     raise ValueError("must be true or false")
@@ -202,10 +224,12 @@ def _boolean(value: Any) -> bool:
 def _integer(value: Any) -> int:
     if isinstance(value, bool):
         raise ValueError("must be a whole number")
-    if isinstance(value, int):
-        return value
-    number = _decimal(value)
-    if number != number.to_integral_value() or abs(number) > 2**53:
+    number = decimal.Decimal(value) if isinstance(value, int) else _decimal(value)
+    # JSON would not bring a larger one back as written. By its exponent first: abs() of
+    # 1e999999999 overflows the decimal context.
+    if number.adjusted() > 15 or abs(number) > MAX_SAFE_INTEGER:
+        raise ValueError(f"must lie between -{MAX_SAFE_INTEGER} and {MAX_SAFE_INTEGER}")
+    if number != number.to_integral_value():
         raise ValueError("must be a whole number")
     return int(number)
 
@@ -215,14 +239,18 @@ def _number(value: Any) -> int | float:
         number = decimal.Decimal(str(value))
     else:
         number = _decimal(value)
-    if not number.is_finite() or abs(number) > 10**15:
+    if not number.is_finite() or number.adjusted() > 15 or abs(number) > 10**15:
         raise ValueError("must be a number of at most 15 digits before the point")
     return int(number) if number == number.to_integral_value() else float(number)
 
 
 def _decimal(value: Any) -> decimal.Decimal:
+    text = str(value)
+    if not _NUMBER.fullmatch(text):
+        grouped = "," in text or " " in text
+        raise ValueError("must be a number" + (", in groups of three: 1,200.50" if grouped else ""))
     try:
-        number = decimal.Decimal(str(value).replace(",", "").replace(" ", ""))
+        number = decimal.Decimal(text.replace(",", "").replace(" ", ""))
     except decimal.InvalidOperation:
         raise ValueError("must be a number") from None
     if not number.is_finite():

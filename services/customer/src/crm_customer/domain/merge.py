@@ -154,11 +154,14 @@ def repointed_contact(
     contact: Contact, duplicate_id: uuid.UUID, survivor_id: uuid.UUID
 ) -> dict[str, Any]:
     """The values that move `contact` from a merged-away account to its survivor: its
-    account, and its role there (dropped where it already holds one at the survivor)."""
+    account, and its role there (dropped where it already holds one at the survivor: that
+    role is the one it has at the account that survives)."""
     account_id = survivor_id if contact.account_id == duplicate_id else contact.account_id
+    at_survivor = any(role.account_id == survivor_id for role in contact.account_roles)
     roles = (
         AccountRole(survivor_id, role.role) if role.account_id == duplicate_id else role
         for role in contact.account_roles
+        if not (role.account_id == duplicate_id and at_survivor)
     )
     found = {
         "account_id": account_id,

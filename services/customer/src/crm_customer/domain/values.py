@@ -7,6 +7,7 @@ for the caller, like the field rules in fields.py.
 
 import datetime as dt
 import decimal
+import math
 import re
 import uuid
 from collections.abc import Callable, Mapping
@@ -181,9 +182,12 @@ def money(value: Any) -> Money | None:
         raise ValueError("value must be a decimal number such as 1234.50") from None
     if not amount.is_finite() or amount < 0 or amount >= decimal.Decimal("1e15"):
         raise ValueError("value must be at least 0 and below 10^15")
-    if amount.as_tuple().exponent < -4:  # type: ignore[operator]
+    exponent = amount.as_tuple().exponent
+    if exponent < -4:  # type: ignore[operator]
         raise ValueError("value must have at most 4 decimals")
-    return Money(amount, currency)
+    if exponent > 0:  # type: ignore[operator]
+        amount = amount.quantize(decimal.Decimal(1))  # "0E+5", "1E+3": written out
+    return Money(amount.copy_abs(), currency)  # not "-0"
 
 
 def agreement(value: Any) -> Agreement:
@@ -258,9 +262,35 @@ def custom_values(value: Any) -> dict[str, Any]:
     for key, entry in value.items():
         if not isinstance(key, str) or not re.fullmatch(r"[a-z][a-z0-9_]{0,49}", key):
             raise ValueError(f"{key!r} is not a custom field name")
-        if entry is not None and not isinstance(entry, str | int | float | bool):
-            raise ValueError(f"{key}: must be a single value")
+        if entry is not None:
+            try:
+                custom_value(entry)
+            except ValueError as error:
+                raise ValueError(f"{key}: {error}") from None
     return {k: v for k, v in value.items() if v is not None}
+
+
+# JSON numbers are doubles to most readers (JavaScript, protobuf's Struct): integers beyond
+# 2^53 - 1 come back as other integers.
+MAX_SAFE_INTEGER = 2**53 - 1
+
+
+def custom_value(value: Any) -> Any:
+    """One custom field value as JSONB stores it and every JSON reader gets it back: text
+    without NUL (JSONB has none), a boolean, or a finite number within ±(2^53 - 1)."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise ValueError("must not contain NUL characters")
+        return value
+    if isinstance(value, bool):
+        return value
+    if not isinstance(value, int | float):
+        raise ValueError("must be a single value")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError("must be a finite number")
+    if abs(value) > MAX_SAFE_INTEGER:
+        raise ValueError(f"must lie between -{MAX_SAFE_INTEGER} and {MAX_SAFE_INTEGER}")
+    return value
 
 
 # Storage: values to JSON and back, by type.

@@ -10,6 +10,7 @@ the others by GIN over their arrays.
 
 import functools
 import json
+import math
 import uuid
 from collections.abc import Sequence
 from typing import Any
@@ -263,7 +264,8 @@ def _readings(value: Any) -> list[Any]:
             parsed = json.loads(value)
         except ValueError:
             parsed = None
-        if isinstance(parsed, bool | int | float):
+        # Not NaN nor an infinity ("NaN", "1e999" read as floats): JSONB holds no such number.
+        if isinstance(parsed, int) or (isinstance(parsed, float) and math.isfinite(parsed)):
             found.append(parsed)
     return found
 

@@ -52,13 +52,17 @@ def encode_page_token(order: Order, cursor: Cursor) -> str:
 
 
 def decode_page_token(token: str, order: Order) -> Cursor:
-    """The cursor in `token`, which must have been made for the same order."""
+    """The cursor in `token`, which must have been made for the same order. A token comes
+    back from the client: anything but what `encode_page_token` makes is refused here, as
+    the query would otherwise fail in the database."""
     try:
         data = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
-        if data["o"] != _order_text(order):
+        if not isinstance(data, dict) or data.get("o") != _order_text(order):
             raise ValueError("made for another order")
+        if not isinstance(data["i"], str):
+            raise ValueError("not an id")
         return Cursor(parse_cursor_value(order, data["v"]), uuid.UUID(data["i"]))
-    except (ValueError, TypeError, KeyError):
+    except (ValueError, TypeError, KeyError, OverflowError, RecursionError):
         raise InvalidArgument([FieldViolation("page_token", "is not a valid cursor")]) from None
 
 
@@ -70,9 +74,42 @@ def cursor_value(value: Any) -> Any:
     return value.isoformat() if isinstance(value, dt.datetime) else value
 
 
+# The sort columns that may be NULL (sorted last); a cursor in that tail holds null.
+_NULLABLE = frozenset({"last_contacted_at"})
+
+
 def parse_cursor_value(order: Order, value: Any) -> Any:
-    if value is None or order.field in ("name", "created_at"):
-        if value is not None and not isinstance(value, str):
-            raise ValueError("not a name")
-        return value
-    return dt.datetime.fromisoformat(value)
+    """The sort value a cursor holds for `order`, of the type its column needs (ValueError
+    otherwise): none in creation order (the id decides), the name's text, or a time."""
+    if order.field == "created_at":
+        if value is not None:
+            raise ValueError("creation order has no sort value")
+        return None
+    if value is None:
+        if order.field not in _NULLABLE:
+            raise ValueError("the sort column is never null")
+        return None
+    if order.field == "name":
+        return _text(value)
+    return _time(value)
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str) or "\x00" in value:
+        raise ValueError("not a name")
+    value.encode()  # a lone surrogate (UnicodeEncodeError) is no text PostgreSQL stores
+    return value
+
+
+def _time(value: Any) -> dt.datetime:
+    if not isinstance(value, str):
+        raise ValueError("not a time")
+    at = dt.datetime.fromisoformat(value)
+    if at.tzinfo is None:
+        raise ValueError("a time without its offset")
+    # The driver sends times in UTC: an offset can push a date past year 1 or 9999
+    # (OverflowError); the last year is kept out too, a margin no real time comes near.
+    at = at.astimezone(dt.UTC)
+    if not 1 <= at.year <= 9998:
+        raise ValueError("out of range")
+    return at

@@ -54,6 +54,10 @@ class Customer:
         )
         return (await self._accounts.UpdateAccount(request, metadata=self._md())).account
 
+    async def delete_account(self, account: pb.Account) -> None:
+        request = pb.DeleteAccountRequest(id=account.id, expected_version=account.version)
+        await self._accounts.DeleteAccount(request, metadata=self._md())
+
     async def update_contact(self, contact: pb.Contact, **fields: Any) -> pb.Contact:
         request = pb.UpdateContactRequest(
             contact=pb.Contact(id=contact.id, **fields),

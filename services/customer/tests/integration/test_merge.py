@@ -226,3 +226,36 @@ async def test_two_accounts_put_under_each_other_at_once_are_not_both(admin: Cus
         )
         refused = [o for o in outcomes if isinstance(o, grpc.aio.AioRpcError)]
         assert [e.code() for e in refused] == [grpc.StatusCode.INVALID_ARGUMENT]
+
+
+async def test_an_account_deleted_lets_go_of_its_contacts_and_children(
+    admin: Customer, database_url: str
+) -> None:
+    top = await admin.account(name="Top")
+    gone = await admin.account(name="Gone", parent_id=top.id)
+    child = await admin.account(name="Child", parent_id=gone.id)
+    other = await admin.account(name="Other")
+    employee = await admin.contact(first_name="Eve", account_id=gone.id)
+    adviser = await admin.contact(
+        first_name="Ada",
+        account_id=other.id,
+        account_roles=[{"account_id": gone.id, "role": "lawyer"}],
+    )
+
+    await admin.delete_account(gone)
+
+    moved = await admin.get_contact(employee.id)
+    assert (moved.account_id, moved.version) == ("", 2)
+    advising = await admin.get_contact(adviser.id)
+    assert (advising.account_id, list(advising.account_roles)) == (other.id, [])
+    assert (await admin.get_account(child.id)).parent_id == top.id
+    after = [(subject, aggregate) for subject, aggregate, _ in (await outbox(database_url))[6:]]
+    assert after == [
+        ("crm.customer.account.deleted.v1", gone.id),
+        *sorted(
+            [("crm.customer.contact.updated.v1", employee.id),
+             ("crm.customer.contact.updated.v1", adviser.id)],
+            key=lambda event: event[1],
+        ),
+        ("crm.customer.account.updated.v1", child.id),
+    ]  # fmt: skip

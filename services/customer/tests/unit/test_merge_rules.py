@@ -184,6 +184,15 @@ def test_a_role_the_contact_holds_at_the_survivor_outlives_the_merged_away_ones(
     ]
 
 
+def test_an_account_deleted_leaves_its_contacts_without_it() -> None:
+    gone, other = uuid.uuid4(), uuid.uuid4()
+    employee = contact(first_name="E", account_id=str(gone))
+    assert repointed_contact(employee, gone, None) == {"account_id": None}
+    roles = [{"account_id": str(gone), "role": "lawyer"}, {"account_id": str(other), "role": "cfo"}]
+    adviser = contact(first_name="A", account_roles=roles)
+    assert repointed_contact(adviser, gone, None) == {"account_roles": (AccountRole(other, "cfo"),)}
+
+
 def test_a_transfer_is_an_owner_changed_fact_besides_the_update() -> None:
     record = account(name="Acme")
     successor, team = uuid.uuid4(), uuid.uuid4()

@@ -151,18 +151,19 @@ def _parent(chosen: uuid.UUID | None, survivor: Record, duplicate: Record) -> uu
 
 
 def repointed_contact(
-    contact: Contact, duplicate_id: uuid.UUID, survivor_id: uuid.UUID
+    contact: Contact, gone_id: uuid.UUID, survivor_id: uuid.UUID | None
 ) -> dict[str, Any]:
-    """The values that move `contact` from a merged-away account to its survivor: its
-    account, and its role there (dropped where it already holds one at the survivor: that
-    role is the one it has at the account that survives)."""
-    account_id = survivor_id if contact.account_id == duplicate_id else contact.account_id
-    at_survivor = any(role.account_id == survivor_id for role in contact.account_roles)
-    roles = (
-        AccountRole(survivor_id, role.role) if role.account_id == duplicate_id else role
-        for role in contact.account_roles
-        if not (role.account_id == duplicate_id and at_survivor)
-    )
+    """The values that move `contact` from an account gone (merged away, or deleted: no
+    survivor) to its survivor: its account, and its role there. A role at the survivor the
+    contact holds already is the one it keeps; without a survivor the role goes."""
+    account_id = survivor_id if contact.account_id == gone_id else contact.account_id
+    held = any(role.account_id == survivor_id for role in contact.account_roles)
+    roles = []
+    for role in contact.account_roles:
+        if role.account_id != gone_id:
+            roles.append(role)
+        elif survivor_id is not None and not held:
+            roles.append(AccountRole(survivor_id, role.role))
     found = {
         "account_id": account_id,
         "account_roles": _without(roles, account_id, _SECONDARY["account_id"].key),

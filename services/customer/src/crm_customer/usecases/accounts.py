@@ -5,6 +5,8 @@ from collections.abc import Collection
 
 from crm_customer.domain.accounts import Account
 from crm_customer.domain.duplicates import Match, likely_duplicate_companies, lookalike_groups
+from crm_customer.domain.records import RecordEvent
+from crm_customer.usecases.account_links import follow_account
 from crm_customer.usecases.ports import UnitOfWork
 from crm_customer.usecases.records import RecordKind, Reference
 from crm_platform.errors import FieldViolation, InvalidArgument
@@ -24,6 +26,12 @@ async def _no_cycle(uow: UnitOfWork, account: Account, changed: Collection[str])
         raise InvalidArgument([FieldViolation("parent_id", why)])
 
 
+async def _let_go(uow: UnitOfWork, account: Account) -> list[RecordEvent]:
+    """A deleted account's contacts lose it (their role there too); its child accounts move
+    up to its parent, so the hierarchy keeps its shape and points at nothing gone."""
+    return await follow_account(uow, account.id, to_id=None, children_to=account.parent_id)
+
+
 ACCOUNTS = RecordKind(
     obj="account",
     record_type=Account,
@@ -32,4 +40,5 @@ ACCOUNTS = RecordKind(
     duplicates=_duplicates,
     lookalikes=lambda account: lookalike_groups(account.as_company()),
     check_links=_no_cycle,
+    on_delete=_let_go,
 )

@@ -3,11 +3,11 @@ survivor takes the merged values (domain/merge.py), the duplicate is deleted and
 merged into the survivor, and records pointing at a merged-away account follow it, as
 does its 360° timeline."""
 
-import uuid
 from collections.abc import Mapping
 
-from crm_customer.domain.merge import mergeable_fields, merged_values, repointed_contact
+from crm_customer.domain.merge import mergeable_fields, merged_values
 from crm_customer.domain.records import R, RecordEvent
+from crm_customer.usecases.account_links import follow_account
 from crm_customer.usecases.loyalty import move_points
 from crm_customer.usecases.ports import RecordRepository, UnitOfWork
 from crm_customer.usecases.records import (
@@ -66,7 +66,9 @@ async def merge_records(
         events = [changed] if changed is not None else []
         events += [deleted, RecordEvent("merged", merged, duplicate=gone)]
         if kind.obj == "account":
-            events += await _follow_account(uow, duplicate.id, survivor.id)
+            events += await follow_account(
+                uow, duplicate.id, to_id=survivor.id, children_to=survivor.id
+            )
             await uow.timeline.copy_entries(from_account=duplicate.id, to_account=survivor.id)
         if kind.check_links is not None:  # with the duplicate's children moved
             await kind.check_links(uow, merged, fields)
@@ -92,28 +94,3 @@ async def _locked_pair(
         for record_id in ordered
     }
     return found[survivor_id], found[duplicate_id]
-
-
-async def _follow_account(
-    uow: UnitOfWork, duplicate_id: uuid.UUID, survivor_id: uuid.UUID
-) -> list[RecordEvent]:
-    """Contacts and child accounts of a merged-away account move to its survivor, whoever's
-    they are: each an ordinary update, with its history row and event."""
-    events: list[RecordEvent] = []
-    for contact in await uow.contacts.referring_to(duplicate_id):
-        values = repointed_contact(contact, duplicate_id, survivor_id)
-        events += await _store_update(uow.contacts, contact, values)
-    for child in await uow.accounts.referring_to(duplicate_id):
-        events += await _store_update(uow.accounts, child, {"parent_id": survivor_id})
-    return events
-
-
-async def _store_update(
-    repo: RecordRepository[R], record: R, values: Mapping[str, object]
-) -> list[RecordEvent]:
-    updated, event = record.update(values)
-    if event is None:
-        return []
-    if not await repo.replace(updated, expected_version=record.version):
-        raise StaleVersion(f"{type(record).__name__.lower()} was changed concurrently")
-    return [event]

@@ -11,6 +11,7 @@ from crm_customer.domain.records import (
     NOT_FOR_PARTNERS,
     TRANSFER_RULES,
     R,
+    RecordEvent,
     ownership_change,
 )
 from crm_customer.domain.search import Cursor, Filter, parse_order
@@ -55,6 +56,9 @@ class RecordKind(Generic[R]):
     # What a change must keep true among records of the kind (accounts: no cycle of
     # parents), checked before it is stored; given the record as changed and the fields set.
     check_links: Callable[[UnitOfWork, R, Collection[str]], Awaitable[None]] | None = None
+    # What follows a record's deletion (accounts: the records pointing at it let go), as
+    # the events of the changes it made, in the deletion's transaction.
+    on_delete: Callable[[UnitOfWork, R], Awaitable[list[RecordEvent]]] | None = None
 
     @property
     def entity(self) -> str:
@@ -163,7 +167,9 @@ async def delete_record(
         deleted, event = current.delete()
         if not await repo.delete(deleted, expected_version=expected_version):
             raise StaleVersion(f"{kind.obj} was changed concurrently")
-        uow.record(event, actor_id=principal.subject_id)
+        events = [event, *(await kind.on_delete(uow, deleted) if kind.on_delete else ())]
+        for each in events:
+            uow.record(each, actor_id=principal.subject_id)
         await uow.commit()
 
 

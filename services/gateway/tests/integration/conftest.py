@@ -26,7 +26,7 @@ from crm_platform.auth.principal import Principal
 from crm_platform.db.migrations import upgrade_to_head
 from crm_platform.errors import FieldViolation, InvalidArgument, NotFound, StaleVersion
 from crm_platform.grpc.server import GrpcServer
-from crm_platform.ids import uuid7
+from crm_platform.ids import parse_uuid, uuid7
 from crm_platform.testing.ports import free_port
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
@@ -102,9 +102,12 @@ class FakeAccounts(pb_grpc.AccountServiceServicer):
         return self.callers[-1]
 
     def _find(self, account_id: str) -> pb.Account:
-        if account_id not in self.accounts:  # malformed ids too, as the real service does
+        # Any spelling of the UUID (upper case, `{...}`, `urn:uuid:`) and malformed ids
+        # not found, as the real service reads them.
+        parsed = parse_uuid(account_id)
+        if parsed is None or str(parsed) not in self.accounts:
             raise NotFound(f"account {account_id} not found")
-        return self.accounts[account_id]
+        return self.accounts[str(parsed)]
 
 
 class FakeContacts(pb_grpc.ContactServiceServicer):

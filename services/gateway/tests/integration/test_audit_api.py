@@ -85,6 +85,20 @@ async def test_refused_writes_are_on_record_without_their_secrets(gateway: Gatew
     )
 
 
+async def test_refused_bodies_the_database_could_not_hold_are_on_record(
+    gateway: Gateway,
+) -> None:
+    """Refused (422), not a 503 for an audit insert PostgreSQL refused."""
+    auth = {**await gateway.login(), "Content-Type": "application/json"}
+    deep = b'{"name": "D", "custom_fields": ' + b"[" * 5000 + b"]" * 5000 + b"}"
+    for body in (b'{"name": "N", "custom_fields": {"a": NaN, "b": 1e999}}', deep):
+        assert_problem(await gateway.client.post(ACCOUNTS, content=body, headers=auth), 422)
+    deep_event, nan_event = await events(gateway, auth, action="account.create")
+    assert nan_event["status"] == 422
+    assert nan_event["after"] == {"name": "N", "custom_fields": {"a": "NaN", "b": "Infinity"}}
+    assert (deep_event["status"], deep_event["after"]) == (422, {"unparsable_bytes": len(deep)})
+
+
 async def test_logins_and_failed_logins_are_on_record(gateway: Gateway) -> None:
     auth = await gateway.login()
     me = (await gateway.client.get("/api/v1/me", headers=auth)).json()

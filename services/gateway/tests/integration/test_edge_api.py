@@ -2,7 +2,7 @@
 
 import pytest
 
-from .conftest import Gateway, fake_customer_service, running_gateway, settings_for
+from .conftest import Gateway, assert_problem, fake_customer_service, running_gateway, settings_for
 
 pytestmark = pytest.mark.integration
 
@@ -63,3 +63,27 @@ async def test_every_answer_carries_the_security_headers(gateway: Gateway) -> No
         "/api/v1/auth/token", data={"username": "a@example.com", "password": "x"}
     )
     assert token.headers.get_list("cache-control") == ["no-store"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("PATCH", "/api/v1/contacts/%00"),
+        ("DELETE", "/api/v1/accounts/%00"),
+        ("POST", "/api/v1/contacts/%00/merge"),
+        ("POST", "/api/v1/accounts/%00/loyalty-entries"),
+        ("PATCH", "/api/v1/segments/%00"),
+        ("DELETE", "/api/v1/custom-fields/contacts/%00"),
+        ("PATCH", "/api/v1/users/%00"),
+        ("DELETE", "/api/v1/teams/%00"),
+        ("DELETE", "/api/v1/roles/%00"),
+        ("GET", "/api/v1/roles/%00"),
+        ("GET", "/api/v1/contacts/a%00b"),
+    ],
+)
+async def test_a_path_holding_nul_names_nothing(gateway: Gateway, method: str, path: str) -> None:
+    """No id or name the API keeps can hold NUL: none reaches a route (nor a database)."""
+    auth = await gateway.login()
+    reply = await gateway.client.request(method, path, json={}, headers={**auth, "If-Match": "*"})
+    assert assert_problem(reply, 404)["detail"] == "Not Found"
+    assert reply.headers["x-frame-options"] == "DENY"

@@ -107,6 +107,22 @@ async def test_a_read_is_served_from_memory_until_an_event_names_the_record(
     assert await cached.service_calls_for(other_id) == 0  # the event named only one record
 
 
+async def test_a_read_by_any_spelling_of_the_id_is_dropped_by_the_records_event(
+    cached: CachedGateway, nats_url: str
+) -> None:
+    """The service reads an upper-case (or hyphen-less, `{...}`, `urn:uuid:`) id as the
+    record's; its events name the canonical id, which must drop that copy too."""
+    account_id = await create(cached, "Before")
+    shouted = account_id.upper()
+    assert await cached.service_calls_for(shouted) == 1
+    assert await cached.service_calls_for(shouted) == 0
+    assert await cached.service_calls_for(account_id) == 0  # one record, however spelt
+    version = change_behind_the_gateways_back(cached.fake, account_id, "After")
+    await publish_change(nats_url, account_id, version)
+    await until(lambda: len(cached.cache) == 0)
+    assert (await cached.read(shouted)).json()["name"] == "After"
+
+
 async def test_each_caller_gets_the_answer_the_service_gave_it(cached: CachedGateway) -> None:
     account_id = await create(cached, "Shared")
     await cached.read(account_id)

@@ -164,3 +164,84 @@ async def test_a_query_parameter_the_operation_does_not_take_is_422(gateway: Gat
     assert assert_problem(read, 422)["errors"] == [  # type: ignore[index]
         {"field": "query.fields", "message": "is not a parameter here; it takes none"}
     ]
+
+
+async def test_null_clears_a_number_and_is_as_good_as_absent_on_a_create(
+    gateway: Gateway,
+) -> None:
+    auth = await gateway.login()
+    created = await gateway.client.post(
+        "/api/v1/accounts",
+        json={"name": "N", "employees": None, "credit_limit": None, "custom_fields": None},
+        headers=auth,
+    )
+    assert created.status_code == 201, created.text
+    assert (created.json()["employees"], created.json()["credit_limit"]) == (0, None)
+    url = f"/api/v1/accounts/{created.json()['id']}"
+    grown = await gateway.client.patch(
+        url, json={"employees": 250}, headers={**auth, "If-Match": '"1"'}
+    )
+    assert grown.json()["employees"] == 250
+    cleared = await gateway.client.patch(
+        url, json={"employees": None}, headers={**auth, "If-Match": '"2"'}
+    )
+    assert cleared.status_code == 200, cleared.text
+    assert cleared.json()["employees"] == 0
+
+
+JSON = {"Content-Type": "application/json"}
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        (b'{"first_name": "x", "custom_fields": {"a": NaN}}', "custom_fields.a"),
+        (b'{"first_name": NaN}', "first_name"),
+        (b'{"first_name": "x", "custom_fields": {"a": 1e999}}', "custom_fields.a"),
+        (b'{"first_name": "x", "addresses": [{"street": -Infinity}]}', "addresses.0.street"),
+        (b"Infinity", "body"),
+    ],
+)
+async def test_numbers_json_has_not_are_422_naming_the_field(
+    gateway: Gateway, body: bytes, field: str
+) -> None:
+    """Python reads NaN, Infinity and 1e999; no service can keep them (it would fail)."""
+    auth = await gateway.login()
+    reply = await gateway.client.post("/api/v1/contacts", content=body, headers={**auth, **JSON})
+    assert assert_problem(reply, 422)["errors"] == [
+        {"field": field, "message": "must be a finite number"}
+    ]
+
+
+async def test_a_patch_with_an_infinite_number_is_422(gateway: Gateway) -> None:
+    auth = await gateway.login()
+    created = await gateway.client.post("/api/v1/accounts", json={"name": "I"}, headers=auth)
+    reply = await gateway.client.patch(
+        f"/api/v1/accounts/{created.json()['id']}",
+        content=b'{"employees": Infinity}',
+        headers={**auth, **JSON, "If-Match": '"1"'},
+    )
+    assert assert_problem(reply, 422)["errors"] == [
+        {"field": "employees", "message": "must be a finite number"}
+    ]
+
+
+def nested(opening: bytes, closing: bytes, levels: int) -> bytes:
+    return opening * levels + b"1" + closing * levels
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        (b'{"custom_fields": {"a": ' + nested(b'{"a": ', b"}", 40) + b"}}", "custom_fields"),
+        (b'{"custom_fields": {"a": ' + nested(b'{"a": ', b"}", 2000) + b"}}", "body"),
+        (b'{"addresses": ' + nested(b"[", b"]", 5000) + b"}", "body"),
+    ],
+)
+async def test_bodies_nested_too_deep_are_422(gateway: Gateway, body: bytes, field: str) -> None:
+    """Deeper than anything the API takes; the deepest are past what Python parses."""
+    auth = await gateway.login()
+    reply = await gateway.client.post("/api/v1/contacts", content=body, headers={**auth, **JSON})
+    (error,) = assert_problem(reply, 422)["errors"]  # type: ignore[misc]
+    assert error["message"] == "nests more than 32 levels deep"
+    assert error["field"].split(".")[0] == field

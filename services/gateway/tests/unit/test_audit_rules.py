@@ -3,15 +3,19 @@ and the query's cursor."""
 
 import base64
 import datetime as dt
+import json
 import uuid
 
 import pytest
 
-from crm_gateway.audit.domain import AuditQuery
+from crm_gateway.audit.domain import Actor, AuditChange, AuditQuery, RequestFacts
 from crm_gateway.audit.queries import checked_query, decode_cursor, encode_cursor
 from crm_gateway.audit.rules import (
     MAX_AFTER_BYTES,
+    MAX_DEPTH,
+    TOO_DEEP,
     client_ip,
+    events_for,
     generic_change,
     parse_networks,
     resource_of,
@@ -143,3 +147,50 @@ def test_time_windows_need_zones_and_order() -> None:
 def test_text_the_database_cannot_store_is_replaced() -> None:
     body = {"name": "a\x00b", "note\x00": ["\udfd3x"], "ok": "é"}
     assert without_secrets(body) == {"name": "a\ufffdb", "note\ufffd": ["?x"], "ok": "é"}
+
+
+def refused_body(body: bytes) -> object:
+    return generic_change(
+        method="POST", route="/api/v1/contacts", path_params={}, status=422,
+        location=None, body=body, is_json=True,
+    ).after  # fmt: skip
+
+
+def test_numbers_json_has_not_are_kept_as_text() -> None:
+    """PostgreSQL's JSONB refuses NaN and Infinity, which Python's parser reads."""
+    after = refused_body(b'{"a": NaN, "b": [Infinity, -Infinity, 1e999], "c": 1.5}')
+    assert after == {"a": "NaN", "b": ["Infinity", "-Infinity", "Infinity"], "c": 1.5}
+    json.dumps(after, allow_nan=False)
+
+
+def test_deep_bodies_are_cut_rather_than_followed() -> None:
+    parsable = b'{"a":' * 100 + b"1" + b"}" * 100
+    after = refused_body(parsable)
+    for _ in range(MAX_DEPTH):
+        assert isinstance(after, dict)
+        after = after["a"]
+    assert after == TOO_DEEP
+    beyond_python = b"[" * 5000 + b"]" * 5000
+    assert refused_body(beyond_python) == {"unparsable_bytes": 10_000}
+
+
+def test_every_field_of_an_event_is_storable() -> None:
+    """A path id with NUL (`DELETE /api/v1/users/%00`) or a noted value with NaN must not
+    make the insert fail: the request would then be answered 503."""
+    facts = RequestFacts(
+        actor=Actor(None, "anonymous"), method="DELETE", route="/api/v1/users/{user_id}",
+        status=404, client_ip="127.0.0.1", user_agent="agent\x00", trace_id=None,
+    )  # fmt: skip
+    generic = generic_change(
+        method="DELETE", route=facts.route, path_params={"user_id": "\x00"}, status=404,
+        location=None, body=b"", is_json=False,
+    )  # fmt: skip
+    (event,) = events_for(facts, [], generic)
+    assert (event.object_id, event.user_agent) == ("\ufffd", "agent\ufffd")
+    noted = AuditChange("role.update", "role", "r\x00", {"n": float("nan")}, {"x": ["\x00"]})
+    (event,) = events_for(facts, [noted], generic)
+    assert (event.object_id, event.before, event.after) == (
+        "r\ufffd",
+        {"n": "NaN"},
+        {"x": ["\ufffd"]},
+    )

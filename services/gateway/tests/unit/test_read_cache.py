@@ -211,3 +211,45 @@ async def test_a_refresh_that_fails_drops_the_copy(monkeypatch: pytest.MonkeyPat
     await cache.read_through(Row, "r1", ALICE, service.fetch)
     await asyncio.sleep(0)
     assert cache.get("r1", ALICE) is None
+
+
+SPELLINGS = (
+    "0190F1C2-7B6E-7A3C-9D1E-3F2A1B0C4D5E",
+    "0190f1c27b6e7a3c9d1e3f2a1b0c4d5e",
+    "{0190f1c2-7b6e-7a3c-9d1e-3f2a1b0c4d5e}",
+    "urn:uuid:0190f1c2-7b6e-7a3c-9d1e-3f2a1b0c4d5e",
+)
+CANONICAL = "0190f1c2-7b6e-7a3c-9d1e-3f2a1b0c4d5e"
+
+
+@pytest.mark.parametrize("spelling", SPELLINGS)
+async def test_every_spelling_of_an_id_is_one_record_that_its_event_drops(spelling: str) -> None:
+    """The services read any spelling uuid.UUID reads; events name the canonical one."""
+    cache: ReadCache[Row] = ReadCache(max_records=10, ttl_seconds=60)
+    cache.enable()
+    service = SlowService()
+    service.release.set()
+    await cache.read_through(Row, spelling, ALICE, service.fetch)
+    assert cache.fresh(Row, CANONICAL, ALICE) == Row(1, "first")
+    assert all(cache.fresh(Row, other, ALICE) for other in SPELLINGS)
+    cache.invalidate(CANONICAL, 2)
+    assert cache.fresh(Row, spelling, ALICE) is None
+    assert cache.get(spelling, ALICE) is None
+
+
+@pytest.mark.parametrize("spelling", SPELLINGS)
+async def test_a_change_made_here_under_any_spelling_drops_every_copy(spelling: str) -> None:
+    cache: ReadCache[Row] = ReadCache(max_records=10, ttl_seconds=60)
+    cache.enable()
+    told: list[str] = []
+
+    async def tell_peers(record_id: str, version: int) -> None:
+        told.append(record_id)
+
+    cache.tell_peers = tell_peers
+    cache.put(CANONICAL, ALICE, 1, Row(1, "first"), epoch=cache.epoch)
+    cache.put(SPELLINGS[0], BOB, 1, Row(1, "first"), epoch=cache.epoch)
+    await cache.changed_here(spelling, 2)  # e.g. a DELETE of /contacts/<that spelling>
+    assert cache.get(CANONICAL, ALICE) is None
+    assert cache.get(CANONICAL, BOB) is None
+    assert told == [CANONICAL]

@@ -10,8 +10,8 @@ from pydantic import BaseModel, ValidationError
 from crm_gateway.api import schemas
 from crm_gateway.api.app import ROUTE_MODULES, create_app
 from crm_gateway.api.known_query import query_params
-from crm_gateway.api.mapping import present, to_account
-from crm_gateway.api.schemas import AccountCreate, AccountPatch, ContactCreate
+from crm_gateway.api.mapping import present, to_account, to_contact
+from crm_gateway.api.schemas import AccountCreate, AccountPatch, ContactCreate, ContactPatch
 
 
 def test_unknown_fields_are_refused() -> None:
@@ -49,6 +49,24 @@ def test_a_patch_changes_only_the_fields_sent_and_null_clears() -> None:
 def test_null_tags_clear_the_list() -> None:
     patch = AccountPatch.model_validate({"tags": None})
     assert list(to_account(patch.model_dump(include=patch.model_fields_set)).tags) == []
+
+
+@pytest.mark.parametrize("model", [AccountCreate, AccountPatch])
+def test_null_of_a_field_of_any_type_is_its_empty_value(model: type[BaseModel]) -> None:
+    """On a create null is as good as not sent; in a patch it clears the field."""
+    cleared = {"employees", "credit_limit", "custom_fields", "agreements", "internal_notes"}
+    sent = model.model_validate({"name": "Acme", **dict.fromkeys(cleared)})
+    message = to_account(sent.model_dump(include=sent.model_fields_set))
+    assert (message.name, message.employees, message.internal_notes) == ("Acme", 0, "")
+    assert not message.HasField("credit_limit")
+    assert not message.HasField("custom_fields")
+    assert list(message.agreements) == []
+
+
+def test_null_of_every_record_field_maps_to_a_message() -> None:
+    for model, to_message in ((AccountPatch, to_account), (ContactPatch, to_contact)):
+        fields = model.model_fields.keys()
+        to_message(model.model_validate(dict.fromkeys(fields)).model_dump())
 
 
 @pytest.mark.parametrize(

@@ -11,6 +11,7 @@ from crm_gateway.api.audit import AuditTrail
 from crm_gateway.api.cached_reads import CachedReads
 from crm_gateway.api.edge import UPLOAD_PATHS, Edge, EdgeSettings
 from crm_gateway.api.idempotency import IdempotencyKeys
+from crm_gateway.api.json_body import sound_json_body
 from crm_gateway.api.known_query import only_known_query
 from crm_gateway.api.middleware import BodyLimit, LastResort, RedMetrics
 from crm_gateway.api.openapi import problem_openapi
@@ -93,7 +94,7 @@ def create_app(lifespan: Lifespan | None = None, edge: EdgeSettings | None = Non
         generate_unique_id_function=lambda route: route.name,
         telemetry=_TELEMETRY,
         # Given to every route included below.
-        dependencies=[Depends(only_known_query)],
+        dependencies=[Depends(only_known_query), Depends(sound_json_body)],
     )
     for module in ROUTE_MODULES:
         app.include_router(module.router)

@@ -1,6 +1,6 @@
 """The edge of the API in one pure ASGI middleware: security headers on every response,
-CORS for the configured portal origins, `Cache-Control: no-store` on caller data, and a
-request timeout answered as a 504 problem.
+CORS for the configured portal origins, `Cache-Control: no-store` on caller data, a 404
+for any path holding NUL, and a request timeout answered as a 504 problem.
 
 Everything a response gets is computed once here, so a request costs a few header appends.
 """
@@ -117,6 +117,11 @@ class Edge:
                 message["headers"] = headers
             await send(message)
 
+        if "\x00" in path:
+            # Names nothing: no id or name the API keeps can hold NUL (PostgreSQL text
+            # cannot), and no route is to hand one on to a database.
+            await problem(404, "Not Found")(scope, receive, send_with_headers)
+            return
         timeout = self._upload_timeout if path in LONG_PATHS else self._timeout
         try:
             async with asyncio.timeout(timeout):

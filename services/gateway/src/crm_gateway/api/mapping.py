@@ -20,9 +20,14 @@ _RECORD_FIELDS = [
     *pb.Account.DESCRIPTOR.fields,
     *pb.Contact.DESCRIPTOR.fields,
 ]
-_LISTS = frozenset(f.name for f in _RECORD_FIELDS if f.is_repeated)
 # Message fields: null clears them, which proto expresses by leaving them out.
 _MESSAGES = frozenset(f.name for f in _RECORD_FIELDS if f.message_type and not f.is_repeated)
+# Every other field: what null becomes, its type's empty value ("", 0, [], ...).
+_EMPTY: dict[str, Any] = {
+    f.name: [] if f.is_repeated else f.default_value
+    for f in _RECORD_FIELDS
+    if f.name not in _MESSAGES
+}
 
 
 def _time(value: Timestamp) -> str:
@@ -146,7 +151,7 @@ def proto_values(values: Mapping[str, Any]) -> dict[str, Any]:
     """Field values for a proto constructor: null becomes the field's empty value (or is left
     out, for message fields), dates become YYYY-MM-DD."""
     return {
-        name: ([] if name in _LISTS else "") if value is None else _dates_as_text(value)
+        name: _EMPTY[name] if value is None else _dates_as_text(value)
         for name, value in values.items()
         if not (value is None and name in _MESSAGES)
     }

@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
+from crm_gateway.api.json_body import nested_too_deep
 from crm_gateway.errors import (
     DownstreamFailure,
     PreconditionRequired,
@@ -152,6 +153,10 @@ async def _on_validation_error(request: Request, error: Exception) -> Response:
 
 async def _on_http_error(request: Request, error: Exception) -> Response:
     http_error = cast(HTTPException, error)
+    if isinstance(http_error.__cause__, RecursionError):
+        # FastAPI's parser gave up on a body nested past Python's recursion limit:
+        # answered as sound_json_body answers one nested less deep.
+        return domain_problem(errors.InvalidArgument([nested_too_deep()]))
     return problem(http_error.status_code, str(http_error.detail), headers=http_error.headers)
 
 

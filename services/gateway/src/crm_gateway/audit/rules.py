@@ -9,6 +9,7 @@ path or from the `Location` of a 201, and the JSON body (bounded, secrets remove
 import datetime as dt
 import ipaddress
 import json
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -25,6 +26,10 @@ _SECRET_MARKERS = ("password", "secret", "token", "api_key")
 MAX_OBJECT_ID = 100
 MAX_USER_AGENT = 512
 MAX_CLIENT_IP = 64
+# Deeper JSON is refused before any route runs (422); the trail keeps a refused body cut
+# here, rather than recurse as deep as a client likes.
+MAX_DEPTH = 32
+TOO_DEEP = "(nested too deep)"
 
 IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -52,8 +57,8 @@ def events_for(
             client_ip=_bounded(facts.client_ip, MAX_CLIENT_IP),
             user_agent=_bounded(facts.user_agent, MAX_USER_AGENT),
             trace_id=facts.trace_id,
-            before=change.before,
-            after=change.after,
+            before=storable(change.before),
+            after=storable(change.after),
         )
         for change in (changes or [generic])
     ]
@@ -96,7 +101,7 @@ def bounded_json(body: bytes) -> dict[str, Any] | None:
         return None
     try:
         parsed = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # nested past what Python parses, too
         return {"unparsable_bytes": len(body)}
     cleaned = without_secrets(parsed)
     size = len(json.dumps(cleaned, separators=(",", ":")).encode())
@@ -106,18 +111,27 @@ def bounded_json(body: bytes) -> dict[str, Any] | None:
 
 
 def without_secrets(value: Any) -> Any:
-    """`value` without secret fields, its text storable: PostgreSQL's JSONB refuses NUL and
-    UTF-8 has no lone surrogates, and a refused body (422) is on record too."""
+    """`value` without secret fields, and storable: a refused body (422) is on record too."""
+    return storable(value, keep_secrets=False)
+
+
+def storable(value: Any, *, keep_secrets: bool = True, depth: int = 0) -> Any:
+    """`value` as PostgreSQL can store it: JSONB refuses NUL and the numbers JSON has not
+    (NaN, Infinity), UTF-8 has no lone surrogates, and nesting is cut at MAX_DEPTH."""
+    if isinstance(value, dict | list | tuple) and depth >= MAX_DEPTH:
+        return TOO_DEEP
     if isinstance(value, dict):
         return {
-            _storable(str(key)): without_secrets(item)
+            _storable(str(key)): storable(item, keep_secrets=keep_secrets, depth=depth + 1)
             for key, item in value.items()
-            if not any(marker in str(key).lower() for marker in _SECRET_MARKERS)
+            if keep_secrets or not any(m in str(key).lower() for m in _SECRET_MARKERS)
         }
-    if isinstance(value, list):
-        return [without_secrets(item) for item in value]
+    if isinstance(value, list | tuple):
+        return [storable(item, keep_secrets=keep_secrets, depth=depth + 1) for item in value]
     if isinstance(value, str):
         return _storable(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return json.dumps(value)  # as the client wrote it: "NaN", "Infinity" or "-Infinity"
     return value
 
 
@@ -160,4 +174,5 @@ def _is_address(text: str) -> bool:
 
 
 def _bounded(text: str | None, limit: int) -> str | None:
-    return text[:limit] if text is not None else None
+    """Text fit for its column: any of it may come from the request's path or headers."""
+    return _storable(text[:limit]) if text is not None else None

@@ -19,6 +19,8 @@ from typing import Generic, Protocol, TypeVar, cast
 
 from prometheus_client import Counter
 
+from crm_platform.ids import parse_uuid
+
 READS = Counter(
     "crm_gateway_read_cache_reads_total", "Single-record reads, by cache outcome.", ["outcome"]
 )
@@ -79,7 +81,7 @@ class ReadCache(Generic[Record]):
         return sum(len(callers) for callers in self._records.values())
 
     def get(self, record_id: str, caller: CallerKey) -> Record | None:
-        entry = self._entry(record_id, caller)
+        entry = self._entry(_key(record_id), caller)
         return entry[1] if entry is not None else None
 
     def _entry(self, record_id: str, caller: CallerKey) -> tuple[float, Record] | None:
@@ -110,6 +112,7 @@ class ReadCache(Generic[Record]):
         self, record_id: str, caller: CallerKey, version: int, record: Record, *, epoch: int
     ) -> None:
         """Keep what the service answered; `epoch` is the one read before asking it."""
+        record_id = _key(record_id)
         if not self._enabled or epoch != self.epoch or version < self._announced.get(record_id, 0):
             return
         callers = self._records.get(record_id)
@@ -124,6 +127,7 @@ class ReadCache(Generic[Record]):
     def fresh(self, kind: type[Kind], record_id: str, caller: CallerKey) -> Kind | None:
         """The record if memory holds a copy not due for a refresh, counted as a hit; else
         None, counted as nothing: the caller then reads through, which counts it."""
+        record_id = _key(record_id)
         entry = self._live(record_id, caller)
         if entry is None or entry[0] > self._ttl / 2 or not isinstance(entry[1], kind):
             return None
@@ -141,6 +145,7 @@ class ReadCache(Generic[Record]):
 
         A copy past half its TTL is still served, and refreshed in the background: records
         read all the time then never expire all at once into a burst of misses."""
+        record_id = _key(record_id)
         entry = self._entry(record_id, caller)
         if entry is not None and isinstance(entry[1], kind):
             if entry[0] > self._ttl / 2:
@@ -182,12 +187,14 @@ class ReadCache(Generic[Record]):
     async def changed_here(self, record_id: str, version: int) -> None:
         """This process changed the record: drop our copies, then every other process's,
         before the caller hears back, so its next read sees its write on any of them."""
+        record_id = _key(record_id)
         self.invalidate(record_id, version)
         if self.tell_peers is not None:
             await self.tell_peers(record_id, version)
 
     def invalidate(self, record_id: str, version: int = 0) -> None:
         """Record `record_id` changed (to `version`, when known): no caller's copy is current."""
+        record_id = _key(record_id)
         self._records.pop(record_id, None)
         # Readers from now on must not join a fetch that may have read the old version.
         self._in_flight.pop(record_id, None)
@@ -196,6 +203,13 @@ class ReadCache(Generic[Record]):
             self._announced.move_to_end(record_id)
             if len(self._announced) > self._max_records:
                 self._announced.popitem(last=False)
+
+
+def _key(record_id: str) -> str:
+    """One key per record, however the caller spelt its id: the services take upper-case,
+    hyphen-less, `{...}` and `urn:uuid:` UUIDs too, and events name it canonically."""
+    parsed = parse_uuid(record_id)
+    return str(parsed) if parsed is not None else record_id
 
 
 def _retrieve_exception(fetch: "asyncio.Future[Versioned]") -> None:

@@ -470,3 +470,45 @@ async def test_skip_duplicates_finds_likely_duplicates_among_the_files_own_rows(
 
     assert (job.created, job.skipped) == (2, 1)
     assert await problems(customer, job.id) == [(3, "skipped", reason)]
+
+
+async def test_an_account_imports_parent_finds_it_by_name_and_never_below_itself(
+    customer: grpc.aio.Channel,
+) -> None:
+    stub = pb_grpc.AccountServiceStub(customer)
+
+    async def account(**fields: str) -> pb.Account:
+        request = pb.CreateAccountRequest(account=pb.Account(**fields))
+        return (await stub.CreateAccount(request, metadata=call_metadata(ADMIN))).account
+
+    top = await account(name="Top Holding")
+    middle = await account(name="Middle Co", parent_id=top.id)
+    data = (
+        "name,母公司\n"
+        "Globex Asia,top holding\n"  # a stored account, found by name
+        "Globex China,Globex  Asia\n"  # made by the row before
+        "Lost Co,Nobody Inc\n"
+        "Top Holding,Middle Co\n"  # its own child: a cycle
+        "Middle Co,Globex China\n"  # moved under a new branch of its parent: fine
+    )
+    job = await finished(
+        customer, (await start(customer, data.encode(), entity="accounts", mode="upsert")).id
+    )
+
+    assert (job.created, job.updated, job.failed) == (2, 1, 2)
+    assert await problems(customer, job.id) == [
+        (4, "failed", "parent 'Nobody Inc' is no account you can see"),
+        (5, "failed", f"parent 'Middle Co' is below account {top.id}"),
+    ]
+    listed = await stub.ListAccounts(
+        pb.ListAccountsRequest(page_size=10), metadata=call_metadata(ADMIN)
+    )
+    parent = {a.name: a.parent_id for a in listed.accounts}
+    ids = {a.name: a.id for a in listed.accounts}
+    assert parent == {
+        "Top Holding": "",
+        "Globex Asia": top.id,
+        "Globex China": ids["Globex Asia"],
+        "Middle Co": ids["Globex China"],
+    }
+    assert ids["Middle Co"] == middle.id

@@ -63,6 +63,13 @@ def test_blank_lines_and_a_second_bom_before_the_header_are_passed_over(tmp_path
     assert rows == [RawRow(4, ["Wei", "w@example.com"])]
 
 
+def test_excels_separator_line_names_the_delimiter(tmp_path: Path) -> None:
+    content = "\ufeffsep=;\r\nName;Company\r\nWei;Acme, Inc.\r\n".encode()
+    headers, rows = read_all(write(tmp_path, content))
+    assert headers == ["Name", "Company"]
+    assert rows == [RawRow(3, ["Wei", "Acme, Inc."])]
+
+
 def test_tab_delimiter(tmp_path: Path) -> None:
     headers, rows = read_all(write(tmp_path, b"Name\tEmail\nWei\tw@example.com\n"))
     assert headers == ["Name", "Email"]

@@ -144,3 +144,9 @@ _UPDATABLE: dict[type, Mapping[str, Validator]] = {}
 
 
 R = TypeVar("R", bound=Record)
+
+
+def changed_values(before: Record, after: Record) -> dict[str, Any]:
+    """The updatable fields `after` holds otherwise than `before`, as `after` holds them."""
+    old, new = before.snapshot(), after.snapshot()
+    return {name: new[name] for name in before.updatable() if old.get(name) != new.get(name)}

@@ -14,6 +14,8 @@ from crm_customer.imports.formats import HEAD_BYTES, Format, Record, not_a_table
 # Read in pieces this big when checking the encoding: memory stays flat for any file size.
 _CHUNK_BYTES = 256 * 1024
 _DELIMITERS = (",", ";", "\t")  # on a tie the first wins: "," is the common case
+# Excel writes (and reads) `sep=;` as a first line naming the delimiter.
+_SEPARATOR_HINT = re.compile(r"sep=([,;\t|])[ \t]*(?:\r\n|\r|\n)", re.IGNORECASE)
 _BLANK_LINES = re.compile(r"^(?:[ \t]*(?:\r\n|\r|\n))+")  # before the header, skipped too
 
 
@@ -23,6 +25,7 @@ class CsvFile:
     encoding: str  # "utf-8-sig" or "utf-16": both drop the byte-order mark
     delimiter: str
     max_records: int  # an upper bound, from counting line breaks
+    hinted: bool = False  # the first line is Excel's `sep=;`, not part of the table
 
     def records(self) -> Generator[Record, None, None]:
         """Every record, blank ones included, with the line it starts on (1-based).
@@ -30,12 +33,14 @@ class CsvFile:
         Strict: a quote left open would otherwise swallow the rest of the file into one
         cell, and `"a"b` would silently become `ab`."""
         with self.path.open(encoding=self.encoding, newline="") as text:
+            if self.hinted:
+                text.readline()
             reader = csv.reader(text, delimiter=self.delimiter, strict=True)
-            next_line = 1
+            next_line = 2 if self.hinted else 1
             try:
                 for cells in reader:
                     yield next_line, cells
-                    next_line = reader.line_num + 1
+                    next_line = reader.line_num + 1 + self.hinted
             except csv.Error as error:
                 raise ImportFileError(_unreadable(next_line, str(error))) from None
 
@@ -53,6 +58,8 @@ def inspect_csv(path: Path, file_format: Format, head: bytes) -> CsvFile:
     else:
         encoding = plain_codec = "utf-8-sig"
     line_breaks, first_chars = _check_encoding(path, encoding, plain_codec)
+    if hint := _SEPARATOR_HINT.match(first_chars):
+        return CsvFile(path, encoding, hint[1], line_breaks + 1, hinted=True)
     return CsvFile(path, encoding, _delimiter(first_chars), line_breaks + 1)
 
 

@@ -22,6 +22,7 @@ CONTACT_FIELDS = (
 )
 ACCOUNT_FIELDS = (
     "name",
+    "parent",
     "legal_name",
     "industry",
     "website",
@@ -79,6 +80,10 @@ ACCOUNT_WORDS: dict[str, tuple[str, ...]] = {
     "name": (
         "name", "account", "account name", "company", "company name", "organization",
         "organisation", "名称", "公司", "公司名称", "客户名称", "企业名称", "单位",
+    ),
+    "parent": (
+        "parent", "parent account", "parent company", "parent organization", "parent name",
+        "母公司", "上级公司", "总公司", "上级单位", "所属集团",
     ),
     "legal_name": ("legal name", "registered name", "法定名称", "注册名称", "工商注册名称"),
     "industry": ("industry", "sector", "行业", "所属行业"),

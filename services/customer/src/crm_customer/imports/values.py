@@ -138,6 +138,7 @@ RULES: dict[Entity, dict[str, Rule]] = {
     Entity.ACCOUNTS: {
         **_SHARED,
         "name": _text(200),
+        "parent": _text(200),  # the parent account's name, resolved as a contact's company
         "legal_name": _text(200),
         "industry": _text(100),
         "website": _website,

@@ -28,8 +28,9 @@ from crm_customer.domain.imports import (
     name_key,
     record_values,
 )
-from crm_customer.domain.records import Record, RecordEvent
+from crm_customer.domain.records import Record, RecordEvent, changed_values
 from crm_customer.imports import ParsedRow, RawRow
+from crm_customer.usecases.import_parents import NOT_HERE, below, visible_parents
 from crm_customer.usecases.kinds import KINDS
 from crm_customer.usecases.ports import UnitOfWork
 from crm_customer.usecases.records import check_writable
@@ -144,6 +145,7 @@ class _Batch:
         self.custom_fields: dict[str, CustomField] = {}
         # New records of this batch by lookalike group: likely duplicates among them too.
         self.alike: dict[str, list[Record]] = {}
+        self.parents: dict[str, uuid.UUID] = {}  # visible accounts named as parents
 
     async def apply(self, rows: list[tuple[RawRow, ParsedRow]]) -> None:
         wanted: list[tuple[RawRow, dict[str, Any]]] = []
@@ -155,6 +157,9 @@ class _Batch:
         self.result.progress.processed = len(rows)
         if self.spec.entity == "contacts":
             wanted = await self._with_accounts(wanted)
+        else:
+            named = [values["parent"] for _, values in wanted if values.get("parent")]
+            self.parents = await visible_parents(self.uow, self.principal, named)
         await self._load_stored(wanted)
         self.custom_fields = await self.uow.custom_fields.of(self.spec.entity)
         for done, (raw, values) in enumerate(wanted, 1):
@@ -164,6 +169,11 @@ class _Batch:
         self._to_write()
 
     async def _row(self, raw: RawRow, values: dict[str, Any]) -> None:
+        if (parent := values.pop("parent", None)) is not None:
+            if (parent_id := self._parent_id(parent)) is None:
+                self._problem(raw, Outcome.FAILED, f"parent '{parent}' is no account you can see")
+                return
+            values["parent_id"] = parent_id
         keys = duplicate_keys(self.spec.entity, values)
         key = next((k for k in keys if k in self.by_key), None)
         try:
@@ -179,6 +189,11 @@ class _Batch:
                 # Merged into one, the row would give it the other's email or phone.
                 which = " and ".join(_described(target, k) for k, target in repeated.items())
                 self._problem(raw, Outcome.FAILED, f"repeats {which}; merge those first")
+            elif "parent_id" in values and await below(
+                self.uow, values["parent_id"], self.by_key[key].record.id, self._parent_of
+            ):
+                why = f"parent '{parent}' is below {_described(self.by_key[key])}"
+                self._problem(raw, Outcome.FAILED, why)
             else:
                 self._merge(raw, self.by_key[key], values)
         except InvalidArgument as error:
@@ -222,6 +237,22 @@ class _Batch:
             target.record = updated
         self._remember(target, values)
         self.result.progress.updated += 1
+
+    def _parent_id(self, name: str) -> uuid.UUID | None:
+        """The visible account of that name, else one the import made (written or not)."""
+        key = name_key(name)
+        if (stored := self.parents.get(key)) is not None:
+            return stored
+        for record in self.in_flight.by_key.get(f"name:{key}", ()):
+            return record.id
+        target = self.by_key.get(f"name:{key}")
+        return target.record.id if target is not None else None
+
+    def _parent_of(self, account_id: uuid.UUID) -> object:
+        record = self.in_flight.records.get(account_id)
+        if (target := self.targets.get(account_id)) is not None:
+            record = target.record
+        return NOT_HERE if record is None else getattr(record, "parent_id", None)
 
     def _new_record(self, record_id: uuid.UUID, values: dict[str, Any]) -> Record:
         if self.principal.partner_id is not None:
@@ -341,7 +372,7 @@ class _Batch:
         for target in self.targets.values():
             if target.stored is None:
                 continue
-            updated, event = target.stored.update(_changed(target.stored, target.record))
+            updated, event = target.stored.update(changed_values(target.stored, target.record))
             if event is None:
                 continue
             self.result.replaced.append((updated, target.stored.version))
@@ -357,11 +388,6 @@ class _Batch:
 
 def _keys(entity: str, record: Record) -> list[str]:
     return duplicate_keys(entity, vars(record))  # the fields themselves, not a copy
-
-
-def _changed(before: Record, after: Record) -> dict[str, Any]:
-    old, new = before.snapshot(), after.snapshot()
-    return {name: new[name] for name in before.updatable() if old.get(name) != new.get(name)}
 
 
 def _described(target: _Target, key: str = "") -> str:

@@ -120,7 +120,7 @@ def test_a_rep_may_not_merge_nor_transfer_and_a_transfer_is_in_the_history(
     denied = client.post(f"{path}/merge", json=merge, headers={**rep, "If-Match": '"1"'})
     assert denied.status_code == 403, denied.text
 
-    successor = str(uuid.uuid4())
+    successor = client.get("/api/v1/me", headers=auth).json()["id"]
     transfer = {"owner_id": successor}
     refused = client.patch(path, json=transfer, headers={**rep, "If-Match": '"1"'})
     assert refused.status_code == 422, refused.text
@@ -134,3 +134,21 @@ def test_a_rep_may_not_merge_nor_transfer_and_a_transfer_is_in_the_history(
         ("created", None, None),
     ]
     assert client.get(f"{path}/history", headers=rep).status_code == 404  # no longer the rep's
+
+
+def test_a_record_goes_only_to_a_real_user_and_their_team_goes_with_it(
+    client: httpx.Client, auth: dict[str, str]
+) -> None:
+    team = created(client, auth, "/api/v1/teams", {"name": f"East {uuid.uuid4().hex[:6]}"}).json()
+    email = f"east.{uuid.uuid4().hex[:8]}@example.com"
+    user = {"email": email, "password": PASSWORD, "roles": ["sales_rep"], "team_id": team["id"]}
+    east = created(client, auth, "/api/v1/users", user).json()
+    path = created(client, auth, "/api/v1/contacts", {"first_name": "Handed"}).headers["location"]
+
+    for nobody in ({"owner_id": str(uuid.uuid4())}, {"team_id": str(uuid.uuid4())}):
+        refused = client.patch(path, json=nobody, headers={**auth, "If-Match": '"1"'})
+        assert refused.status_code == 422, refused.text
+        assert [e["field"] for e in refused.json()["errors"]] == list(nobody)
+    moved = client.patch(path, json={"owner_id": east["id"]}, headers={**auth, "If-Match": '"1"'})
+    assert moved.status_code == 200, moved.text
+    assert (moved.json()["owner_id"], moved.json()["team_id"]) == (east["id"], team["id"])

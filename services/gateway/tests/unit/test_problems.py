@@ -97,3 +97,23 @@ def test_request_validation_errors_name_body_fields_without_the_body_prefix() ->
     body = json.loads(bytes(response.body))
     assert response.status_code == 422
     assert [e["field"] for e in body["errors"]] == ["owner", "tags.0", "query.limit"]
+
+
+def test_a_problem_names_the_parameter_the_client_sent_not_the_services_field() -> None:
+    cause = errors.InvalidArgument(
+        [
+            errors.FieldViolation("page_token", "is not a valid cursor"),
+            errors.FieldViolation("page_size", "must be 1..500"),
+            errors.FieldViolation("filter.email", "too long"),
+        ]
+    )
+    status, body, _ = answer(rpc_error(grpc.StatusCode.INVALID_ARGUMENT, cause.message, cause))
+    assert status == 422
+    assert body["errors"] == [
+        {"field": "cursor", "message": "is not a valid cursor"},
+        {"field": "limit", "message": "must be 1..500"},
+        {"field": "filter.email", "message": "too long"},
+    ]
+    assert body["detail"] == (
+        "cursor: is not a valid cursor; limit: must be 1..500; filter.email: too long"
+    )

@@ -36,9 +36,14 @@ def _violations(details: status_pb2.Status | None) -> list[errors.FieldViolation
             bad_request = error_details_pb2.BadRequest()
             packed.Unpack(bad_request)
             found += [
-                errors.FieldViolation(v.field, v.description) for v in bad_request.field_violations
+                errors.FieldViolation(_API_NAMES.get(v.field, v.field), v.description)
+                for v in bad_request.field_violations
             ]
     return found
+
+
+# Request fields the public API names otherwise: a problem names what the client sent.
+_API_NAMES = {"page_token": "cursor", "page_size": "limit"}
 
 
 def _reasons(details: status_pb2.Status | None) -> set[str]:

@@ -8,6 +8,7 @@ from typing import Any, Protocol
 from crm_gateway.identity.access import reaches_team, reaches_user, teams_within
 from crm_gateway.identity.directory import IdentityDirectory
 from crm_gateway.identity.domain import User, normalize_email
+from crm_gateway.identity.handover import handover
 from crm_gateway.identity.roles import exceeding
 from crm_gateway.identity.usecases import PasswordHasher
 from crm_platform.auth.principal import Action, Principal, Scope
@@ -119,6 +120,13 @@ class UserAdmin:
         # A new password or deactivation ends every session: whoever held one is out.
         end_sessions = "password_hash" in columns or columns.get("active") is False
         return await self._apply(user_id, expected_version, columns, end_sessions)
+
+    async def handover(
+        self, principal: Principal, obj: str, values: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """A record change's new owner and team, checked (identity/handover.py)."""
+        teams = (await self._directory.current()).data.parents
+        return await handover(self._reader.get, teams, principal, obj, values)
 
     async def deactivate(
         self, principal: Principal, user_id: uuid.UUID, *, expected_version: int | None

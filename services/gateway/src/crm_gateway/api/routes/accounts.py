@@ -4,7 +4,7 @@ from fastapi import APIRouter
 from starlette.responses import Response
 
 from crm_gateway.api import schemas
-from crm_gateway.api.deps import CurrentCaller, Customer
+from crm_gateway.api.deps import CurrentCaller, Customer, GatewayServices
 from crm_gateway.api.mapping import account_json, contact_json, duplicates_json, present, to_account
 from crm_gateway.api.routes import common
 from crm_gateway.api.routes.common import Cursor, IfMatch, IfNoneMatch, Limit, problems
@@ -80,6 +80,7 @@ async def update_account(
     body: schemas.AccountPatch,
     caller: CurrentCaller,
     customer: Customer,
+    services: GatewayServices,
     if_match: IfMatch = None,
 ) -> Response:
     version = common.expected_version(if_match)
@@ -87,8 +88,9 @@ async def update_account(
     if version is None:  # If-Match: * — whatever version is current
         version = (await customer.get_account(caller.metadata, account_id)).version
     values = body.model_dump(include=body.model_fields_set)
+    values = await services.users.handover(caller.principal, "account", values)
     account = await customer.update_account(
-        caller.metadata, to_account(values, account_id), present(body.model_fields_set), version
+        caller.metadata, to_account(values, account_id), present(values), version
     )
     return common.record_response(account_json(account), account.version)
 

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Query
 from starlette.responses import Response
 
 from crm_gateway.api import schemas
-from crm_gateway.api.deps import CurrentCaller, Customer
+from crm_gateway.api.deps import CurrentCaller, Customer, GatewayServices
 from crm_gateway.api.mapping import contact_json, duplicates_json, present, to_contact
 from crm_gateway.api.routes import common
 from crm_gateway.api.routes.common import Cursor, IfMatch, IfNoneMatch, Limit, problems
@@ -97,6 +97,7 @@ async def update_contact(
     body: schemas.ContactPatch,
     caller: CurrentCaller,
     customer: Customer,
+    services: GatewayServices,
     if_match: IfMatch = None,
 ) -> Response:
     version = common.expected_version(if_match)
@@ -104,8 +105,9 @@ async def update_contact(
     if version is None:  # If-Match: * — whatever version is current
         version = (await customer.get_contact(caller.metadata, contact_id)).version
     values = body.model_dump(include=body.model_fields_set)
+    values = await services.users.handover(caller.principal, "contact", values)
     contact = await customer.update_contact(
-        caller.metadata, to_contact(values, contact_id), present(body.model_fields_set), version
+        caller.metadata, to_contact(values, contact_id), present(values), version
     )
     return common.record_response(contact_json(contact), contact.version)
 

@@ -206,29 +206,37 @@ FUZZY_LETTERS = 3  # ASCII letters or digits: pg_trgm ignores others in the C lo
 
 def name_matches(table: Table, text: str, *, fuzzy: bool = True) -> ColumnElement[bool]:
     """Each word of `text` begins a word of the name (in any order), or (fuzzy) does so
-    with two neighbouring letters swapped, or `text` is similar to a word of the name.
-    The database lower-cases both sides, so they agree on every character."""
+    with two neighbouring letters swapped, or is similar to a word of the name. The
+    database lower-cases and folds both sides (`_lower`), so they agree on every character."""
     words = text.split()
-    fuzzy = fuzzy and sum(c.isascii() and c.isalnum() for c in text) >= FUZZY_LETTERS
     prefixes = table.c.name_prefixes
-    found: ColumnElement[bool]
-    if fuzzy:
+    if not fuzzy or not any(_fuzzy(word) for word in words):
+        found = prefixes.contains(_lower_words([w[:PREFIX_CHARACTERS] for w in words]))
+        return and_(found, *(_longer_than_prefixes(table, w) for w in words))
+    each = []
+    for word in words:
         # Trigrams miss the commonest typo in a short word, a swapped pair ("Garica" is
         # 0.43 similar to "Garcia"); its fix is an exact prefix, found by the same index.
-        found = and_(*(prefixes.overlap(_lower_words(_as_typed_or_swapped(w))) for w in words))
-    else:
-        found = prefixes.contains(_lower_words([w[:PREFIX_CHARACTERS] for w in words]))
-    for word in words:
-        if len(word) > PREFIX_CHARACTERS:  # the array holds its first characters only
-            escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            name = table.c.search_name
-            found = and_(
-                found,
-                or_(name.like(_lower(f"{escaped}%")), name.like(_lower(f"% {escaped}%"))),
-            )
-    if fuzzy:
-        found = or_(found, _lower(text).op("<%")(table.c.search_name))
-    return found
+        begins = and_(
+            prefixes.overlap(_lower_words(_as_typed_or_swapped(word))),
+            _longer_than_prefixes(table, word),
+        )
+        similar = _lower(word).op("<%")(table.c.search_name) if _fuzzy(word) else false()
+        each.append(or_(begins, similar))
+    return and_(*each)
+
+
+def _fuzzy(word: str) -> bool:
+    return sum(c.isascii() and c.isalnum() for c in word) >= FUZZY_LETTERS
+
+
+def _longer_than_prefixes(table: Table, word: str) -> ColumnElement[bool]:
+    """A word longer than the prefixes kept also begins a word of the name as written."""
+    if len(word) <= PREFIX_CHARACTERS:
+        return true()
+    escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    name = table.c.search_name
+    return or_(name.like(_lower(f"{escaped}%")), name.like(_lower(f"% {escaped}%")))
 
 
 SWAPPED_FROM = 4  # letters: in shorter words a swapped pair is another name, not a typo
@@ -252,8 +260,9 @@ def _lower_words(words: list[str]) -> Any:
 
 
 def _lower(text: str) -> Any:
-    """Lower-cased as tables.py lower-cases names, in the collation they are kept in."""
-    return func.lower(literal(text, Text).collate("pg_c_utf8")).collate("C")
+    """Lower-cased and folded as tables.py keeps names, in the collation they are kept in.
+    Of a literal: the planner works it out once, and estimates with the value."""
+    return func.crm_fold(func.lower(literal(text, Text).collate("pg_c_utf8"))).collate("C")
 
 
 def _readings(value: Any) -> list[Any]:

@@ -28,12 +28,14 @@ from crm_platform.events.schema import inbox_table, outbox_table
 metadata = new_metadata()
 
 # Names as search matches them (repository/search.py), lower-cased by the built-in Unicode
-# collation (PostgreSQL 17+) whatever the database's locale; stored in "C" collation, so the
-# B-tree index serves prefix LIKE and name order alike. A contact's name is also there as
-# last name + first name without a space, as Chinese names are written.
-ACCOUNT_SEARCH_NAME = "lower((name || ' ' || legal_name) COLLATE pg_c_utf8)"
+# collation (PostgreSQL 17+) whatever the database's locale, accents folded (`crm_fold`,
+# migration 0017); stored in "C" collation, so the B-tree index serves prefix LIKE and name
+# order alike. A contact's name is also there as last name + first name without a space, as
+# Chinese names are written.
+ACCOUNT_SEARCH_NAME = "crm_fold(lower((name || ' ' || legal_name) COLLATE pg_c_utf8))"
 CONTACT_SEARCH_NAME = (
-    "lower((first_name || ' ' || last_name || ' ' || last_name || first_name) COLLATE pg_c_utf8)"
+    "crm_fold(lower((first_name || ' ' || last_name || ' ' || last_name || first_name)"
+    " COLLATE pg_c_utf8))"
 )
 
 

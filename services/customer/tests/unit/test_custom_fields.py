@@ -121,6 +121,7 @@ def test_typed_values_name_every_bad_field_and_keep_undefined_ones() -> None:
         ({"type": "money"}, "type"),
         ({"type": "choice"}, "options"),
         ({"type": "text", "options": ["a"]}, "options"),
+        ({"type": "choice", "options": ["gold", "Gold"]}, "options"),  # "gold" would be "Gold"
         ({"type": "integer", "max_length": 10}, "max_length"),
         ({"label": "x" * 201}, "label"),
     ],

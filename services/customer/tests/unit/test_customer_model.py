@@ -141,6 +141,9 @@ def test_a_contact_keeps_emails_phones_consent_and_roles() -> None:
     assert (sms.channel, sms.granted, sms.source) == ("sms", True, "")
 
 
+_IN_A_DAY = dt.datetime.now(dt.UTC) + dt.timedelta(days=1)
+
+
 @pytest.mark.parametrize(
     ("values", "field", "words"),
     [
@@ -149,6 +152,11 @@ def test_a_contact_keeps_emails_phones_consent_and_roles() -> None:
         ({"preferred_channel": "pigeon"}, "preferred_channel", "one of"),
         ({"consents": [{"channel": "fax", "granted": True}]}, "consents", "channel must be"),
         ({"consents": [{"channel": "email", "granted": "yes"}]}, "consents", "true or false"),
+        (
+            {"consents": [{"channel": "sms", "granted": True, "recorded_at": _IN_A_DAY}]},
+            "consents",
+            "not be in the future",
+        ),
         ({"other_emails": ["not-an-email"]}, "other_emails", "entry 0"),
         ({"account_roles": [{"account_id": "x", "role": "lawyer"}]}, "account_roles", "valid id"),
     ],

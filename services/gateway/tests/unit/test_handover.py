@@ -29,8 +29,13 @@ async def _user(user_id: uuid.UUID) -> User | None:
     return USERS.get(user_id)
 
 
-async def handed(who: object, values: dict[str, object]) -> dict[str, object]:
-    return await handover(_user, {NORTH, SOUTH}, who, "contact", values)  # type: ignore[arg-type]
+HELD = {"owner_id": str(uuid.uuid4()), "team_id": ""}  # the record's owner and team now
+
+
+async def handed(
+    who: object, values: dict[str, object], current: dict[str, str] = HELD
+) -> dict[str, object]:
+    return await handover(_user, {NORTH, SOUTH}, who, "contact", values, current)  # type: ignore[arg-type]
 
 
 async def test_a_new_owner_brings_their_team_unless_one_is_named() -> None:
@@ -66,6 +71,15 @@ async def test_nobody_and_no_team_are_refused_by_name(
     with pytest.raises(InvalidArgument) as refused:
         await handed(ADMIN, values)
     assert [v.field for v in refused.value.violations] == [field]
+
+
+async def test_what_the_record_holds_already_is_not_handed_over_again() -> None:
+    # A client sending back the record it read: its owner since deactivated, its team
+    # beyond this manager's reach.
+    held = {"owner_id": str(GONE.id), "team_id": str(SOUTH)}
+    assert await handed(MANAGER, dict(held), held) == held
+    with pytest.raises(PermissionDenied):  # a change is checked, though
+        await handed(MANAGER, {**held, "owner_id": str(BOB.id)}, held)
 
 
 async def test_without_the_transfer_permission_the_service_decides() -> None:

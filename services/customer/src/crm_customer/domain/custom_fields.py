@@ -164,6 +164,8 @@ def _settings(
         problems.append(FieldViolation("options", "only a choice has options"))
     if any(len(o) > 200 for o in kept):
         problems.append(FieldViolation("options", "must have at most 200 characters each"))
+    if len({option.casefold() for option in kept}) < len(kept):  # values match case aside
+        problems.append(FieldViolation("options", "must differ in more than their case"))
     if max_length and (kind != FieldType.TEXT or not 0 < max_length <= MAX_TEXT):
         problems.append(FieldViolation("max_length", f"only a text has one, 1-{MAX_TEXT}"))
     if problems:

@@ -203,14 +203,21 @@ def agreement(value: Any) -> Agreement:
     return found
 
 
+# How far ahead of ours another machine's clock may be, for a time it says is now.
+CLOCK_SKEW = dt.timedelta(minutes=5)
+
+
 def consent(value: Any) -> Consent:
     parts = _parts(value, Consent)
     granted = parts.get("granted")
     if not isinstance(granted, bool):
         raise ValueError("granted must be true or false")
-    recorded = parts.get("recorded_at") or dt.datetime.now(dt.UTC)
+    now = dt.datetime.now(dt.UTC)
+    recorded = parts.get("recorded_at") or now
     if not isinstance(recorded, dt.datetime) or recorded.tzinfo is None:
         raise ValueError("recorded_at must be a time with a zone")
+    if recorded > now + CLOCK_SKEW:  # it would hold over every consent given after it
+        raise ValueError("recorded_at must not be in the future")
     return Consent(
         channel=_channel(parts.get("channel", "")),
         granted=granted,

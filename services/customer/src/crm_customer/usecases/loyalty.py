@@ -31,7 +31,7 @@ from crm_customer.usecases.pages import decode_id_token, id_page, page_limit
 from crm_customer.usecases.ports import UnitOfWork
 from crm_customer.usecases.records import RecordKind, require_reach, visible
 from crm_platform.auth.principal import Action, Principal
-from crm_platform.errors import FieldViolation, InvalidArgument, NotFound
+from crm_platform.errors import AlreadyExists, FieldViolation, InvalidArgument, NotFound
 from crm_platform.ids import uuid7
 
 LEDGER_KINDS: Mapping[str, RecordKind[Any]] = {"account": ACCOUNTS, "contact": CONTACTS}
@@ -81,6 +81,7 @@ async def add_loyalty_entry(
         ledger = await expire_due_points(uow, key, now=now or _now(), actor_id=principal.subject_id)
         found = await uow.loyalty.find(key, new.kind, new.reference) if new.reference else None
         if found is not None:  # a retry: counted once
+            _require_same(found, new)
             await uow.commit()  # the expiries, if any
             return Added(found, ledger.balance, created=False)
         ledger, added = ledger.append(new, id=uuid7(), actor_id=principal.subject_id)
@@ -206,6 +207,16 @@ async def sweep_expiries(
                 await expire_due_points(work, key, now=_now(), actor_id=SYSTEM_ACTOR)
                 await work.commit()
     return len(due)
+
+
+def _require_same(found: LoyaltyEntry, new: NewEntry) -> None:
+    """A retry asks for what the entry of its reference holds; other values are another
+    entry under a reference already used, which is refused rather than answered with the
+    first one as if it were what the caller asked for."""
+    asked = (new.points, new.reason, new.expires_at)
+    if (found.points, found.reason, found.expires_at) != asked:
+        why = f"{found.kind} {found.reference!r} exists already, with other values"
+        raise AlreadyExists(f"{why}: {found.points} points, {found.reason!r}")
 
 
 def ledger_kind(record_type: str) -> RecordKind[Any]:

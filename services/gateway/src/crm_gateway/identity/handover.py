@@ -22,17 +22,22 @@ async def handover(
     principal: Principal,
     obj: str,
     values: Mapping[str, Any],
+    current: Mapping[str, str],
 ) -> dict[str, Any]:
-    """`values`, a change of a record of `obj`, with its new owner and team checked, and
-    the owner's team added when the change names no team. InvalidArgument for a user or
-    team that does not exist (or an inactive user), PermissionDenied for one beyond the
-    caller's transfer reach. Without the transfer permission nothing is checked here: the
-    service refuses the change as it stands."""
+    """`values`, a change of a record of `obj` whose owner and team are `current`, with
+    its new owner and team checked, and the new owner's team added when the change names
+    no team. What the record holds already is not checked again: a client sending back the
+    record it read does not hand it over. InvalidArgument for a user or team that does not
+    exist (or an inactive user), PermissionDenied for one beyond the caller's transfer
+    reach. Without the transfer permission nothing is checked here: the service refuses
+    the change as it stands."""
     scope = principal.scope(obj, Action.TRANSFER)
     found = dict(values)
-    if scope is None or not found.keys() & {"owner_id", "team_id"}:
+    changed = {name for name in ("owner_id", "team_id") if name in found}
+    changed = {name for name in changed if (found[name] or "") != current.get(name, "")}
+    if scope is None or not changed:
         return found
-    if "owner_id" in found:
+    if "owner_id" in changed:
         owner_id = parse_uuid(str(found["owner_id"] or ""))
         owner = await user(owner_id) if owner_id is not None else None
         if owner is None or not owner.active:
@@ -40,7 +45,7 @@ async def handover(
         if not reaches_user(principal, scope, owner):
             raise PermissionDenied(f"may hand a {obj} only to users of your teams")
         found.setdefault("team_id", str(owner.team_id) if owner.team_id else None)
-    if found.get("team_id") is not None:
+    if found.get("team_id") not in (None, current.get("team_id")):
         team_id = parse_uuid(str(found["team_id"]))
         if team_id is None or team_id not in teams:
             raise InvalidArgument([FieldViolation("team_id", "is no team")])

@@ -122,11 +122,15 @@ class UserAdmin:
         return await self._apply(user_id, expected_version, columns, end_sessions)
 
     async def handover(
-        self, principal: Principal, obj: str, values: Mapping[str, Any]
+        self,
+        principal: Principal,
+        obj: str,
+        values: Mapping[str, Any],
+        current: Mapping[str, str],
     ) -> dict[str, Any]:
         """A record change's new owner and team, checked (identity/handover.py)."""
         teams = (await self._directory.current()).data.parents
-        return await handover(self._reader.get, teams, principal, obj, values)
+        return await handover(self._reader.get, teams, principal, obj, values, current)
 
     async def deactivate(
         self, principal: Principal, user_id: uuid.UUID, *, expected_version: int | None

@@ -9,6 +9,7 @@ from crm_gateway.api.mapping import account_json, contact_json, duplicates_json,
 from crm_gateway.api.routes import common
 from crm_gateway.api.routes.common import Cursor, IfMatch, IfNoneMatch, Limit, problems
 from crm_gateway.api.routes.record_filters import AccountFilters, ContactFilters, record_filter
+from crm_gateway.api.routes.record_kinds import ACCOUNTS, handed_over
 
 PATH = "/api/v1/accounts"
 
@@ -88,7 +89,9 @@ async def update_account(
     if version is None:  # If-Match: * — whatever version is current
         version = (await customer.get_account(caller.metadata, account_id)).version
     values = body.model_dump(include=body.model_fields_set)
-    values = await services.users.handover(caller.principal, "account", values)
+    values = await handed_over(
+        ACCOUNTS, account_id, values, caller=caller, customer=customer, users=services.users
+    )
     account = await customer.update_account(
         caller.metadata, to_account(values, account_id), present(values), version
     )

@@ -11,6 +11,7 @@ from crm_gateway.api.mapping import contact_json, duplicates_json, present, to_c
 from crm_gateway.api.routes import common
 from crm_gateway.api.routes.common import Cursor, IfMatch, IfNoneMatch, Limit, problems
 from crm_gateway.api.routes.record_filters import ContactFilters, record_filter
+from crm_gateway.api.routes.record_kinds import CONTACTS, handed_over
 
 PATH = "/api/v1/contacts"
 
@@ -105,7 +106,9 @@ async def update_contact(
     if version is None:  # If-Match: * — whatever version is current
         version = (await customer.get_contact(caller.metadata, contact_id)).version
     values = body.model_dump(include=body.model_fields_set)
-    values = await services.users.handover(caller.principal, "contact", values)
+    values = await handed_over(
+        CONTACTS, contact_id, values, caller=caller, customer=customer, users=services.users
+    )
     contact = await customer.update_contact(
         caller.metadata, to_contact(values, contact_id), present(values), version
     )

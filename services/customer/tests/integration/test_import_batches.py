@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 
 import grpc
 import pytest
+from google.protobuf.field_mask_pb2 import FieldMask
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
@@ -22,6 +23,7 @@ from crm_customer.repository import tables
 from crm_customer.usecases.import_batch import BatchResult, InFlight, decide_batch, store_batch
 from crm_customer.usecases.ports import UnitOfWork
 from crm_platform.auth.principal import Scope
+from crm_platform.errors import StaleVersion
 from crm_platform.testing.services import call_metadata
 
 from .conftest import running_customer
@@ -216,3 +218,38 @@ async def _fail_once_on_storing(database_url: str, email: str) -> None:
             )
         )
     await engine.dispose()
+
+
+async def test_a_batch_whose_parents_moved_after_it_was_decided_writes_nothing(
+    customer: grpc.aio.Channel, engine: AsyncEngine
+) -> None:
+    accounts = pb_grpc.AccountServiceStub(customer)
+    made = {}
+    for name in ("Ann Corp", "Ben Corp"):
+        request = pb.CreateAccountRequest(account=pb.Account(name=name))
+        made[name] = (await accounts.CreateAccount(request, metadata=call_metadata(ADMIN))).account
+    spec = ImportSpec.parse(
+        entity="accounts", mode="upsert", default_region="", dry_run=False, mapping={},
+        file_name="t.csv",
+    )  # fmt: skip
+    columns = map_headers(["name", "parent"], "accounts")
+    raw = RawRow(2, ["Ann Corp", "Ben Corp"])
+    async with units(engine)() as uow:
+        rows = [(raw, normalize_row(raw, columns, default_region=None))]
+        decided = await decide_batch(uow=uow, principal=ADMIN, spec=spec, rows=rows)
+        assert decided.progress.updated == 1  # Ann under Ben: no cycle yet
+        # Meanwhile Ben goes under Ann, which the batch being written does not know of.
+        ben = made["Ben Corp"]
+        move = pb.UpdateAccountRequest(
+            account=pb.Account(id=ben.id, parent_id=made["Ann Corp"].id),
+            update_mask=FieldMask(paths=["parent_id"]),
+            expected_version=ben.version,
+        )
+        await accounts.UpdateAccount(move, metadata=call_metadata(ADMIN))
+        with pytest.raises(StaleVersion):
+            await store_batch(uow=uow, spec=spec, result=decided)
+
+    ann = await accounts.GetAccount(
+        pb.GetAccountRequest(id=made["Ann Corp"].id), metadata=call_metadata(ADMIN)
+    )
+    assert (ann.account.parent_id, ann.account.version) == ("", 1)

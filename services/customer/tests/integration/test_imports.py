@@ -429,22 +429,21 @@ async def test_a_new_company_keeps_its_first_spelling_and_spacing_does_not_split
     customer: grpc.aio.Channel,
 ) -> None:
     stub = pb_grpc.AccountServiceStub(customer)
-    spaced = pb.Account(name="Space  Trading\tLtd")
-    existing = (
-        await stub.CreateAccount(
-            pb.CreateAccountRequest(account=spaced), metadata=call_metadata(ADMIN)
-        )
-    ).account
-    data = "name,company\nAda Li,NewCo\nBo Li,newco\nCy Li,Space Trading  Ltd\n"
+    stored = []
+    for name in ("Space  Trading\tLtd", "Ärzte GmbH"):  # the database's locale: ASCII only
+        request = pb.CreateAccountRequest(account=pb.Account(name=name))
+        stored.append((await stub.CreateAccount(request, metadata=call_metadata(ADMIN))).account)
+    data = "name,company\nAda Li,NewCo\nBo Li,newco\nCy Li,Space Trading  Ltd\nDo Li,ÄRZTE GmbH\n"
     job = await finished(customer, (await start(customer, data.encode())).id)
 
-    assert (job.created, job.failed) == (3, 0)
+    assert (job.created, job.failed) == (4, 0)
     accounts = (
         await stub.ListAccounts(pb.ListAccountsRequest(page_size=10), metadata=call_metadata(ADMIN))
     ).accounts
-    assert sorted(a.name for a in accounts) == ["NewCo", "Space Trading Ltd"]
-    assert existing.name == "Space Trading Ltd"
-    assert (await contacts(customer))["LiCy"].account_id == existing.id
+    assert sorted(a.name for a in accounts) == ["NewCo", "Space Trading Ltd", "Ärzte GmbH"]
+    assert stored[0].name == "Space Trading Ltd"
+    found = await contacts(customer)
+    assert (found["LiCy"].account_id, found["LiDo"].account_id) == (stored[0].id, stored[1].id)
 
 
 @pytest.mark.parametrize(
@@ -512,3 +511,24 @@ async def test_an_account_imports_parent_finds_it_by_name_and_never_below_itself
         "Middle Co": ids["Globex China"],
     }
     assert ids["Middle Co"] == middle.id
+
+
+async def test_an_import_follows_the_parents_its_own_rows_set(
+    customer: grpc.aio.Channel,
+) -> None:
+    stub = pb_grpc.AccountServiceStub(customer)
+    made: dict[str, pb.Account] = {}
+    for name, parent in (("Ace", ""), ("Cee", ""), ("Bee", "Cee")):
+        account = pb.Account(name=name, parent_id=made[parent].id if parent else "")
+        request = pb.CreateAccountRequest(account=account)
+        made[name] = (await stub.CreateAccount(request, metadata=call_metadata(ADMIN))).account
+    # Cee goes under Ace; then Ace under Bee would close Ace > Cee > Bee > Ace.
+    data = "name,parent\nCee,Ace\nAce,Bee\n"
+    job = await finished(
+        customer, (await start(customer, data.encode(), entity="accounts", mode="upsert")).id
+    )
+
+    assert (job.updated, job.failed) == (1, 1)
+    assert await problems(customer, job.id) == [
+        (3, "failed", f"parent 'Bee' is below account {made['Ace'].id}")
+    ]

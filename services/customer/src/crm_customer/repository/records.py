@@ -83,6 +83,12 @@ class SqlRecordRepository(Generic[R]):
         )
         return [self._to_record(row) for row in await self._session.execute(query)]
 
+    async def parent_of(self, account_id: uuid.UUID) -> uuid.UUID | None:
+        found: uuid.UUID | None = await self._session.scalar(
+            select(self._table.c.parent_id).where(self._table.c.id == account_id)
+        )
+        return found
+
     async def ancestors(self, account_id: uuid.UUID) -> list[uuid.UUID]:
         await self._session.execute(_LOCK_HIERARCHY)
         rows = await self._session.execute(_ANCESTORS, {"start": account_id})

@@ -172,7 +172,10 @@ def with_keys(
             _holding_one_of(keyed, "other_emails", emails),
         ]
     if names and "email" not in k:
-        finds.append(select(k.id).where(func.lower(k.name) == any_(_strings(names))))
+        # Lower-cased by Unicode, as Python lower-cased the names asked for (the index of
+        # migration 0018); the database's locale may know ASCII only.
+        lowered = func.lower(k.name.collate("pg_c_utf8"))
+        finds.append(select(k.id).where(lowered == any_(_strings(names))))
     return _any_of(table, *finds) if finds else false()
 
 

@@ -142,7 +142,8 @@ accounts = Table(
     Index("ix_accounts_team_id", "team_id", "id"),
     Index("ix_accounts_partner_id", "partner_id", "id"),
     # Imports find the account a row names (domain/imports.py: name, case aside).
-    Index("ix_accounts_lower_name", func.lower(text("name"))),
+    # By name as imports look accounts up (search.with_keys): lower-cased by Unicode.
+    Index("ix_accounts_lower_name", func.lower(text("name COLLATE pg_c_utf8"))),
     *_search_indexes("accounts"),
 )
 

@@ -30,7 +30,7 @@ from crm_customer.domain.imports import (
 )
 from crm_customer.domain.records import Record, RecordEvent, changed_values
 from crm_customer.imports import ParsedRow, RawRow
-from crm_customer.usecases.import_parents import NOT_HERE, below, visible_parents
+from crm_customer.usecases.import_parents import NOT_HERE, below, still_trees, visible_parents
 from crm_customer.usecases.kinds import KINDS
 from crm_customer.usecases.ports import UnitOfWork
 from crm_customer.usecases.records import check_writable
@@ -121,6 +121,8 @@ async def store_batch(*, uow: UnitOfWork, spec: ImportSpec, result: BatchResult)
     for record, version in result.replaced:
         if not await kind.repo(uow).replace(record, expected_version=version):
             raise StaleVersion(f"{kind.obj} {record.id} changed meanwhile")
+    if spec.entity == "accounts" and not spec.dry_run:  # a dry run stores nothing for long
+        await still_trees(uow, result.events)
 
 
 def may_decide_while_writing(spec: ImportSpec) -> bool:

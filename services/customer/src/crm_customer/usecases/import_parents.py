@@ -7,8 +7,10 @@ import uuid
 from collections.abc import Callable, Iterable
 
 from crm_customer.domain.imports import name_key
+from crm_customer.domain.records import RecordEvent
 from crm_customer.usecases.ports import UnitOfWork
 from crm_platform.auth.principal import Action, Principal
+from crm_platform.errors import StaleVersion
 
 # The parent an account of the import has (None: none), or NOT_HERE when the import does
 # not hold the account: the database does.
@@ -35,8 +37,11 @@ async def visible_parents(
 async def below(
     uow: UnitOfWork, parent_id: uuid.UUID, account_id: uuid.UUID, parent_of: ParentOf
 ) -> bool:
-    """Whether `parent_id` is `account_id` or one of its descendants: the chain up from
-    `parent_id` is followed through the import's own accounts, then the database's."""
+    """Whether `parent_id` is `account_id` or one of its descendants, step by step up: each
+    account's parent as the import holds it (changed by an earlier row, or by the batch
+    being written), else as the database does. Takes no lock: deciding a batch must not hold
+    up the parent changes of others; the batch's write checks again under the lock
+    (`still_trees`)."""
     seen: set[uuid.UUID] = set()
     current: uuid.UUID | None = parent_id
     while current is not None and current not in seen:
@@ -45,6 +50,20 @@ async def below(
         seen.add(current)
         up = parent_of(current)
         if up is NOT_HERE:
-            return account_id in await uow.accounts.ancestors(current)
+            up = await uow.accounts.parent_of(current)
         current = up if isinstance(up, uuid.UUID) else None
     return False
+
+
+async def still_trees(uow: UnitOfWork, events: Iterable[RecordEvent]) -> None:
+    """After a batch wrote its accounts, under the hierarchy lock: no account it moved to
+    another parent (its `events`) is below itself now. Another writer may have moved one
+    of the parents since the batch was decided: StaleVersion, and the job decides the
+    batch again."""
+    for event in events:
+        moved = event.kind == "updated" and any(c.field == "parent_id" for c in event.changes)
+        parent_id = getattr(event.record, "parent_id", None)
+        if not moved or parent_id is None:
+            continue
+        if event.record.id in await uow.accounts.ancestors(parent_id):
+            raise StaleVersion(f"account {event.record.id}: its parents changed meanwhile")

@@ -37,6 +37,10 @@ class RecordRepository(Protocol[R]):
         account or one they hold a role at; accounts: as their parent), locked for update."""
         ...
 
+    async def parent_of(self, account_id: uuid.UUID) -> uuid.UUID | None:
+        """Accounts: the parent the database holds for `account_id` (no lock taken)."""
+        ...
+
     async def ancestors(self, account_id: uuid.UUID) -> list[uuid.UUID]:
         """Accounts: the parent of `account_id`, its parent, and so on up, whoever's (the
         walk ends where an id repeats). Waits for, then holds until commit, a lock taken

@@ -259,3 +259,37 @@ async def test_an_account_deleted_lets_go_of_its_contacts_and_children(
         ),
         ("crm.customer.account.updated.v1", child.id),
     ]  # fmt: skip
+
+
+async def test_a_merge_and_a_parent_change_at_once_leave_no_cycle(admin: Customer) -> None:
+    for _ in range(4):
+        duplicate = await admin.account(name="Dup")
+        child = await admin.account(name="Child", parent_id=duplicate.id)
+        survivor = await admin.account(name="Survivor")
+        # The merge moves Child under Survivor; the change puts Survivor under Child.
+        outcomes = await asyncio.gather(
+            admin.merge("accounts", survivor, duplicate.id),
+            admin.update_account(survivor, parent_id=child.id),
+            return_exceptions=True,
+        )
+        assert any(isinstance(o, grpc.aio.AioRpcError) for o in outcomes), outcomes
+        moved_child = await admin.get_account(child.id)
+        if moved_child.parent_id == survivor.id:
+            assert (await admin.get_account(survivor.id)).parent_id != child.id
+
+
+async def test_nothing_is_left_pointing_at_an_account_deleted_while_it_was_named(
+    admin: Customer,
+) -> None:
+    for _ in range(4):
+        doomed = await admin.account(name="Doomed")
+        contact = await admin.contact(first_name="Cid")
+        child = await admin.account(name="Kid")
+        await asyncio.gather(
+            admin.delete_account(doomed),
+            admin.update_contact(contact, account_id=doomed.id),
+            admin.update_account(child, parent_id=doomed.id),
+            return_exceptions=True,
+        )
+        assert (await admin.get_contact(contact.id)).account_id != doomed.id
+        assert (await admin.get_account(child.id)).parent_id != doomed.id

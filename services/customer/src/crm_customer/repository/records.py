@@ -44,15 +44,21 @@ class SqlRecordRepository(Generic[R]):
         self._fields = _fields(table, record_type)
 
     async def get(
-        self, record_id: uuid.UUID, *, principal: Principal, scope: Scope, for_update: bool = False
+        self,
+        record_id: uuid.UUID,
+        *,
+        principal: Principal,
+        scope: Scope,
+        for_update: bool = False,
+        for_share: bool = False,
     ) -> R | None:
         query = select(*self._columns).where(
             self._table.c.id == record_id,
             self._table.c.deleted_at.is_(None),
             visible_rows(self._table, principal, scope),
         )
-        if for_update:
-            query = query.with_for_update()
+        if for_update or for_share:
+            query = query.with_for_update(read=not for_update)
         row = (await self._session.execute(query)).first()
         return self._to_record(row) if row else None
 
@@ -89,8 +95,11 @@ class SqlRecordRepository(Generic[R]):
         )
         return found
 
-    async def ancestors(self, account_id: uuid.UUID) -> list[uuid.UUID]:
+    async def lock_hierarchy(self) -> None:
         await self._session.execute(_LOCK_HIERARCHY)
+
+    async def ancestors(self, account_id: uuid.UUID) -> list[uuid.UUID]:
+        await self.lock_hierarchy()
         rows = await self._session.execute(_ANCESTORS, {"start": account_id})
         return [row.parent_id for row in rows]
 

@@ -42,6 +42,10 @@ async def merge_records(
     fields = mergeable_fields(kind.record_type, internal=principal.partner_id is None)
     async with uow:
         repo = kind.repo(uow)
+        if kind.obj == "account":
+            # Before the records are read: a parent changed meanwhile (the survivor put
+            # under one of the duplicate's children) would be unseen by the check below.
+            await uow.accounts.lock_hierarchy()
         survivor, duplicate = await _locked_pair(kind, repo, principal, survivor_id, duplicate_id)
         require_reach(kind, principal, Action.EDIT, survivor)
         require_reach(kind, principal, Action.DELETE, duplicate)

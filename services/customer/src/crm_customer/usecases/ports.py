@@ -20,10 +20,17 @@ from crm_platform.auth.principal import Principal, Scope
 
 class RecordRepository(Protocol[R]):
     async def get(
-        self, record_id: uuid.UUID, *, principal: Principal, scope: Scope, for_update: bool = False
+        self,
+        record_id: uuid.UUID,
+        *,
+        principal: Principal,
+        scope: Scope,
+        for_update: bool = False,
+        for_share: bool = False,
     ) -> R | None:
         """The record when it exists (not deleted) and lies within `scope` for `principal`;
-        `for_update` locks its row until the transaction ends."""
+        `for_update` locks its row until the transaction ends, `for_share` against changes
+        (a delete waits, and one under way is waited for)."""
         ...
 
     async def merged_into(
@@ -39,6 +46,11 @@ class RecordRepository(Protocol[R]):
 
     async def parent_of(self, account_id: uuid.UUID) -> uuid.UUID | None:
         """Accounts: the parent the database holds for `account_id` (no lock taken)."""
+        ...
+
+    async def lock_hierarchy(self) -> None:
+        """Accounts: wait for, then hold until commit, the lock every change of a parent
+        takes (`ancestors` takes it too)."""
         ...
 
     async def ancestors(self, account_id: uuid.UUID) -> list[uuid.UUID]:

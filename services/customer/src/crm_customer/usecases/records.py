@@ -139,9 +139,11 @@ async def update_record(
         updated, event = current.update(typed)
         if event is None:
             return seen_by(principal, current)
-        await _check_references(kind, uow, principal, updated, changed=values.keys())
+        # The hierarchy's lock before the references' row locks, in the order every
+        # writer of parents takes them: two accounts put under each other must not deadlock.
         if kind.check_links is not None:
             await kind.check_links(uow, updated, values.keys())
+        await _check_references(kind, uow, principal, updated, changed=values.keys())
         if not await repo.replace(updated, expected_version=expected_version):
             raise StaleVersion(f"{kind.obj} was changed concurrently")
         uow.record(event, actor_id=principal.subject_id)
@@ -272,5 +274,10 @@ async def _check_references(
             continue
         for target in ref.ids(getattr(record, ref.field)):
             scope = principal.require(ref.obj, Action.READ)
-            if await ref.repo(uow).get(target, principal=principal, scope=scope) is None:
+            # Shared-locked: a delete of the target under way is waited for (and then
+            # refused here), one after this waits for the reference, then lets go of it.
+            referenced = await ref.repo(uow).get(
+                target, principal=principal, scope=scope, for_share=True
+            )
+            if referenced is None:
                 raise InvalidArgument([FieldViolation(ref.field, f"no such {ref.obj}: {target}")])

@@ -174,6 +174,9 @@ async def test_filters_and_pages(gateway: Gateway) -> None:
         ({"cursor": "bm90IGEgY3Vyc29y"}, "query.cursor"),
         ({"limit": 501}, "query.limit"),
         ({"action": "a" * 101}, "query.action"),
+        ({"action": "account\x00create"}, "query.action"),  # PostgreSQL holds no NUL
+        ({"object_type": "\x00"}, "query.object_type"),
+        ({"object_id": "a\x00b"}, "query.object_id"),
     ],
 )
 async def test_bad_filters_are_problems(

@@ -78,6 +78,8 @@ async def test_what_the_record_holds_already_is_not_handed_over_again() -> None:
     # beyond this manager's reach.
     held = {"owner_id": str(GONE.id), "team_id": str(SOUTH)}
     assert await handed(MANAGER, dict(held), held) == held
+    spelt_otherwise = {"owner_id": str(GONE.id).upper(), "team_id": SOUTH.hex}
+    assert await handed(MANAGER, spelt_otherwise, held) == spelt_otherwise
     with pytest.raises(PermissionDenied):  # a change is checked, though
         await handed(MANAGER, {**held, "owner_id": str(BOB.id)}, held)
 

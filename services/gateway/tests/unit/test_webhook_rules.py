@@ -118,6 +118,12 @@ def test_retries_back_off_exponentially_up_to_the_cap_with_bounded_jitter() -> N
 def test_targets_are_absolute_https_urls_without_credentials() -> None:
     assert check_url("https://erp.example.com/hooks", allow_http=False, allow_private=False)
     assert check_url("http://erp.example.com/hooks", allow_http=True, allow_private=False)
+    for good in (
+        "https://bücher.example/x",
+        "https://xn--bcher-kva.example:8443/",
+        "https://[2001:db8::1]/",
+    ):
+        assert check_url(good, allow_http=False, allow_private=True)
     for bad, allow_http in (
         ("http://erp.example.com/hooks", False),
         ("ftp://erp.example.com/hooks", True),
@@ -128,6 +134,14 @@ def test_targets_are_absolute_https_urls_without_credentials() -> None:
         ("https://127.0.0.1/hooks", False),
         ("https://[::1]:8443/hooks", False),
         ("https://LOCALHOST./hooks", False),
+        ("https://example.com:99999/", False),  # a port the sender could never use
+        ("https://example.com:0/", False),
+        ("https://foo.localhost/hooks", False),
+        ("https://127.1/hooks", False),  # numbers the resolver reads as addresses
+        ("https://2130706433/hooks", False),
+        ("https://0x7f000001/hooks", False),
+        ("https://0177.0.0.1/hooks", False),
+        ("https://exa mple.com/hooks", False),
     ):
         with pytest.raises(InvalidArgument) as refused:
             check_url(bad, allow_http=allow_http, allow_private=False)

@@ -33,8 +33,11 @@ async def handover(
     the change as it stands."""
     scope = principal.scope(obj, Action.TRANSFER)
     found = dict(values)
-    changed = {name for name in ("owner_id", "team_id") if name in found}
-    changed = {name for name in changed if (found[name] or "") != current.get(name, "")}
+    changed = {
+        name
+        for name in ("owner_id", "team_id")
+        if name in found and _id(found[name]) != _id(current.get(name))
+    }
     if scope is None or not changed:
         return found
     if "owner_id" in changed:
@@ -43,12 +46,17 @@ async def handover(
         if owner is None or not owner.active:
             raise InvalidArgument([FieldViolation("owner_id", "is no active user")])
         if not reaches_user(principal, scope, owner):
-            raise PermissionDenied(f"may hand a {obj} only to users of your teams")
+            raise PermissionDenied(f"may hand this {obj} only to users of your teams")
         found.setdefault("team_id", str(owner.team_id) if owner.team_id else None)
-    if found.get("team_id") not in (None, current.get("team_id")):
+    if found.get("team_id") is not None and _id(found["team_id"]) != _id(current.get("team_id")):
         team_id = parse_uuid(str(found["team_id"]))
         if team_id is None or team_id not in teams:
             raise InvalidArgument([FieldViolation("team_id", "is no team")])
         if not reaches_team(principal, scope, team_id):
-            raise PermissionDenied(f"may hand a {obj} only to your teams")
+            raise PermissionDenied(f"may hand this {obj} only to your teams")
     return found
+
+
+def _id(value: object) -> object:
+    """An id however it is spelt (upper-case, without hyphens), else the text as given."""
+    return parse_uuid(str(value)) or value or None

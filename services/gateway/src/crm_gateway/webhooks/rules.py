@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import ipaddress
 import random
+import re
 import secrets
 import uuid
 from collections.abc import Iterable, Mapping
@@ -114,6 +115,15 @@ def check_url(url: str, *, allow_http: bool, allow_private: bool) -> str:
         problems.append("must be an https URL" if not allow_http else "must be an http(s) URL")
     if not parts.hostname:
         problems.append("must name a host")
+    elif not _is_address(parts.hostname) and not _HOST_NAME.fullmatch(parts.hostname):
+        # Not "127.1", "2130706433" or "0x7f000001" either: numbers that are addresses to
+        # the resolver, and no name a TLD ends (every TLD begins with a letter).
+        problems.append("must name a host: letters, digits, hyphens, a top-level domain")
+    try:
+        if parts.port == 0:
+            problems.append("must have a port from 1 to 65535")
+    except ValueError:
+        problems.append("must have a port from 1 to 65535")
     if parts.username or parts.password:
         problems.append("must not carry credentials; the signature authenticates us")
     if parts.hostname and not host_allowed(parts.hostname, allow_private=allow_private):
@@ -123,12 +133,27 @@ def check_url(url: str, *, allow_http: bool, allow_private: bool) -> str:
     return url
 
 
+# Labels of letters (any script), digits and inner hyphens; the last one begins with a
+# letter, as every top-level domain does.
+_HOST_NAME = re.compile(r"(?:[^\W_](?:[\w-]*[^\W_])?\.)*[^\W\d_](?:[\w-]*[^\W_])?\.?")
+
+
+def _is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
 def host_allowed(host: str, *, allow_private: bool) -> bool:
     """For a host name, whether it is obviously ours; for an address, address_allowed."""
     try:
         return address_allowed(host, allow_private=allow_private)
     except ValueError:
-        return allow_private or host.lower().rstrip(".") not in ("localhost", "localhost6")
+        name = host.lower().rstrip(".")
+        ours = name in ("localhost", "localhost6") or name.endswith(".localhost")
+        return allow_private or not ours
 
 
 def address_allowed(address: str, *, allow_private: bool) -> bool:

@@ -48,11 +48,15 @@ async def refusal(url: str, *, allow_private: bool) -> str | None:
     parts = urlsplit(url)
     host = parts.hostname or ""
     try:
+        port = parts.port or 443
+    except ValueError:  # subscribed before ports were checked
+        return "its port is out of range"
+    try:
         addresses = [ipaddress.ip_address(host)]
     except ValueError:
         try:
             found = await asyncio.get_running_loop().getaddrinfo(
-                host, parts.port or 443, type=socket.SOCK_STREAM
+                host, port, type=socket.SOCK_STREAM
             )
         except OSError:
             return "its host cannot be resolved"

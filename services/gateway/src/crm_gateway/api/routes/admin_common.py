@@ -23,10 +23,15 @@ def encode_cursor(last: str) -> str:
 def decode_cursor(cursor: str | None) -> str | None:
     if not cursor:
         return None
+    padded = cursor + "=" * (-len(cursor) % 4)
     try:
-        return base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        # Strictly: the lenient decoder skips what is not base64 ("!!!" read as "").
+        last = base64.b64decode(padded, altchars=b"-_", validate=True).decode()
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raise _bad_cursor() from None
+    if not last or "\x00" in last:  # no key is empty, and none holds what PostgreSQL cannot
+        raise _bad_cursor()
+    return last
 
 
 def decode_id_cursor(cursor: str | None) -> uuid.UUID | None:

@@ -11,6 +11,7 @@ from starlette.responses import Response
 from crm_gateway.api.deps import CurrentCaller, GatewayServices
 from crm_gateway.api.routes import common
 from crm_gateway.api.routes.common import Cursor, Limit, problems
+from crm_gateway.api.schemas import NO_NUL
 from crm_gateway.audit.domain import AuditEvent, AuditQuery
 from crm_gateway.audit.queries import checked_query, decode_cursor, encode_cursor
 from crm_gateway.identity.callers import Caller
@@ -48,7 +49,7 @@ async def audit_reader(caller: CurrentCaller) -> Caller:
     return caller
 
 
-Text = Annotated[str | None, Query(min_length=1, max_length=100)]
+Text = Annotated[str | None, Query(min_length=1, max_length=100, pattern=NO_NUL)]
 Moment = Annotated[dt.datetime | None, Query(description="ISO 8601 with a time zone.")]
 
 

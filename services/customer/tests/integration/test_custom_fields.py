@@ -205,3 +205,29 @@ async def test_numbers_sent_to_a_text_field_are_kept_as_written(
     await define(customer, name="flag", type="text")
     made = await create_contact(customer, {"code": 5, "flag": True})
     assert MessageToDict(made.custom_fields) == {"code": "5", "flag": "true"}
+
+
+async def test_a_filter_reads_a_defined_fields_value_as_a_write_does(
+    customer: grpc.aio.Channel,
+) -> None:
+    await define(customer, name="seats", type="number")
+    await define(customer, name="tier", type="choice", options=["Gold", "Silver"])
+    await define(customer, name="active", type="boolean")
+    stored = await create_contact(customer, {"seats": "1,200", "tier": "silver", "active": "yes"})
+    stub = pb_grpc.ContactServiceStub(customer)
+
+    async def found(**custom: Any) -> list[str]:
+        wanted = pb.RecordFilter()
+        wanted.custom_fields.update(custom)
+        request = pb.ListContactsRequest(filter=wanted)
+        return [
+            c.id for c in (await stub.ListContacts(request, metadata=call_metadata(ADMIN))).contacts
+        ]
+
+    for written in ({"seats": "1,200"}, {"tier": "SILVER"}, {"active": "yes"}, {"seats": 1200}):
+        assert await found(**written) == [stored.id], written
+    assert await found(tier="Gold") == []
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await found(seats="lots")
+    assert refused.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    assert "filter.custom_fields.seats" in (refused.value.details() or "")

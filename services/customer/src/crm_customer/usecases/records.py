@@ -3,7 +3,7 @@ each aggregate's module declares its `RecordKind`: name, type, repository, refer
 
 import uuid
 from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Generic
 
 from crm_customer.domain.duplicates import Match
@@ -203,7 +203,7 @@ async def list_records(
         found = await kind.repo(uow).page(
             principal=principal,
             scope=scope,
-            wanted=wanted or Filter(),
+            wanted=await typed_filter(uow, kind.entity, wanted or Filter()),
             order=order,
             after=after,
             limit=limit + 1,
@@ -213,6 +213,25 @@ async def list_records(
         return records, ""
     last, sort_value = found[limit - 1]
     return records, encode_page_token(order, Cursor(sort_value, last.id))
+
+
+async def typed_filter(uow: UnitOfWork, entity: str, wanted: Filter) -> Filter:
+    """`wanted` with the values of defined custom fields read as a write reads them ("1,200"
+    is 1200, "silver" the option Silver, "yes" true), so a filter finds what was stored; a
+    value the field's type refuses is an InvalidArgument naming it."""
+    if not wanted.custom_fields:
+        return wanted
+    definitions = await uow.custom_fields.of(entity)
+    typed: dict[str, Any] = {}
+    problems = []
+    for name, value in wanted.custom_fields.items():
+        try:
+            typed[name] = definitions[name].read(value) if name in definitions else value
+        except ValueError as error:
+            problems.append(FieldViolation(f"filter.custom_fields.{name}", str(error)))
+    if problems:
+        raise InvalidArgument(problems)
+    return replace(wanted, custom_fields=typed)
 
 
 async def visible(

@@ -11,7 +11,7 @@ from crm_customer.domain.segments import Segment
 from crm_customer.usecases.kinds import KINDS, read_scopes
 from crm_customer.usecases.pages import decode_id_token, id_page, page_limit
 from crm_customer.usecases.ports import UnitOfWork
-from crm_customer.usecases.records import list_records
+from crm_customer.usecases.records import list_records, typed_filter
 from crm_platform.auth.principal import Action, Principal
 from crm_platform.errors import (
     NotFound,
@@ -120,7 +120,8 @@ async def segment_members(
     )
     async with uow:
         scope = principal.require(kind.obj, Action.READ)
-        total = await kind.repo(uow).count(principal=principal, scope=scope, wanted=wanted)
+        typed = await typed_filter(uow, segment.entity, wanted)
+        total = await kind.repo(uow).count(principal=principal, scope=scope, wanted=typed)
     return segment, members, token, total
 
 

@@ -81,6 +81,7 @@ def test_an_account_keeps_its_structured_values_normalized() -> None:
         ({"credit_limit": {"value": "5", "currency": "EURO"}}, "credit_limit", "ISO 4217"),
         ({"credit_limit": {"value": "5.12345", "currency": "EUR"}}, "credit_limit", "4 decimals"),
         ({"addresses": [{"country": "XX", "city": "Nowhere"}]}, "addresses", "ISO 3166"),
+        ({"addresses": [{"country": "Germany", "city": "Bonn"}]}, "addresses", "'GERMANY' is"),
         ({"addresses": [{"kind": "office"}]}, "addresses", "needs a street"),
         ({"addresses": [{"city": "Berlin", "planet": "Earth"}]}, "addresses", "unknown fields"),
         ({"addresses": [{"city": "B"}] * 11}, "addresses", "at most 10"),

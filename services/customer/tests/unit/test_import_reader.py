@@ -208,13 +208,17 @@ def test_blank_rows_are_skipped_and_lines_keep_their_numbers(tmp_path: Path) -> 
 
 
 def test_ragged_rows(tmp_path: Path) -> None:
-    content = b"Name,Email,City,,\nShort,s@x.cn\nTrailing,t@x.cn,Rome,,,\nLong,l@x.cn,Rome,x,,\n"
+    content = (
+        b"Name,Email,City,,\nShort,s@x.cn\nTrailing,t@x.cn,Rome,,,\n"
+        b"Noted,n@x.cn,Rome,x,,\nLong,l@x.cn,Rome,,,y\n"
+    )
     headers, rows = read_all(write(tmp_path, content))
     assert headers == ["Name", "Email", "City"]  # unnamed trailing columns dropped
     assert rows == [
         RawRow(2, ["Short", "s@x.cn", ""]),
         RawRow(3, ["Trailing", "t@x.cn", "Rome"]),
-        RawRow(4, ["Long", "l@x.cn", "Rome", "x"], "row has 4 cells, the header has 3"),
+        RawRow(4, ["Noted", "n@x.cn", "Rome"]),  # under an unnamed column: left out
+        RawRow(5, ["Long", "l@x.cn", "Rome", "", "", "y"], "row has 6 cells, the header has 3"),
     ]
 
 

@@ -27,6 +27,7 @@ def test_defaults() -> None:
 def test_control_characters_in_the_file_name_are_dropped() -> None:
     # A NUL cannot be stored by PostgreSQL; the name is only a label.
     assert spec(file_name="kun\x00den\n 2026\u3000.csv").file_name == "kunden 2026\u3000.csv"
+    assert spec(file_name="report\u202egpj.exe").file_name == "reportgpj.exe"  # shown reversed
 
 
 @pytest.mark.parametrize(

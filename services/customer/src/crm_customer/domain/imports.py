@@ -222,5 +222,11 @@ def merged_values(current: Mapping[str, Any], incoming: Mapping[str, Any]) -> di
 
 def _printable(name: str) -> str:
     """A file's name is only a label: control characters a client sent in it (NUL, which
-    PostgreSQL cannot store, line breaks) are dropped rather than refused."""
-    return "".join(char for char in name if unicodedata.category(char) != "Cc")
+    PostgreSQL cannot store, line breaks) are dropped rather than refused, and so are the
+    bidirectional overrides that make "cod.exe" show as "exe.doc"."""
+    return "".join(
+        char for char in name if unicodedata.category(char) != "Cc" and char not in _BIDI_CONTROLS
+    )
+
+
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")

@@ -78,14 +78,16 @@ def _row_source(
 ) -> RowSource:
     source = records()
     try:
-        headers, first = _header_and_first_row(_non_blank(source))
+        headers, columns, first = _header_and_first_row(_non_blank(source))
         if max_rows is not None and max_records - 1 > max_rows:
             _check_row_count(records, max_rows)
     except ImportFileError:
         source.close()
         raise
     width = len(headers)
-    rows = (_shaped(line, cells, width) for line, cells in _chain(first, _non_blank(source)))
+    rows = (
+        _shaped(line, cells, width, columns) for line, cells in _chain(first, _non_blank(source))
+    )
 
     def close_all() -> None:
         rows.close()
@@ -95,15 +97,16 @@ def _row_source(
     return RowSource(headers, rows, close_all)
 
 
-def _header_and_first_row(stream: Iterator[Record]) -> tuple[list[str], Record]:
-    """The header, and the first data row: a file without one is refused up front."""
+def _header_and_first_row(stream: Iterator[Record]) -> tuple[list[str], int, Record]:
+    """The header's names, how many columns it has (unnamed trailing ones included), and
+    the first data row: a file without one is refused up front."""
     header = next(stream, None)
     if header is None:
         raise ImportFileError("the file has no header row")
     first = next(stream, None)
     if first is None:
         raise ImportFileError("the file has no data rows")
-    return _header_names(header[1]), first
+    return _header_names(header[1]), len(header[1]), first
 
 
 def _check_row_count(records: Callable[[], Generator[Record, None, None]], max_rows: int) -> None:
@@ -140,15 +143,17 @@ def _header_names(cells: list[str]) -> list[str]:
     return names
 
 
-def _shaped(line: int, cells: list[str], width: int) -> RawRow:
-    """One cell per header: missing cells are empty, extra empty cells dropped; extra cells
-    with something in them make the row unusable, since nobody knows what they belong to."""
+def _shaped(line: int, cells: list[str], width: int, columns: int) -> RawRow:
+    """One cell per named header: missing cells are empty; cells under the header's unnamed
+    trailing columns are left out as any unnamed column is, and extra empty ones dropped;
+    cells beyond every column with something in them make the row unusable, since nobody
+    knows what they belong to."""
     if len(cells) == width:
         return RawRow(line, cells)
     if len(cells) < width:
         return RawRow(line, cells + [""] * (width - len(cells)))
     used = len(cells)
-    while used > width and not cells[used - 1].strip():
+    while used > width and (used <= columns or not cells[used - 1].strip()):
         used -= 1
     if used == width:
         return RawRow(line, cells[:width])

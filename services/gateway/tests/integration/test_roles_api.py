@@ -167,3 +167,19 @@ async def test_a_custom_role_scoped_to_the_team_administers_only_the_subtree(
     teams = (await gateway.client.get("/api/v1/teams", headers=lead)).json()["items"]
     assert sorted(t["name"] for t in teams) == ["Below", "Mine"]
     assert_problem(await gateway.client.get(f"/api/v1/teams/{other['id']}", headers=lead), 404)
+
+
+async def test_a_role_only_a_revoked_key_held_can_be_deleted(gateway: Gateway) -> None:
+    auth = await gateway.login()
+    await post(gateway, auth, "/api/v1/roles", {"name": "feeder", "permissions": {}})
+    held = await post(gateway, auth, "/api/v1/api-keys", {"name": "Old", "roles": ["feeder"]})
+    await post(gateway, auth, "/api/v1/api-keys", {"name": "Live", "roles": ["analyst"]})
+    refused = await gateway.client.delete("/api/v1/roles/feeder", headers={**auth, "If-Match": "*"})
+    assert_problem(refused, 409)  # the old key holds it still
+    revoked = await gateway.client.delete(
+        f"/api/v1/api-keys/{held['id']}", headers={**auth, "If-Match": "*"}
+    )
+    assert revoked.status_code == 204, revoked.text
+
+    deleted = await gateway.client.delete("/api/v1/roles/feeder", headers={**auth, "If-Match": "*"})
+    assert deleted.status_code == 204, deleted.text  # the live key holds another role

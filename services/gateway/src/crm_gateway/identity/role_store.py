@@ -66,10 +66,10 @@ class SqlRoles:
             # The row lock makes users being given this role wait (they lock it to share).
             before = await _locked(connection, name, expected_version)
             for holders, table in (("users", users), ("API keys", api_keys)):
-                held = select(exists().where(literal(name) == any_(table.c.roles)))
-                if table is api_keys:
-                    held = held.where(api_keys.c.revoked_at.is_(None))
-                if await connection.scalar(held):
+                holding = [literal(name) == any_(table.c.roles)]
+                if table is api_keys:  # inside the EXISTS: a revoked key holds nothing
+                    holding.append(api_keys.c.revoked_at.is_(None))
+                if await connection.scalar(select(exists().where(*holding))):
                     raise PreconditionFailed(
                         f"{holders} still hold the role {name}; take it away first"
                     )

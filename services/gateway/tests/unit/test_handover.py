@@ -53,6 +53,9 @@ async def test_a_manager_hands_work_within_their_teams_only() -> None:
     for beyond in ({"owner_id": str(BOB.id)}, {"team_id": str(SOUTH)}):
         with pytest.raises(PermissionDenied):
             await handed(MANAGER, beyond)
+    with pytest.raises(PermissionDenied):  # out of every team's sight
+        await handed(MANAGER, {"team_id": None}, {**HELD, "team_id": str(NORTH)})
+    assert await handed(ADMIN, {"team_id": None}, {**HELD, "team_id": str(NORTH)})
 
 
 @pytest.mark.parametrize(

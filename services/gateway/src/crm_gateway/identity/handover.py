@@ -48,10 +48,11 @@ async def handover(
         if not reaches_user(principal, scope, owner):
             raise PermissionDenied(f"may hand this {obj} only to users of your teams")
         found.setdefault("team_id", str(owner.team_id) if owner.team_id else None)
-    if found.get("team_id") is not None and _id(found["team_id"]) != _id(current.get("team_id")):
-        team_id = parse_uuid(str(found["team_id"]))
-        if team_id is None or team_id not in teams:
+    if "team_id" in found and _id(found["team_id"]) != _id(current.get("team_id")):
+        team_id = parse_uuid(str(found["team_id"])) if found["team_id"] else None
+        if found["team_id"] and (team_id is None or team_id not in teams):
             raise InvalidArgument([FieldViolation("team_id", "is no team")])
+        # No team is beyond a team scope too: the record would leave the teams' sight.
         if not reaches_team(principal, scope, team_id):
             raise PermissionDenied(f"may hand this {obj} only to your teams")
     return found

@@ -27,16 +27,17 @@ def test_transfer_moves_the_owner_and_an_unknown_owner_id_is_refused(
 ) -> None:
     account = client.post("/api/v1/accounts", json={"name": "To hand over"}, headers=auth)
     path = f"/api/v1/accounts/{account.json()['id']}"
-    successor = str(uuid.uuid4())
+    for nobody in (str(uuid.uuid4()), "not-an-id"):  # no user has that id
+        bad = client.patch(
+            path, json={"owner_id": nobody}, headers={**auth, "If-Match": account.headers["ETag"]}
+        )
+        assert bad.status_code == 422, bad.text
+    user = {"email": f"heir.{uuid.uuid4().hex[:8]}@example.com", "roles": ["sales_rep"]}
+    successor = client.post("/api/v1/users", json=user, headers=auth).json()["id"]
     moved = client.patch(
         path, json={"owner_id": successor}, headers={**auth, "If-Match": account.headers["ETag"]}
     )
     assert moved.status_code == 200, moved.text
-    assert moved.json()["owner_id"] == successor
-    bad = client.patch(
-        path, json={"owner_id": "not-an-id"}, headers={**auth, "If-Match": moved.headers["ETag"]}
-    )
-    assert bad.status_code == 422, bad.text
     assert client.get(path, headers=auth).json()["owner_id"] == successor
 
 

@@ -155,7 +155,7 @@ async def test_a_retried_entry_with_the_same_reference_counts_once(
     assert (again.entry, again.balance, again.created) == (first.entry, 40, False)
     other = await refused(add(ledger, contact_id, "earn", 400, reference="order-7"))
     assert other.code() is grpc.StatusCode.ALREADY_EXISTS  # not the first one's answer
-    assert "40 points" in (other.details() or "")
+    assert "for 40 points" in (other.details() or "")
     # The same reference on a redeem is another entry: unique per record and kind.
     redeemed = await add(ledger, contact_id, "redeem", 10, reference="order-7")
     assert (redeemed.balance, redeemed.created) == (30, True)

@@ -149,14 +149,16 @@ async def test_bad_requests_and_bad_keys_change_nothing(keys_gateway: Gateway) -
     auth = await keys_gateway.login()
     past = (dt.datetime.now(dt.UTC) - dt.timedelta(days=1)).isoformat()
     naive = dt.datetime.now().replace(tzinfo=None).isoformat()
+    partner = {"roles": ["partner"], "partner_id": str(uuid.uuid4())}
     for body in (
         {"name": "x", "roles": ["wizard"]},
         {"name": "x", "roles": []},
-        {"name": "x", "roles": ["partner"], "expires_at": past},
-        {"name": "x", "roles": ["partner"], "expires_at": naive},
-        {"name": "x", "roles": ["partner"], "rate_limit_per_minute": 0},
-        {"name": "x", "roles": ["partner"], "secret": "mine"},
-        {"name": "", "roles": ["partner"]},
+        {"name": "x", **partner, "expires_at": past},
+        {"name": "x", **partner, "expires_at": naive},
+        {"name": "x", **partner, "rate_limit_per_minute": 0},
+        {"name": "x", **partner, "secret": "mine"},
+        {"name": "", **partner},
+        {"name": "x", "roles": ["partner"]},  # a partner key reaching no partner's records
     ):
         assert_problem(await keys_gateway.client.post(PATH, json=body, headers=auth), 422)
     listed = await keys_gateway.client.get(PATH, headers=auth)
@@ -179,7 +181,9 @@ async def test_a_key_may_hold_custom_roles_which_then_stay(keys_gateway: Gateway
     role = {"name": "portal_writer", "permissions": {"account": {"create": "own"}}}
     created = await keys_gateway.client.post("/api/v1/roles", json=role, headers=auth)
     assert created.status_code == 201, created.text
-    issued = await issue(keys_gateway, auth, roles=["partner", "portal_writer"])
+    issued = await issue(
+        keys_gateway, auth, roles=["partner", "portal_writer"], partner_id=str(uuid.uuid4())
+    )
 
     made = await keys_gateway.client.post(
         "/api/v1/accounts",

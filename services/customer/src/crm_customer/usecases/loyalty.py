@@ -210,13 +210,13 @@ async def sweep_expiries(
 
 
 def _require_same(found: LoyaltyEntry, new: NewEntry) -> None:
-    """A retry asks for what the entry of its reference holds; other values are another
-    entry under a reference already used, which is refused rather than answered with the
-    first one as if it were what the caller asked for."""
-    asked = (new.points, new.reason, new.expires_at)
-    if (found.points, found.reason, found.expires_at) != asked:
-        why = f"{found.kind} {found.reference!r} exists already, with other values"
-        raise AlreadyExists(f"{why}: {found.points} points, {found.reason!r}")
+    """A retry asks for the points the entry of its reference holds; other points are
+    another entry under a reference already used, which is refused rather than answered
+    with the first one as if it were what the caller asked for. (Its reason and expiry are
+    the first request's: a retry may leave them out.)"""
+    if found.points != new.points:
+        why = f"{found.kind} {found.reference!r} exists already, for {found.points} points"
+        raise AlreadyExists(why)
 
 
 def ledger_kind(record_type: str) -> RecordKind[Any]:

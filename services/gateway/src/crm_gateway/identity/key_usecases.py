@@ -16,7 +16,13 @@ from crm_gateway.identity.keys import (
     new_secret,
     prefix_of,
 )
-from crm_platform.errors import NotFound, StaleVersion, Unauthenticated
+from crm_platform.errors import (
+    FieldViolation,
+    InvalidArgument,
+    NotFound,
+    StaleVersion,
+    Unauthenticated,
+)
 from crm_platform.ids import uuid7
 
 
@@ -53,6 +59,9 @@ class ApiKeys:
         rate_limit_per_minute: int | None = None,
     ) -> tuple[ApiKey, str]:
         """The new key and its secret, which is shown this once and never stored."""
+        if "partner" in roles and partner_id is None:  # it would reach no record at all
+            why = "a key with the partner role names its partner"
+            raise InvalidArgument([FieldViolation("partner_id", why)])
         now = _now()
         prefix, secret = new_secret()
         key = ApiKey(

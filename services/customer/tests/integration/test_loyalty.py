@@ -18,14 +18,14 @@ from crm.customer.v1 import customer_pb2 as pb
 from crm.customer.v1 import customer_pb2_grpc as pb_grpc
 from crm.customer.v1 import loyalty_pb2 as lpb
 from crm.customer.v1 import loyalty_pb2_grpc as lpb_grpc
-from crm.customer.v1 import merge_pb2 as mpb
-from crm.customer.v1 import merge_pb2_grpc as mpb_grpc
 from crm_customer.bootstrap import units
 from crm_customer.repository import tables
 from crm_customer.usecases.loyalty import SYSTEM_ACTOR
 from crm_customer.usecases.loyalty_sweep import ExpirySweeper
 from crm_platform.auth.principal import Action, Principal, Scope
 from crm_platform.testing.services import call_metadata, principal
+
+from .merge_support import Customer
 
 pytestmark = pytest.mark.integration
 
@@ -61,6 +61,12 @@ async def listed(ledger: lpb_grpc.LoyaltyServiceStub, record_id: str) -> list[tu
     request = lpb.ListLoyaltyEntriesRequest(record_type="contact", record_id=record_id)
     reply = await ledger.ListLoyaltyEntries(request, metadata=call_metadata(ADMIN))
     return [(e.kind, e.points, e.balance_after) for e in reply.entries]
+
+
+def from_now(delta: dt.timedelta) -> Timestamp:
+    at = Timestamp()
+    at.FromDatetime(dt.datetime.now(dt.UTC) + delta)
+    return at
 
 
 async def refused(call: Any) -> grpc.aio.AioRpcError:
@@ -167,8 +173,7 @@ async def test_unspent_points_expire_when_their_time_has_come(
 ) -> None:
     ledger = lpb_grpc.LoyaltyServiceStub(customer)
     contact_id = await new_contact(customer)
-    soon = Timestamp()
-    soon.FromDatetime(dt.datetime.now(dt.UTC) + dt.timedelta(seconds=1))
+    soon = from_now(dt.timedelta(seconds=1))
     earned = await add(ledger, contact_id, "earn", 80, expires_at=soon)
     await add(ledger, contact_id, "earn", 5)
     await add(ledger, contact_id, "redeem", 30)  # out of the oldest earn: 50 of it left
@@ -191,8 +196,7 @@ async def test_the_sweep_expires_points_on_time_with_nobody_using_the_ledger(
 ) -> None:
     ledger = lpb_grpc.LoyaltyServiceStub(customer)
     idle, other = await new_contact(customer), await new_contact(customer)
-    soon = Timestamp()
-    soon.FromDatetime(dt.datetime.now(dt.UTC) + dt.timedelta(seconds=1))
+    soon = from_now(dt.timedelta(seconds=1))
     await add(ledger, idle, "earn", 80, expires_at=soon)
     await add(ledger, idle, "earn", 5)
     await add(ledger, other, "earn", 7)  # nothing of it expires
@@ -321,21 +325,13 @@ async def test_a_merge_moves_the_duplicates_unspent_points_with_their_expiry(
 ) -> None:
     ledger = lpb_grpc.LoyaltyServiceStub(customer)
     survivor, duplicate = await new_contact(customer), await new_contact(customer)
-    later = Timestamp()
-    later.FromDatetime(dt.datetime.now(dt.UTC) + dt.timedelta(days=30))
+    later = from_now(dt.timedelta(days=30))
     await add(ledger, duplicate, "earn", 100, expires_at=later)
     await add(ledger, duplicate, "earn", 30)
     await add(ledger, duplicate, "redeem", 20)  # out of the oldest: 80 of the 100 are left
     await add(ledger, survivor, "earn", 5)
-    version = (
-        await pb_grpc.ContactServiceStub(customer).GetContact(
-            pb.GetContactRequest(id=survivor), metadata=call_metadata(ADMIN)
-        )
-    ).contact.version
-    merge = mpb.MergeRecordsRequest(
-        entity="contacts", survivor_id=survivor, duplicate_id=duplicate, expected_version=version
-    )
-    await mpb_grpc.MergeServiceStub(customer).MergeRecords(merge, metadata=call_metadata(ADMIN))
+    admin = Customer(customer, ADMIN)
+    await admin.merge("contacts", await admin.get_contact(survivor), duplicate)
 
     assert await balance(ledger, survivor) == 115
     request = lpb.ListLoyaltyEntriesRequest(record_type="contact", record_id=survivor)

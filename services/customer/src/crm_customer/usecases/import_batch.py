@@ -30,7 +30,8 @@ from crm_customer.domain.imports import (
 )
 from crm_customer.domain.records import Record, RecordEvent, changed_values
 from crm_customer.imports import ParsedRow, RawRow
-from crm_customer.usecases.import_parents import NOT_HERE, below, still_trees, visible_parents
+from crm_customer.usecases.accounts import visible_named
+from crm_customer.usecases.import_parents import NOT_HERE, below, still_trees
 from crm_customer.usecases.kinds import KINDS
 from crm_customer.usecases.ports import UnitOfWork
 from crm_customer.usecases.records import check_writable
@@ -161,7 +162,7 @@ class _Batch:
             wanted = await self._with_accounts(wanted)
         else:
             named = [values["parent"] for _, values in wanted if values.get("parent")]
-            self.parents = await visible_parents(self.uow, self.principal, named)
+            self.parents = await visible_named(self.uow, self.principal, named)
         await self._load_stored(wanted)
         self.custom_fields = await self.uow.custom_fields.of(self.spec.entity)
         for done, (raw, values) in enumerate(wanted, 1):
@@ -341,14 +342,8 @@ class _Batch:
         return resolved
 
     async def _accounts_named(self, companies: dict[str, str]) -> dict[str, uuid.UUID]:
-        found: dict[str, uuid.UUID] = {}
-        scope = self.principal.scope("account", Action.READ)
-        if scope is not None:
-            named = await self.uow.accounts.named(
-                list(companies), principal=self.principal, scope=scope
-            )
-            for account_id, name in named:  # the oldest one wins
-                found.setdefault(name_key(name), account_id)
+        found = await visible_named(self.uow, self.principal, companies.values())
+        if self.principal.scope("account", Action.READ) is not None:
             for key in companies.keys() - found.keys():  # made by the batch being written
                 if (new_id := self.in_flight.accounts.get(key)) is not None:
                     found[key] = new_id

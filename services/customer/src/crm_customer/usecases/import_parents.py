@@ -1,37 +1,21 @@
 """An account import's `parent` column: the parent account by name, as a contact import's
-`company` column finds its account (the visible account of that name, the oldest one if
-several), or an account an earlier row of the import made. A parent nobody can see fails
+`company` column finds its account (`accounts.visible_named`), or an account an earlier
+row of the import made. A parent nobody can see fails
 the row: an account is not made up for a name. No row may put an account below itself."""
 
 import uuid
 from collections.abc import Callable, Iterable
 
-from crm_customer.domain.imports import name_key
+from crm_customer.domain.accounts import Account
 from crm_customer.domain.records import RecordEvent
+from crm_customer.usecases.accounts import below_itself
 from crm_customer.usecases.ports import UnitOfWork
-from crm_platform.auth.principal import Action, Principal
 from crm_platform.errors import StaleVersion
 
 # The parent an account of the import has (None: none), or NOT_HERE when the import does
 # not hold the account: the database does.
 NOT_HERE = object()
 ParentOf = Callable[[uuid.UUID], object]
-
-
-async def visible_parents(
-    uow: UnitOfWork, principal: Principal, names: Iterable[str]
-) -> dict[str, uuid.UUID]:
-    """name_key -> the id of the visible account of that name (the oldest)."""
-    scope = principal.scope("account", Action.READ)
-    wanted = {name_key(name): name for name in names}
-    if scope is None or not wanted:
-        return {}
-    found: dict[str, uuid.UUID] = {}
-    for account_id, name in await uow.accounts.named(
-        list(wanted), principal=principal, scope=scope
-    ):
-        found.setdefault(name_key(name), account_id)
-    return found
 
 
 async def below(
@@ -61,9 +45,7 @@ async def still_trees(uow: UnitOfWork, events: Iterable[RecordEvent]) -> None:
     of the parents since the batch was decided: StaleVersion, and the job decides the
     batch again."""
     for event in events:
+        account = event.record
         moved = event.kind == "updated" and any(c.field == "parent_id" for c in event.changes)
-        parent_id = getattr(event.record, "parent_id", None)
-        if not moved or parent_id is None:
-            continue
-        if event.record.id in await uow.accounts.ancestors(parent_id):
+        if moved and isinstance(account, Account) and await below_itself(uow, account):
             raise StaleVersion(f"account {event.record.id}: its parents changed meanwhile")

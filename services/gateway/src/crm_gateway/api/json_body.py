@@ -12,9 +12,9 @@ from typing import Any
 
 from fastapi import Request
 
+from crm_gateway.audit.rules import MAX_DEPTH
 from crm_platform.errors import FieldViolation, InvalidArgument
 
-MAX_DEPTH = 32
 _WITH_BODY = frozenset({"POST", "PUT", "PATCH"})
 
 Path = tuple[str | int, ...]

@@ -26,8 +26,9 @@ _SECRET_MARKERS = ("password", "secret", "token", "api_key")
 MAX_OBJECT_ID = 100
 MAX_USER_AGENT = 512
 MAX_CLIENT_IP = 64
-# Deeper JSON is refused before any route runs (422); the trail keeps a refused body cut
-# here, rather than recurse as deep as a client likes.
+# How deep a request body may nest: deeper is refused before any route runs (422,
+# api/json_body.py), and the trail keeps such a refused body cut here, rather than
+# recurse as deep as a client likes.
 MAX_DEPTH = 32
 TOO_DEEP = "(nested too deep)"
 

@@ -19,6 +19,18 @@ from crm_platform.db.visibility import visible_rows
 
 _SORT_KEY = "sort_key"
 
+# An import batch's lookup of its thousands of keys, planned as that whatever the table's
+# statistics say, and so the rest of the batch's reads (by key or id). After five runs of a
+# prepared statement PostgreSQL may switch to a generic plan, made without the arrays'
+# values: `= ANY(array)` then compares each element with every value (no hashing), 15x
+# slower. And a table an import is filling looks small to the planner until autovacuum
+# analyzes it again: it scanned the whole table for each kind of key, with two parallel
+# workers started for it, 30-85 ms a batch at 10,000-50,000 contacts.
+_KEYED_LOOKUP = text(
+    "SELECT set_config('plan_cache_mode', 'force_custom_plan', true),"
+    " set_config('enable_seqscan', 'off', true),"
+    " set_config('max_parallel_workers_per_gather', '0', true)"
+)
 # Held until commit by whoever walks the account hierarchy to change it (`ancestors`).
 _LOCK_HIERARCHY = text("SELECT pg_advisory_xact_lock(hashtext('crm_customer.account_parents'))")
 # UNION, not UNION ALL: a repeated id ends the walk, so a cycle stored ends it too.
@@ -173,11 +185,7 @@ class SqlRecordRepository(Generic[R]):
             visible_rows(table, principal, scope),
             search.with_keys(table, emails=emails, phones=phones, names=names),
         )
-        # After five runs of a prepared statement PostgreSQL may switch to a generic plan,
-        # made without the arrays' values: `= ANY(array)` then compares each element with
-        # every value (no hashing), 15x slower for an import's thousands of keys. The rest
-        # of the transaction (an import batch) is planned for the values it is given.
-        await self._session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
+        await self._session.execute(_KEYED_LOOKUP)
         return [self._to_record(row) for row in await self._session.execute(query)]
 
     async def named(

@@ -70,6 +70,52 @@ async def test_updates_need_the_current_if_match(gateway: Gateway) -> None:
     assert_problem(stale, 412)
 
 
+async def test_an_if_match_list_matches_when_any_of_its_tags_is_current(
+    gateway: Gateway,
+) -> None:
+    auth = await gateway.login()
+    account = (
+        await gateway.client.post("/api/v1/accounts", json={"name": "L"}, headers=auth)
+    ).json()
+    url = f"/api/v1/accounts/{account['id']}"
+    for tags in ('"2", "3"', 'W/"1", "3"'):  # a weak tag never matches (strong comparison)
+        reply = await gateway.client.patch(
+            url, json={"name": "X"}, headers={**auth, "If-Match": tags}
+        )
+        assert_problem(reply, 412)
+    assert gateway.fake.accounts[account["id"]].version == 1
+    for version, tags in ((2, '"0", "1"'), (3, '"1", W/"3", "2"')):
+        reply = await gateway.client.patch(
+            url, json={"name": f"L{version}"}, headers={**auth, "If-Match": tags}
+        )
+        assert reply.status_code == 200, reply.text
+        assert (reply.json()["version"], reply.headers["etag"]) == (version, f'"{version}"')
+
+
+async def test_a_body_that_is_not_json_is_415(gateway: Gateway) -> None:
+    auth = await gateway.login()
+    body = b'{"name": "T"}'
+    for content_type in ("text/plain", "application/xml"):
+        reply = await gateway.client.post(
+            "/api/v1/accounts", content=body, headers={**auth, "Content-Type": content_type}
+        )
+        problem = assert_problem(reply, 415)
+        assert problem["detail"] == "send the body as application/json"
+    assert gateway.fake.accounts == {}
+
+    utf8 = {**auth, "Content-Type": "application/json; charset=utf-8"}
+    created = await gateway.client.post("/api/v1/accounts", content=body, headers=utf8)
+    assert created.status_code == 201, created.text
+    url = f"/api/v1/accounts/{created.json()['id']}"
+    xml = {**auth, "Content-Type": "application/xml", "If-Match": '"1"'}
+    refused = await gateway.client.patch(url, content=b"<name>U</name>", headers=xml)
+    assert_problem(refused, 415)
+    assert refused.headers["accept-patch"] == "application/merge-patch+json, application/json"
+    patch = {**auth, "Content-Type": "application/merge-patch+json", "If-Match": '"1"'}
+    changed = await gateway.client.patch(url, content=b'{"name": "U"}', headers=patch)
+    assert (changed.status_code, changed.json()["name"]) == (200, "U")
+
+
 async def test_bad_bodies_are_422_with_field_paths(gateway: Gateway) -> None:
     auth = await gateway.login()
     unknown = await gateway.client.post(

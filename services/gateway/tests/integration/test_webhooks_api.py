@@ -388,6 +388,43 @@ async def test_bad_requests_change_nothing(hooked: Hooked) -> None:
     assert_problem(await client.get(target, headers=auth), 404)
 
 
+async def test_a_patch_that_changes_nothing_keeps_the_version(gateway: Gateway) -> None:
+    auth = await gateway.login()
+    wanted = {"url": "https://hooks.example.com/crm", "event_types": ["account.*"]}
+    created = await gateway.client.post(PATH, json={**wanted, "description": "ERP"}, headers=auth)
+    assert created.status_code == 201, created.text
+    hook = {k: v for k, v in created.json().items() if k != "secret"}
+    target, current = f"{PATH}/{hook['id']}", {**auth, "If-Match": '"1"'}
+    nulls = dict.fromkeys(("url", "event_types", "description", "active"))
+    same = {**wanted, "description": "ERP", "active": True}
+    for body in ({}, nulls, same):
+        reply = await gateway.client.patch(target, json=body, headers=current)
+        assert reply.status_code == 200, (body, reply.text)
+        assert (reply.json(), reply.headers["etag"]) == (hook, '"1"'), body
+    # As for a real change, the version named must be current.
+    stale = {**auth, "If-Match": '"2"'}
+    assert_problem(await gateway.client.patch(target, json=same, headers=stale), 412)
+    assert (await gateway.client.get(target, headers=auth)).json() == hook
+
+    changed = await gateway.client.patch(target, json={"description": "ERP 2"}, headers=current)
+    assert (changed.json()["version"], changed.headers["etag"]) == (2, '"2"')
+
+
+async def test_an_if_match_list_names_the_webhooks_versions(gateway: Gateway) -> None:
+    auth = await gateway.login()
+    wanted = {"url": "https://hooks.example.com/crm", "event_types": ["*"]}
+    hook = (await gateway.client.post(PATH, json=wanted, headers=auth)).json()
+    target = f"{PATH}/{hook['id']}"
+    stale = {**auth, "If-Match": '"2", "3"'}
+    assert_problem(await gateway.client.patch(target, json={"active": False}, headers=stale), 412)
+    assert_problem(await gateway.client.delete(target, headers=stale), 412)
+    listed = {**auth, "If-Match": '"0", "1"'}
+    reply = await gateway.client.patch(target, json={"active": False}, headers=listed)
+    assert (reply.status_code, reply.headers.get("etag")) == (200, '"2"'), reply.text
+    reply = await gateway.client.delete(target, headers={**auth, "If-Match": '"1", "2"'})
+    assert reply.status_code == 204, reply.text
+
+
 async def test_private_addresses_are_refused_unless_allowed(
     migrated_database: str, nats_url: str
 ) -> None:

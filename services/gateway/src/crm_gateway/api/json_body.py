@@ -1,4 +1,5 @@
-"""A JSON request body holds only numbers JSON has, and nests no deeper than MAX_DEPTH.
+"""A body sent to a route that takes JSON is JSON, holds only numbers JSON has, and nests
+no deeper than MAX_DEPTH.
 
 Python's parser (FastAPI's) reads `NaN`, `Infinity` and `-Infinity`, and `1e999` as an
 infinity; nothing downstream can keep one (protobuf's JSON and PostgreSQL's JSONB refuse
@@ -10,20 +11,34 @@ the audit trail, conversion to protobuf) recurses once per level.
 import math
 from typing import Any
 
-from fastapi import Request
+from fastapi import Request, params
+from starlette.exceptions import HTTPException
 
 from crm_gateway.audit.rules import MAX_DEPTH
 from crm_platform.errors import FieldViolation, InvalidArgument
 
 _WITH_BODY = frozenset({"POST", "PUT", "PATCH"})
+# The types a 415 names. Any +json type is taken too (is_json), as FastAPI reads it as JSON.
+_ACCEPTED = {
+    "PATCH": ("application/merge-patch+json", "application/json"),
+    "POST": ("application/json",),
+    "PUT": ("application/json",),
+}
 
 Path = tuple[str | int, ...]
 
 
 async def sound_json_body(request: Request) -> None:
-    """A dependency of every route (`create_app`): a JSON body with a number JSON has not,
-    or nested more than MAX_DEPTH levels deep, is a 422."""
-    if request.method not in _WITH_BODY or "json" not in request.headers.get("content-type", ""):
+    """A dependency of every route (`create_app`): a body that is not JSON, sent to a route
+    that takes JSON, is a 415; a JSON body with a number JSON has not, or nested more than
+    MAX_DEPTH levels deep, is a 422."""
+    if request.method not in _WITH_BODY:
+        return
+    if not is_json(request.headers.get("content-type", "")):
+        # FastAPI would hand the route the raw bytes, and their validation say "not a
+        # valid dictionary": a 422 about the fields where the fault is the media type.
+        if _takes_json(request) and await request.body():
+            raise _unsupported(request.method)
         return
     if not await request.body():
         return
@@ -34,6 +49,25 @@ async def sound_json_body(request: Request) -> None:
     flaw = first_flaw(value)
     if flaw is not None:
         raise InvalidArgument([flaw])
+
+
+def is_json(content_type: str) -> bool:
+    """`application/json` or `application/<anything>+json`, whatever the parameters."""
+    maintype, _, subtype = content_type.partition(";")[0].strip().lower().partition("/")
+    return maintype == "application" and (subtype == "json" or subtype.endswith("+json"))
+
+
+def _takes_json(request: Request) -> bool:
+    # Form and file routes read their body as a form: only the others take JSON.
+    body = getattr(request.scope.get("route"), "body_field", None)
+    return body is not None and not isinstance(body.field_info, params.Form)
+
+
+def _unsupported(method: str) -> HTTPException:
+    accepted = _ACCEPTED[method]
+    # RFC 5789 §2.2: a 415 to a PATCH names the patch formats the resource takes.
+    headers = {"Accept-Patch": ", ".join(accepted)} if method == "PATCH" else None
+    return HTTPException(415, f"send the body as {' or '.join(accepted)}", headers=headers)
 
 
 def first_flaw(value: Any) -> FieldViolation | None:

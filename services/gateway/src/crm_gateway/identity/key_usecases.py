@@ -16,6 +16,7 @@ from crm_gateway.identity.keys import (
     new_secret,
     prefix_of,
 )
+from crm_gateway.preconditions import ExpectedVersion
 from crm_platform.errors import (
     FieldViolation,
     InvalidArgument,
@@ -109,11 +110,9 @@ class ApiKeys:
         await self._store(rotated, current.version)
         return rotated, secret
 
-    async def revoke(self, *, key_id: uuid.UUID, expected_version: int | None) -> ApiKey:
+    async def revoke(self, *, key_id: uuid.UUID, expected_version: ExpectedVersion) -> ApiKey:
         current = await self.get(key_id)
-        version = current.version if expected_version is None else expected_version
-        if current.version != version:
-            raise StaleVersion(f"api key is at version {current.version}, not {version}")
+        expected_version.check(current.version, "api key")
         now = _now()
         revoked = dataclasses.replace(
             current,
@@ -121,7 +120,7 @@ class ApiKeys:
             revoked_at=current.revoked_at or now,
             updated_at=now,
         )
-        await self._store(revoked, version)
+        await self._store(revoked, current.version)
         return revoked
 
     async def authenticate(self, secret: str) -> ApiKey:

@@ -14,6 +14,7 @@ from crm_gateway.identity.roles import (
     permission_violations,
     role_name_violations,
 )
+from crm_gateway.preconditions import ExpectedVersion
 from crm_platform.auth.principal import Action, Principal
 from crm_platform.errors import InvalidArgument, NotFound, PermissionDenied, PreconditionFailed
 from crm_platform.ids import uuid7
@@ -32,10 +33,10 @@ class RoleStore(Protocol):
     async def add(self, role_id: uuid.UUID, name: str, permissions: Mapping[str, Any]) -> Role: ...
 
     async def update(
-        self, name: str, expected_version: int | None, permissions: Mapping[str, Any]
+        self, name: str, expected_version: ExpectedVersion, permissions: Mapping[str, Any]
     ) -> tuple[Role, Role]: ...
 
-    async def delete(self, name: str, expected_version: int | None) -> Role: ...
+    async def delete(self, name: str, expected_version: ExpectedVersion) -> Role: ...
 
 
 class RoleAdmin:
@@ -77,7 +78,7 @@ class RoleAdmin:
         principal: Principal,
         name: str,
         *,
-        expected_version: int | None,
+        expected_version: ExpectedVersion,
         permissions: dict[str, dict[str, str]],
     ) -> tuple[Role, Role]:
         principal.require("role", Action.EDIT)
@@ -91,7 +92,7 @@ class RoleAdmin:
         return before, after
 
     async def delete(
-        self, principal: Principal, name: str, *, expected_version: int | None
+        self, principal: Principal, name: str, *, expected_version: ExpectedVersion
     ) -> Role:
         principal.require("role", Action.DELETE)
         _refuse_built_in(name)

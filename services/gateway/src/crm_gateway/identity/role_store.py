@@ -12,8 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from crm_gateway.identity.domain import Role
 from crm_gateway.identity.roles import BUILT_IN_ROLES
 from crm_gateway.identity.schema import api_keys, roles, users
+from crm_gateway.preconditions import ExpectedVersion
 from crm_platform.db.schema import utcnow
-from crm_platform.errors import AlreadyExists, NotFound, PreconditionFailed, StaleVersion
+from crm_platform.errors import AlreadyExists, NotFound, PreconditionFailed
 
 
 class SqlRoles:
@@ -48,7 +49,7 @@ class SqlRoles:
         return _role(row)
 
     async def update(
-        self, name: str, expected_version: int | None, permissions: Mapping[str, Any]
+        self, name: str, expected_version: ExpectedVersion, permissions: Mapping[str, Any]
     ) -> tuple[Role, Role]:
         async with self._engine.begin() as connection:
             before = await _locked(connection, name, expected_version)
@@ -61,7 +62,7 @@ class SqlRoles:
             row = (await connection.execute(statement)).one()
         return before, _role(row)
 
-    async def delete(self, name: str, expected_version: int | None) -> Role:
+    async def delete(self, name: str, expected_version: ExpectedVersion) -> Role:
         async with self._engine.begin() as connection:
             # The row lock makes users being given this role wait (they lock it to share).
             before = await _locked(connection, name, expected_version)
@@ -88,14 +89,15 @@ async def lock_custom_roles(connection: AsyncConnection, names: Iterable[str]) -
     return [name for name in custom if name not in found]
 
 
-async def _locked(connection: AsyncConnection, name: str, expected_version: int | None) -> Role:
+async def _locked(
+    connection: AsyncConnection, name: str, expected_version: ExpectedVersion
+) -> Role:
     row = (
         await connection.execute(select(roles).where(roles.c.name == name).with_for_update())
     ).first()
     if row is None:
         raise NotFound(f"role {name} not found")
-    if expected_version is not None and row.version != expected_version:
-        raise StaleVersion(f"role {name} is at version {row.version}")
+    expected_version.check(row.version, f"role {name}")
     return _role(row)
 
 

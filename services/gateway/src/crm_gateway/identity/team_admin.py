@@ -7,6 +7,7 @@ from typing import Any, Protocol
 from crm_gateway.identity.access import reaches_team, teams_within
 from crm_gateway.identity.directory import IdentityDirectory
 from crm_gateway.identity.domain import Team
+from crm_gateway.preconditions import ExpectedVersion
 from crm_platform.auth.principal import Action, Principal
 from crm_platform.errors import NotFound, PermissionDenied
 from crm_platform.ids import uuid7
@@ -22,10 +23,10 @@ class TeamStore(Protocol):
     async def add(self, *, name: str, parent_id: uuid.UUID | None, team_id: uuid.UUID) -> Team: ...
 
     async def update(
-        self, team_id: uuid.UUID, expected_version: int | None, changes: Mapping[str, Any]
+        self, team_id: uuid.UUID, expected_version: ExpectedVersion, changes: Mapping[str, Any]
     ) -> tuple[Team, Team]: ...
 
-    async def delete(self, team_id: uuid.UUID, expected_version: int | None) -> Team: ...
+    async def delete(self, team_id: uuid.UUID, expected_version: ExpectedVersion) -> Team: ...
 
 
 class TeamAdmin:
@@ -61,7 +62,7 @@ class TeamAdmin:
         principal: Principal,
         team_id: uuid.UUID,
         *,
-        expected_version: int | None,
+        expected_version: ExpectedVersion,
         changes: Mapping[str, Any],
     ) -> tuple[Team, Team]:
         scope = principal.require("team", Action.EDIT)
@@ -73,7 +74,7 @@ class TeamAdmin:
         return before, after
 
     async def delete(
-        self, principal: Principal, team_id: uuid.UUID, *, expected_version: int | None
+        self, principal: Principal, team_id: uuid.UUID, *, expected_version: ExpectedVersion
     ) -> Team:
         await self._reachable(principal, team_id, Action.DELETE)
         before = await self._teams.delete(team_id, expected_version)

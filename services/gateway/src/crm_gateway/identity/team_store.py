@@ -11,13 +11,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from crm_gateway.identity.domain import Team
 from crm_gateway.identity.schema import teams, users
+from crm_gateway.preconditions import ExpectedVersion
 from crm_platform.db.schema import utcnow
 from crm_platform.errors import (
     FieldViolation,
     InvalidArgument,
     NotFound,
     PreconditionFailed,
-    StaleVersion,
 )
 
 # Serializes moves of teams: two moves that are each fine alone could close a cycle together.
@@ -59,7 +59,7 @@ class SqlTeams:
         return _team(row)
 
     async def update(
-        self, team_id: uuid.UUID, expected_version: int | None, changes: Mapping[str, Any]
+        self, team_id: uuid.UUID, expected_version: ExpectedVersion, changes: Mapping[str, Any]
     ) -> tuple[Team, Team]:
         """Apply `changes` (name, parent_id); the team before and after."""
         async with self._engine.begin() as connection:
@@ -83,7 +83,7 @@ class SqlTeams:
             ).one()
         return before, _team(row)
 
-    async def delete(self, team_id: uuid.UUID, expected_version: int | None) -> Team:
+    async def delete(self, team_id: uuid.UUID, expected_version: ExpectedVersion) -> Team:
         async with self._engine.begin() as connection:
             before = await _locked(connection, team_id, expected_version)
             # The row lock makes new members and children wait (they lock the team to share).
@@ -109,15 +109,14 @@ async def _lock_parent(connection: AsyncConnection, parent_id: uuid.UUID) -> Non
 
 
 async def _locked(
-    connection: AsyncConnection, team_id: uuid.UUID, expected_version: int | None
+    connection: AsyncConnection, team_id: uuid.UUID, expected_version: ExpectedVersion
 ) -> Team:
     row = (
         await connection.execute(select(teams).where(teams.c.id == team_id).with_for_update())
     ).first()
     if row is None:
         raise NotFound(f"team {team_id} not found")
-    if expected_version is not None and row.version != expected_version:
-        raise StaleVersion(f"team {team_id} is at version {row.version}")
+    expected_version.check(row.version, f"team {team_id}")
     return _team(row)
 
 

@@ -11,6 +11,7 @@ from crm_gateway.identity.domain import User, normalize_email
 from crm_gateway.identity.handover import handover
 from crm_gateway.identity.roles import exceeding
 from crm_gateway.identity.usecases import PasswordHasher
+from crm_gateway.preconditions import ExpectedVersion
 from crm_platform.auth.principal import Action, Principal, Scope
 from crm_platform.errors import NotFound, PermissionDenied
 from crm_platform.ids import uuid7
@@ -31,7 +32,7 @@ class UserStore(Protocol):
     async def update(
         self,
         user_id: uuid.UUID,
-        expected_version: int | None,
+        expected_version: ExpectedVersion,
         changes: Mapping[str, Any],
         *,
         end_sessions: bool,
@@ -100,7 +101,7 @@ class UserAdmin:
         principal: Principal,
         user_id: uuid.UUID,
         *,
-        expected_version: int | None,
+        expected_version: ExpectedVersion,
         changes: Mapping[str, Any],
     ) -> tuple[User, User]:
         """Apply a merge patch: `password` None removes the password (SSO only)."""
@@ -133,7 +134,7 @@ class UserAdmin:
         return await handover(self._reader.get, teams, principal, obj, values, current)
 
     async def deactivate(
-        self, principal: Principal, user_id: uuid.UUID, *, expected_version: int | None
+        self, principal: Principal, user_id: uuid.UUID, *, expected_version: ExpectedVersion
     ) -> tuple[User, User]:
         await self._reachable(principal, user_id, Action.DELETE)
         return await self._apply(user_id, expected_version, {"active": False}, True)
@@ -141,7 +142,7 @@ class UserAdmin:
     async def _apply(
         self,
         user_id: uuid.UUID,
-        expected_version: int | None,
+        expected_version: ExpectedVersion,
         columns: Mapping[str, Any],
         end_sessions: bool,
     ) -> tuple[User, User]:

@@ -16,13 +16,13 @@ from crm_gateway.identity.role_store import lock_custom_roles
 from crm_gateway.identity.schema import users
 from crm_gateway.identity.session_store import revoke_sessions_of
 from crm_gateway.identity.team_store import lock_team
+from crm_gateway.preconditions import ExpectedVersion
 from crm_platform.db.schema import utcnow
 from crm_platform.errors import (
     AlreadyExists,
     FieldViolation,
     InvalidArgument,
     NotFound,
-    StaleVersion,
 )
 
 
@@ -70,7 +70,7 @@ class SqlUserAdminStore:
     async def update(
         self,
         user_id: uuid.UUID,
-        expected_version: int | None,
+        expected_version: ExpectedVersion,
         changes: Mapping[str, Any],
         *,
         end_sessions: bool,
@@ -116,15 +116,14 @@ async def _lock_references(
 
 
 async def _locked(
-    connection: AsyncConnection, user_id: uuid.UUID, expected_version: int | None
+    connection: AsyncConnection, user_id: uuid.UUID, expected_version: ExpectedVersion
 ) -> User:
     row = (
         await connection.execute(select(users).where(users.c.id == user_id).with_for_update())
     ).first()
     if row is None:
         raise NotFound(f"user {user_id} not found")
-    if expected_version is not None and row.version != expected_version:
-        raise StaleVersion(f"user {user_id} is at version {row.version}")
+    expected_version.check(row.version, f"user {user_id}")
     return user_of(row)
 
 

@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any, Protocol
 
+from crm_gateway.preconditions import ANY_VERSION, ExpectedVersion
 from crm_gateway.webhooks.model import Delivery, Webhook
 from crm_gateway.webhooks.rules import check_event_types, check_url, new_secret, utcnow
 from crm_platform.auth.principal import Action, Principal, Scope
@@ -109,7 +110,7 @@ class Webhooks:
         principal: Principal,
         webhook_id: uuid.UUID,
         *,
-        expected_version: int | None,
+        expected_version: ExpectedVersion,
         url: str | None = None,
         event_types: Sequence[str] | None = None,
         description: str | None = None,
@@ -132,6 +133,10 @@ class Webhooks:
                 changes.update(consecutive_failures=0, disabled_reason=None)
             if active != current.active:
                 changes["active_since"] = now if active else None
+        # As for customer records: a change to nothing is no new version, so the ETags
+        # clients hold stay current.
+        if all(getattr(current, name) == value for name, value in changes.items()):
+            return current
         updated = dataclasses.replace(
             current, **changes, version=current.version + 1, updated_at=now
         )
@@ -139,7 +144,7 @@ class Webhooks:
         return updated
 
     async def rotate_secret(
-        self, principal: Principal, webhook_id: uuid.UUID, *, expected_version: int | None
+        self, principal: Principal, webhook_id: uuid.UUID, *, expected_version: ExpectedVersion
     ) -> Webhook:
         current = await self._editable(principal, webhook_id, expected_version, Action.EDIT)
         rotated = dataclasses.replace(
@@ -149,7 +154,7 @@ class Webhooks:
         return rotated
 
     async def delete(
-        self, principal: Principal, webhook_id: uuid.UUID, *, expected_version: int | None
+        self, principal: Principal, webhook_id: uuid.UUID, *, expected_version: ExpectedVersion
     ) -> Webhook:
         current = await self._editable(principal, webhook_id, expected_version, Action.DELETE)
         if not await self._store.delete(webhook_id, expected_version=current.version):
@@ -168,20 +173,19 @@ class Webhooks:
     async def resend(
         self, principal: Principal, webhook_id: uuid.UUID, delivery_id: uuid.UUID
     ) -> Delivery:
-        await self._editable(principal, webhook_id, None, Action.EDIT)
+        await self._editable(principal, webhook_id, ANY_VERSION, Action.EDIT)
         delivery = await self._log.resend(webhook_id=webhook_id, delivery_id=delivery_id)
         if delivery is None:
             raise NotFound(f"delivery {delivery_id} not found")
         return delivery
 
     async def _editable(
-        self, principal: Principal, webhook_id: uuid.UUID, version: int | None, action: Action
+        self, principal: Principal, webhook_id: uuid.UUID, expected: ExpectedVersion, action: Action
     ) -> Webhook:
         current = await self.get(principal, webhook_id)
         if not _manages(principal, current, action):
             raise PermissionDenied(f"not allowed to {action.value} this webhook")
-        if version is not None and current.version != version:
-            raise StaleVersion(f"webhook is at version {current.version}, not {version}")
+        expected.check(current.version, "webhook")
         return current
 
     async def _replace(self, webhook: Webhook, expected_version: int) -> None:

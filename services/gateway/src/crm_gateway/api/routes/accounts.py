@@ -84,10 +84,9 @@ async def update_account(
     services: GatewayServices,
     if_match: IfMatch = None,
 ) -> Response:
-    version = common.expected_version(if_match)
+    expected = common.expected_version(if_match)
     common.require_plausible_id(account_id, "account")
-    if version is None:  # If-Match: * — whatever version is current
-        version = (await customer.get_account(caller.metadata, account_id)).version
+    version = await expected.one(lambda: customer.get_account(caller.metadata, account_id))
     values = body.model_dump(include=body.model_fields_set)
     values = await handed_over(
         ACCOUNTS, account_id, values, caller=caller, customer=customer, users=services.users
@@ -107,10 +106,9 @@ async def update_account(
 async def delete_account(
     account_id: str, caller: CurrentCaller, customer: Customer, if_match: IfMatch = None
 ) -> Response:
-    version = common.expected_version(if_match)
+    expected = common.expected_version(if_match)
     common.require_plausible_id(account_id, "account")
-    if version is None:  # If-Match: * — whatever version is current
-        version = (await customer.get_account(caller.metadata, account_id)).version
+    version = await expected.one(lambda: customer.get_account(caller.metadata, account_id))
     await customer.delete_account(caller.metadata, account_id, version)
     return Response(status_code=204)
 

@@ -12,6 +12,7 @@ from starlette.responses import Response
 from crm_gateway.api.problems import Problem
 from crm_gateway.api.schemas import NO_NUL
 from crm_gateway.errors import PreconditionRequired
+from crm_gateway.preconditions import ANY_VERSION, ExpectedVersion
 from crm_platform.errors import FieldViolation, InvalidArgument, NotFound, StaleVersion
 from crm_platform.ids import parse_uuid
 
@@ -23,7 +24,10 @@ _MAX_VERSION_DIGITS = 18
 Limit = Annotated[int, Query(ge=1, le=500, description="Page length, 1..500.")]
 IfMatch = Annotated[
     str | None,
-    Header(description='The ETag read before (`"3"`), or `*`. Required; 412 when stale.'),
+    Header(
+        description='The ETag read before (`"3"`), a list of them (`"3", "4"`) or `*`. '
+        "Required; 412 when none is current."
+    ),
 ]
 IfNoneMatch = Annotated[
     str | None, Header(description="ETag(s) the client holds; 304 when one is current.")
@@ -93,11 +97,7 @@ def not_modified(if_none_match: str | None, version: int) -> bool:
     if not if_none_match:
         return False
     current = etag(version)
-    for tag in if_none_match.split(","):
-        tag = tag.strip()
-        if tag == "*" or tag.removeprefix("W/") == current:
-            return True
-    return False
+    return any(tag == "*" or tag.removeprefix("W/") == current for tag in _tags(if_none_match))
 
 
 def not_modified_response(version: int) -> Response:
@@ -114,20 +114,32 @@ def read_response(
     return record_response(render(), version)
 
 
-def expected_version(if_match: str | None) -> int | None:
-    """The version an If-Match names; None for `*` (any current version).
+def expected_version(if_match: str | None) -> ExpectedVersion:
+    """The versions an If-Match names, one of which must be current; any for `*`.
 
-    Strong comparison (RFC 9110 §13.1.1): a weak or non-numeric tag never matches, so it
-    is a 412, exactly as a stale one is. An unquoted number is accepted as a courtesy."""
+    Strong comparison (RFC 9110 §13.1.1): a weak or non-numeric tag never matches, so a
+    header of nothing else is a 412, exactly as a stale one is. An unquoted number is
+    accepted as a courtesy."""
     if if_match is None:
         raise PreconditionRequired("send If-Match with the ETag you read to change this record")
-    tag = if_match.strip()
-    if tag == "*":
-        return None
+    if if_match.strip() == "*":
+        return ANY_VERSION
+    versions = frozenset(v for v in map(_version_in, _tags(if_match)) if v is not None)
+    if not versions:
+        raise StaleVersion(f"If-Match {if_match!r} matches no version of this record")
+    return ExpectedVersion(versions)
+
+
+def _tags(header: str) -> list[str]:
+    # A plain split: a tag holding a comma is none of ours, and its pieces match nothing.
+    return [tag.strip() for tag in header.split(",")]
+
+
+def _version_in(tag: str) -> int | None:
     if len(tag) >= 2 and tag[0] == tag[-1] == '"':
         tag = tag[1:-1]
     if not (tag.isascii() and tag.isdigit()) or len(tag) > _MAX_VERSION_DIGITS:
-        raise StaleVersion(f"If-Match {if_match!r} matches no version of this record")
+        return None
     return int(tag)
 
 

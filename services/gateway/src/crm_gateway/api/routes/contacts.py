@@ -101,10 +101,9 @@ async def update_contact(
     services: GatewayServices,
     if_match: IfMatch = None,
 ) -> Response:
-    version = common.expected_version(if_match)
+    expected = common.expected_version(if_match)
     common.require_plausible_id(contact_id, "contact")
-    if version is None:  # If-Match: * — whatever version is current
-        version = (await customer.get_contact(caller.metadata, contact_id)).version
+    version = await expected.one(lambda: customer.get_contact(caller.metadata, contact_id))
     values = body.model_dump(include=body.model_fields_set)
     values = await handed_over(
         CONTACTS, contact_id, values, caller=caller, customer=customer, users=services.users
@@ -124,9 +123,8 @@ async def update_contact(
 async def delete_contact(
     contact_id: str, caller: CurrentCaller, customer: Customer, if_match: IfMatch = None
 ) -> Response:
-    version = common.expected_version(if_match)
+    expected = common.expected_version(if_match)
     common.require_plausible_id(contact_id, "contact")
-    if version is None:  # If-Match: * — whatever version is current
-        version = (await customer.get_contact(caller.metadata, contact_id)).version
+    version = await expected.one(lambda: customer.get_contact(caller.metadata, contact_id))
     await customer.delete_contact(caller.metadata, contact_id, version)
     return Response(status_code=204)

@@ -119,7 +119,7 @@ async def change_custom_field(
     if_match: IfMatch = None,
 ) -> Response:
     current = await _current(customer, caller.metadata, entity, name)
-    version = common.expected_version(if_match) or current.version
+    common.expected_version(if_match).check(current.version, f"custom field {name}")
     field = cpb.CustomField(
         entity=entity,
         name=name,
@@ -128,7 +128,7 @@ async def change_custom_field(
         max_length=body.max_length or 0,
         required=current.required if body.required is None else body.required,
     )
-    request = cpb.ChangeCustomFieldRequest(field=field, expected_version=version)
+    request = cpb.ChangeCustomFieldRequest(field=field, expected_version=current.version)
     changed: cpb.CustomField = (
         await call(customer.custom_fields.ChangeCustomField, request, caller.metadata)
     ).field
@@ -143,9 +143,8 @@ async def change_custom_field(
 async def remove_custom_field(
     entity: Entity, name: str, caller: CurrentCaller, customer: Customer, if_match: IfMatch = None
 ) -> Response:
-    version = common.expected_version(if_match)
-    if version is None:
-        version = (await _current(customer, caller.metadata, entity, name)).version
+    expected = common.expected_version(if_match)
+    version = await expected.one(lambda: _current(customer, caller.metadata, entity, name))
     request = cpb.RemoveCustomFieldRequest(entity=entity, name=name, expected_version=version)
     await call(customer.custom_fields.RemoveCustomField, request, caller.metadata)
     return Response(status_code=204)

@@ -35,10 +35,9 @@ def _merge(kind: RecordKind) -> Callable[..., Awaitable[Response]]:
         customer: Customer,
         if_match: IfMatch = None,
     ) -> Response:
-        version = common.expected_version(if_match)
+        expected = common.expected_version(if_match)
         common.require_plausible_id(record_id, kind.noun)
-        if version is None:  # If-Match: * — whatever version is current
-            version = (await kind.read(customer, caller.metadata, record_id)).version
+        version = await expected.one(lambda: kind.read(customer, caller.metadata, record_id))
         survivor = await customer.merge_records(
             caller.metadata, kind.entity, record_id, body.duplicate_id, body.fields, version
         )

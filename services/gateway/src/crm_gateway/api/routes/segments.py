@@ -125,9 +125,8 @@ async def update_segment(
     customer: Customer,
     if_match: IfMatch = None,
 ) -> Response:
-    version = common.expected_version(if_match)
-    if version is None:  # If-Match: * — whatever version is current
-        version = (await _segment(customer, caller.metadata, segment_id)).version
+    expected = common.expected_version(if_match)
+    version = await expected.one(lambda: _segment(customer, caller.metadata, segment_id))
     common.require_plausible_id(segment_id, "segment")
     fields = [name for name in ("name", "filter") if getattr(body, name) is not None]
     segment = spb.Segment(id=segment_id, name=body.name or "")
@@ -147,9 +146,8 @@ async def update_segment(
 async def delete_segment(
     segment_id: str, caller: CurrentCaller, customer: Customer, if_match: IfMatch = None
 ) -> Response:
-    version = common.expected_version(if_match)
-    if version is None:
-        version = (await _segment(customer, caller.metadata, segment_id)).version
+    expected = common.expected_version(if_match)
+    version = await expected.one(lambda: _segment(customer, caller.metadata, segment_id))
     common.require_plausible_id(segment_id, "segment")
     request = spb.DeleteSegmentRequest(id=segment_id, expected_version=version)
     await call(customer.segments.DeleteSegment, request, caller.metadata)

@@ -228,8 +228,9 @@ def running_stack(environment: dict[str, str] | None = None) -> Iterator[Target]
             config = StackConfig.from_env(
                 {"CRM_DEVSTACK_DIR": state, "CRM_DEVSTACK_PORT_OFFSET": str(PORT_OFFSET)}
             )
-            info = launcher.up(config)
             try:
+                # Inside the try: a stack that fails to come up whole is taken down too.
+                info = launcher.up(config)
                 pids = State(config)
                 infrastructure = {
                     "PostgreSQL": postgres(config).postmaster_pid(),

@@ -58,6 +58,7 @@ from crm_platform.events.consumer import EventConsumer
 from crm_platform.events.listener import Notifications
 from crm_platform.events.relay import OutboxRelay
 from crm_platform.events.streams import ensure_service_stream, stream_name, stream_subjects
+from crm_platform.gc_tuning import collect_less
 from crm_platform.service import BackgroundWorker, ServiceRuntime
 from crm_platform.settings import ServiceSettings
 from crm_platform.telemetry import setup_telemetry
@@ -214,6 +215,7 @@ def run_imports(settings: CustomerSettings) -> None:
         log_level=settings.log_level,
         spans_file=f"{spans}.imports-{os.getpid()}" if spans else None,
     )
+    collect_less()
     uvloop.run(_run_imports(settings))
 
 

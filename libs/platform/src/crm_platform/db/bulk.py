@@ -4,6 +4,7 @@ A multi-row INSERT through SQLAlchemy costs ~50 µs a row in bind processing and
 preparation; binary COPY costs a few. Imports write hundreds of thousands of rows."""
 
 import json
+import operator
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -35,14 +36,21 @@ async def copy_objects(
 ) -> None:
     """One row per object, each column the object's attribute of that name: records and
     entries made in bulk, without a dictionary per row."""
-    records = [
-        tuple(
-            getattr(obj, name) if write is None else write(getattr(obj, name))
-            for name, write in writers
-        )
-        for obj in objects
-    ]
-    await copy_records(session, table, [name for name, _ in writers], records)
+    names = [name for name, _ in writers]
+    # One C call reads a row's attributes; only the columns that need it are converted.
+    read = operator.attrgetter(*names)
+    converted = [(index, write) for index, (_, write) in enumerate(writers) if write]
+    if len(names) == 1:
+        records: list[Any] = [(value,) for value in map(read, objects)]
+    else:
+        records = list(map(read, objects))
+    if converted:
+        for position, record in enumerate(records):
+            values = list(record)
+            for index, write in converted:
+                values[index] = write(values[index])
+            records[position] = values
+    await copy_records(session, table, names, records)
 
 
 async def copy_records(

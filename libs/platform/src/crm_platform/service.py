@@ -18,6 +18,7 @@ import uvloop
 from prometheus_client import start_http_server
 
 from crm_platform.db.migrations import upgrade_to_head
+from crm_platform.gc_tuning import collect_less
 from crm_platform.grpc.server import GrpcServer, Registration
 from crm_platform.settings import ServiceSettings
 from crm_platform.telemetry import setup_telemetry
@@ -106,6 +107,7 @@ def service_cli(
         async def main() -> None:
             await serve(settings, await bootstrap(settings))
 
+        collect_less()
         uvloop.run(main())
 
     return app

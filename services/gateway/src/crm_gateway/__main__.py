@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from crm_gateway.bootstrap import build_app
 from crm_gateway.config import GatewaySettings
 from crm_platform.db.migrations import upgrade_to_head
+from crm_platform.gc_tuning import collect_less
 from crm_platform.telemetry import setup_telemetry
 from crm_platform.telemetry.metrics import shared_metrics
 from crm_platform.telemetry.traces import shutdown_tracing
@@ -55,7 +56,9 @@ def worker_app() -> FastAPI:
         spans_file=settings.otel_spans_file,
     )
     atexit.register(shutdown_tracing)
-    return build_app(settings)
+    app = build_app(settings)
+    collect_less()
+    return app
 
 
 if __name__ == "__main__":

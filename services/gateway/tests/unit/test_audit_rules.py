@@ -77,6 +77,44 @@ def test_a_changed_or_deleted_record_is_named_by_its_path() -> None:
     assert (gone.action, gone.object_id, gone.after) == ("account.delete", "a1", None)
 
 
+@pytest.mark.parametrize(
+    ("route", "params", "named"),
+    [
+        ("/api/v1/contacts/{record_id}/merge", {"record_id": "c1"}, ("contact.merge", "c1")),
+        ("/api/v1/api-keys/{key_id}/rotate", {"key_id": "k1"}, ("api_key.rotate", "k1")),
+        (
+            "/api/v1/webhooks/{webhook_id}/rotate-secret",
+            {"webhook_id": "w1"},
+            ("webhook.rotate_secret", "w1"),
+        ),
+        (
+            "/api/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/resend",
+            {"webhook_id": "w1", "delivery_id": "d1"},
+            ("webhook.resend", "w1"),
+        ),
+        ("/api/v1/kb/articles/{id}/publish", {"id": "a1"}, ("article.publish", "a1")),
+    ],
+)
+@pytest.mark.parametrize("status", [200, 202, 404, 409, 422])
+def test_an_action_on_a_record_is_named_by_its_verb_whatever_its_outcome(
+    route: str, params: dict[str, str], named: tuple[str, str], status: int
+) -> None:
+    change = generic_change(
+        method="POST", route=route, path_params=params, status=status,
+        location=None, body=b"{}", is_json=True,
+    )  # fmt: skip
+    assert (change.action, change.object_id) == named
+    assert change.object_type == named[0].split(".")[0]
+
+
+def test_a_post_to_a_collection_below_a_record_creates_in_it() -> None:
+    change = generic_change(
+        method="POST", route="/api/v1/accounts/{record_id}/loyalty-entries",
+        path_params={"record_id": "a1"}, status=422, location=None, body=b"{}", is_json=True,
+    )  # fmt: skip
+    assert (change.action, change.object_id) == ("loyalty_entry.create", "a1")
+
+
 def test_secrets_are_removed_at_any_depth() -> None:
     body = {
         "name": "n",

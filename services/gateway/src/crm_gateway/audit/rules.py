@@ -3,7 +3,7 @@
 Routes that note their changes get one event per change. Any other write gets one generic
 event derived from the request: `<resource>.<create|update|delete>`, the object id from the
 path or from the `Location` of a 201, and the JSON body (bounded, secrets removed) as
-`after`.
+`after`; an action on a record (`POST /contacts/{id}/merge`) is `<record>.<action>`.
 """
 
 import datetime as dt
@@ -75,20 +75,49 @@ def generic_change(
     body: bytes,
     is_json: bool,
 ) -> AuditChange:
+    after = bounded_json(body) if is_json and method != "DELETE" else None
+    if method == "POST" and (action := _action(route, path_params)) is not None:
+        verb, object_type, object_id = action
+        return AuditChange(f"{object_type}.{verb}", object_type, object_id, after=after)
     object_type = resource_of(route)
     object_id: str | None = None
     if status == 201 and location:
         object_id = location.rstrip("/").rsplit("/", 1)[-1]
     elif path_params:
         object_id = str(list(path_params.values())[-1])
-    after = bounded_json(body) if is_json and method != "DELETE" else None
     return AuditChange(f"{object_type}.{_VERBS[method]}", object_type, object_id, after=after)
 
 
 def resource_of(route: str) -> str:
     """`/api/v1/price-books/{id}` -> `price_book`: the last literal segment, singular."""
-    literal = [s for s in route.removeprefix(API_PREFIX).split("/") if s and "{" not in s]
-    name = (literal[-1] if literal else "api").replace("-", "_").replace(".", "_")
+    literal = [s for s in _segments(route) if "{" not in s]
+    return _singular(literal[-1] if literal else "api")
+
+
+def _action(route: str, path_params: Mapping[str, str]) -> tuple[str, str, str | None] | None:
+    """An action on a record, `POST /contacts/{id}/merge`: its verb, and the record's type
+    and id (the collection before the first path parameter, and that parameter); None
+    for a POST to a collection, whose name is plural (`/accounts/{id}/loyalty-entries`).
+    Named so whether it succeeded or was refused, as routes that note their own change
+    name it (`api_key.rotate`, `webhook.resend`)."""
+    segments = _segments(route)
+    if len(segments) < 3 or "{" in segments[-1] or "{" not in segments[-2]:
+        return None
+    if segments[-1].endswith("s"):
+        return None
+    first = next(i for i, segment in enumerate(segments) if "{" in segment)
+    if first == 0:
+        return None
+    record_id = path_params.get(segments[first].strip("{}"))
+    return segments[-1].replace("-", "_"), _singular(segments[first - 1]), record_id
+
+
+def _segments(route: str) -> list[str]:
+    return [s for s in route.removeprefix(API_PREFIX).split("/") if s]
+
+
+def _singular(name: str) -> str:
+    name = name.replace("-", "_").replace(".", "_")
     if name.endswith("ies"):
         return name[:-3] + "y"
     if name.endswith("sses"):

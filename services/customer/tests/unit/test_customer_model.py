@@ -183,6 +183,25 @@ def test_a_role_at_the_primary_account_or_twice_at_one_account_is_refused() -> N
     assert "twice" in twice["account_roles"]
 
 
+def test_a_records_own_email_or_phone_is_never_also_among_its_others() -> None:
+    ada = contact(
+        first_name="Ada",
+        email="Ada@Example.com",
+        other_emails=["ada@example.com", "ada@home.org"],
+        phone="+4930123456",
+        other_phones=["+49 30 123456", "+4930999999"],
+    )
+    assert (ada.other_emails, ada.other_phones) == (("ada@home.org",), ("+4930999999",))
+    promoted, event = ada.update({"email": "ada@home.org"})
+    assert (promoted.email, promoted.other_emails) == ("ada@home.org", ())
+    assert event is not None
+    assert {c.field for c in event.changes} == {"email", "other_emails"}
+    same, event = ada.update({"other_emails": ["ADA@example.com", "ada@home.org"]})
+    assert (same.other_emails, event) == (("ada@home.org",), None)  # nothing new
+    acme = account(name="Acme", phone="+4930123456", other_phones=["+4930123456"])
+    assert acme.other_phones == ()
+
+
 def test_values_survive_storage_as_json() -> None:
     consent = Consent("email", True, dt.datetime(2026, 5, 1, tzinfo=dt.UTC), "import")
     for kind, value in (

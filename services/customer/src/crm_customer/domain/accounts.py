@@ -33,6 +33,7 @@ class Account(Record):
         "custom_fields": value.custom_values,
     }
     REQUIRED_ANY = ("name",)
+    OTHERS = {"other_phones": "phone"}
     STORED_AS_JSON = {
         "addresses": Address,
         "agreements": Agreement,

@@ -33,6 +33,7 @@ class Contact(Record):
         "custom_fields": value.custom_values,
     }
     REQUIRED_ANY = ("first_name", "last_name")
+    OTHERS = {"other_emails": "email", "other_phones": "phone"}
     STORED_AS_JSON = {
         "addresses": Address,
         "consents": Consent,

@@ -9,6 +9,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from crm_customer.domain.contacts import Contact
+from crm_customer.domain.records import without_own_in_others
 from crm_customer.domain.values import address as valid_address
 from crm_platform.errors import FieldViolation, InvalidArgument
 
@@ -212,11 +214,7 @@ def merged_values(current: Mapping[str, Any], incoming: Mapping[str, Any]) -> di
             changes[name] = {**(current.get(name) or {}), **value}
         else:
             changes[name] = value
-    for name in ("email", "phone"):  # a record's own email or phone is not also an other
-        others = f"other_{name}s"
-        kept = changes.get(others, tuple(current.get(others, ())))
-        if (own := changes.get(name, current.get(name))) in kept:
-            changes[others] = tuple(v for v in kept if v != own)
+    changes = without_own_in_others(Contact.OTHERS, current.get, changes)  # accounts' too
     return {name: value for name, value in changes.items() if current.get(name) != value}
 
 

@@ -2,8 +2,9 @@
 
 import datetime as dt
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
+from functools import partial
 from typing import Any, ClassVar, Self, TypeVar
 
 from crm_customer.domain import fields as rule
@@ -52,6 +53,8 @@ class Record:
     REQUIRED_ANY: ClassVar[tuple[str, ...]] = ()
     # Fields kept as JSON, with the type of their value (of each entry, for tuples).
     STORED_AS_JSON: ClassVar[Mapping[str, type]] = {}
+    # Lists of a primary field's other values (other_emails: email).
+    OTHERS: ClassVar[Mapping[str, str]] = {}
 
     id: uuid.UUID
     owner_id: uuid.UUID
@@ -91,14 +94,16 @@ class Record:
             team_id=team_id,
             created_at=now,
             updated_at=now,
-            **validate(cls.creatable(), values),
+            **without_own_in_others(cls.OTHERS, _nothing_yet, validate(cls.creatable(), values)),
         )
         record.check()
         return record, RecordEvent("created", record)
 
     def update(self, values: Mapping[str, Any]) -> tuple[Self, RecordEvent | None]:
         """The record after applying `values`, and the event; no event when nothing changed."""
-        cleaned = validate(self.updatable(), values)
+        cleaned = without_own_in_others(
+            self.OTHERS, partial(getattr, self), validate(self.updatable(), values)
+        )
         changes = tuple(
             FieldChange(name, getattr(self, name), new)
             for name, new in cleaned.items()
@@ -139,11 +144,36 @@ class Record:
 # dataclasses.fields() costs more than the copy itself, once per record of an import; so
 # do the merged rules, once per record created or changed.
 _FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def _nothing_yet(name: str, default: Any) -> Any:
+    """What a record being created holds before its values: nothing."""
+    return default
+
+
 _CREATABLE: dict[type, Mapping[str, Validator]] = {}
 _UPDATABLE: dict[type, Mapping[str, Validator]] = {}
 
 
 R = TypeVar("R", bound=Record)
+
+
+def without_own_in_others(
+    others: Mapping[str, str], current: Callable[[str, Any], Any], changes: Mapping[str, Any]
+) -> dict[str, Any]:
+    """`changes`, such that a record's own email or phone is not also among its others
+    (`others`: list field -> primary field) once they are applied to the record whose
+    values `current(name, default)` reads: one way of reaching someone is listed once,
+    whichever of the two fields a change names."""
+    tidied = dict(changes)
+    for listed, primary in others.items():
+        if listed not in changes and primary not in changes:
+            continue
+        own = tidied.get(primary, current(primary, ""))
+        kept = tuple(tidied.get(listed, current(listed, ())))
+        if own and own in kept:
+            tidied[listed] = tuple(value for value in kept if value != own)
+    return tidied
 
 
 def changed_values(before: Record, after: Record) -> dict[str, Any]:

@@ -17,11 +17,12 @@ Revises: 0018
 Create Date: 2026-12-08
 """
 
-import importlib.util
 from pathlib import Path
 from types import ModuleType
 
 from alembic import op
+
+from crm_platform.db.migrations import revision_module
 
 revision = "0019"
 down_revision = "0018"
@@ -35,13 +36,7 @@ ACCENTED_BLOCKS = "[\u00e0-\u024f\u0268\u1e00-\u1eff]"
 
 def _fold_accents() -> ModuleType:
     """Migration 0017, for its letters: one copy of them."""
-    path = Path(__file__).with_name("0017_fold_accents.py")
-    spec = importlib.util.spec_from_file_location("fold_accents_0017", path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return revision_module(Path(__file__).parent, "0017")
 
 
 def upgrade() -> None:

@@ -1,7 +1,6 @@
 """The database's search-name functions (migrations 0017 and 0019) against what they are
 meant to compute, written out in Python."""
 
-import importlib.util
 import re
 from types import ModuleType
 
@@ -9,6 +8,7 @@ import asyncpg
 import pytest
 
 from crm_platform.db.engine import asyncpg_dsn
+from crm_platform.db.migrations import revision_module
 from crm_platform.testing.services import migrated
 
 from .conftest import MIGRATIONS
@@ -27,14 +27,8 @@ NAMES = [
 ]
 
 
-def _migration(name: str) -> ModuleType:
-    path = next((MIGRATIONS / "versions").glob(f"{name}_*.py"))
-    spec = importlib.util.spec_from_file_location(path.stem, path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def _migration(revision: str) -> ModuleType:
+    return revision_module(MIGRATIONS / "versions", revision)
 
 
 def test_every_accented_letter_is_in_the_blocks_that_skip_no_translation() -> None:

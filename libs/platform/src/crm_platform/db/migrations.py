@@ -5,7 +5,9 @@ event loop, so call it from synchronous code (the CLI) or `asyncio.to_thread` in
 """
 
 import asyncio
+import importlib.util
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from alembic import command, context
@@ -21,6 +23,18 @@ def alembic_config(migrations_dir: Path, database_url: str) -> Config:
     config.set_main_option("script_location", str(migrations_dir))
     config.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
     return config
+
+
+def revision_module(versions_dir: Path, revision: str) -> ModuleType:
+    """The migration file of `revision` ("0017", its name's prefix), loaded: for a later
+    migration or a test to read what it defined, rather than keep a copy."""
+    path = next(versions_dir.glob(f"{revision}_*.py"))
+    spec = importlib.util.spec_from_file_location(f"revision_{path.stem}", path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load migration {path}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def upgrade_to_head(migrations_dir: Path, database_url: str) -> None:

@@ -77,8 +77,8 @@ def generic_change(
 ) -> AuditChange:
     after = bounded_json(body) if is_json and method != "DELETE" else None
     if method == "POST" and (action := _action(route, path_params)) is not None:
-        verb, object_type, object_id = action
-        return AuditChange(f"{object_type}.{verb}", object_type, object_id, after=after)
+        verb, record_type, record_id = action
+        return AuditChange(f"{record_type}.{verb}", record_type, record_id, after=after)
     object_type = resource_of(route)
     object_id: str | None = None
     if status == 201 and location:

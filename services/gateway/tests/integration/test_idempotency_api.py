@@ -113,6 +113,20 @@ async def test_client_errors_are_kept_and_replayed(gateway: Gateway) -> None:
     assert again.headers["idempotent-replayed"] == "true"
 
 
+async def test_a_request_refused_for_its_form_runs_when_retried_in_the_right_one(
+    gateway: Gateway,
+) -> None:
+    headers = {**await gateway.login(), "Idempotency-Key": "wrong-type"}
+    as_text = {**headers, "Content-Type": "text/plain"}
+    refused = await gateway.client.post(ACCOUNTS, content=b'{"name": "Typed"}', headers=as_text)
+    assert_problem(refused, 415)
+    created = await gateway.client.post(ACCOUNTS, json={"name": "Typed"}, headers=headers)
+    assert created.status_code == 201, created.text
+    assert "idempotent-replayed" not in created.headers
+    again = await gateway.client.post(ACCOUNTS, json={"name": "Typed"}, headers=headers)
+    assert (again.status_code, again.content) == (201, created.content)
+
+
 async def expire_all_keys(database_url: str) -> None:
     engine = create_async_engine(database_url)
     try:

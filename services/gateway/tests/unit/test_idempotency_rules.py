@@ -36,7 +36,20 @@ def test_what_a_repeat_gets() -> None:
 
 @pytest.mark.parametrize(
     ("status", "kept"),
-    [(201, True), (404, True), (422, True), (429, False), (500, False), (503, False)],
+    [
+        (201, True),
+        (404, True),
+        (409, True),
+        (422, True),
+        (400, False),
+        (412, False),
+        (413, False),
+        (415, False),
+        (428, False),
+        (429, False),
+        (500, False),
+        (503, False),
+    ],
 )
 def test_only_answers_a_retry_cannot_change_are_kept(status: int, kept: bool) -> None:
     assert rules.worth_keeping(status) is kept

@@ -80,8 +80,14 @@ def repeat_of(existing: Existing, request_fingerprint: str) -> Repeat:
 
 
 def worth_keeping(status: int) -> bool:
-    """Answers a retry could change are not kept: server errors, and 429 (retry later)."""
-    return status < 500 and status != 429
+    """Answers a retry could change are not kept: server errors, 429 (retry later), and
+    refusals of a request's form or precondition: nothing was done, and the retry that
+    fixes its Content-Type, size or If-Match is the same request to the key's fingerprint
+    (method, path and body)."""
+    return status < 500 and status not in _NOT_KEPT
+
+
+_NOT_KEPT = frozenset({400, 412, 413, 415, 428, 429})
 
 
 def kept_headers(headers: Mapping[str, str]) -> dict[str, str]:

@@ -90,6 +90,14 @@ async def test_an_if_match_list_matches_when_any_of_its_tags_is_current(
         )
         assert reply.status_code == 200, reply.text
         assert (reply.json()["version"], reply.headers["etag"]) == (version, f'"{version}"')
+    padded = await gateway.client.patch(
+        url, json={"name": "P"}, headers={**auth, "If-Match": '"03"'}
+    )
+    assert_problem(padded, 412)  # the ETag is "3", and strong comparison is of the text
+    two_lines = [*auth.items(), ("If-Match", '"9"'), ("If-Match", '"3"')]
+    reply = await gateway.client.patch(url, json={"name": "L4"}, headers=two_lines)
+    assert reply.status_code == 200, reply.text  # two lines read as one list
+    assert reply.json()["version"] == 4
 
 
 async def test_a_body_that_is_not_json_is_415(gateway: Gateway) -> None:

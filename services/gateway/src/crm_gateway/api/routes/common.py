@@ -22,8 +22,10 @@ MAX_ID_LENGTH = 64
 _MAX_VERSION_DIGITS = 18
 
 Limit = Annotated[int, Query(ge=1, le=500, description="Page length, 1..500.")]
+# Every If-Match line the request holds: two lines mean what one line listing both does
+# (RFC 9110 §5.3).
 IfMatch = Annotated[
-    str | None,
+    list[str] | None,
     Header(
         description='The ETag read before (`"3"`), a list of them (`"3", "4"`) or `*`. '
         "Required; 412 when none is current."
@@ -114,19 +116,20 @@ def read_response(
     return record_response(render(), version)
 
 
-def expected_version(if_match: str | None) -> ExpectedVersion:
-    """The versions an If-Match names, one of which must be current; any for `*`.
+def expected_version(if_match: list[str] | None) -> ExpectedVersion:
+    """The versions the If-Match lines name, one of which must be current; any for `*`.
 
-    Strong comparison (RFC 9110 §13.1.1): a weak or non-numeric tag never matches, so a
-    header of nothing else is a 412, exactly as a stale one is. An unquoted number is
-    accepted as a courtesy."""
-    if if_match is None:
+    Strong comparison (RFC 9110 §13.1.1): a tag matches only as the ETag is written, so a
+    weak, non-numeric or zero-padded one never does, and a header of nothing else is a 412,
+    exactly as a stale one is. An unquoted number is accepted as a courtesy."""
+    if not if_match:
         raise PreconditionRequired("send If-Match with the ETag you read to change this record")
-    if if_match.strip() == "*":
+    header = ", ".join(if_match)
+    if header.strip() == "*":
         return ANY_VERSION
-    versions = frozenset(v for v in map(_version_in, _tags(if_match)) if v is not None)
+    versions = frozenset(v for v in map(_version_in, _tags(header)) if v is not None)
     if not versions:
-        raise StaleVersion(f"If-Match {if_match!r} matches no version of this record")
+        raise StaleVersion("If-Match matches no version of this record")
     return ExpectedVersion(versions)
 
 
@@ -140,7 +143,8 @@ def _version_in(tag: str) -> int | None:
         tag = tag[1:-1]
     if not (tag.isascii() and tag.isdigit()) or len(tag) > _MAX_VERSION_DIGITS:
         return None
-    return int(tag)
+    version = int(tag)
+    return version if str(version) == tag else None  # "01" is not the ETag "1"
 
 
 def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:

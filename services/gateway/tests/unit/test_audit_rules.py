@@ -107,6 +107,27 @@ def test_an_action_on_a_record_is_named_by_its_verb_whatever_its_outcome(
     assert change.object_type == named[0].split(".")[0]
 
 
+@pytest.mark.parametrize("method", ["POST", "PATCH", "DELETE"])
+def test_a_record_is_named_by_its_canonical_id_whatever_spelling_the_path_used(
+    method: str,
+) -> None:
+    record_id = "01a25396-ed9d-73d6-beca-e907bdc24f52"
+    route = (
+        "/api/v1/contacts/{record_id}/merge" if method == "POST" else "/api/v1/contacts/{record_id}"
+    )
+    for spelling in (record_id.upper(), f"urn:uuid:{record_id}", "{" + record_id + "}"):
+        change = generic_change(
+            method=method, route=route, path_params={"record_id": spelling}, status=404,
+            location=None, body=b"{}", is_json=True,
+        )  # fmt: skip
+        assert change.object_id == record_id
+    role = generic_change(
+        method="DELETE", route="/api/v1/roles/{name}", path_params={"name": "Sales-Lead"},
+        status=204, location=None, body=b"", is_json=False,
+    )  # fmt: skip
+    assert role.object_id == "Sales-Lead"
+
+
 def test_a_post_to_a_collection_below_a_record_creates_in_it() -> None:
     change = generic_change(
         method="POST", route="/api/v1/accounts/{record_id}/loyalty-entries",

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from crm_gateway.audit.domain import AuditChange, AuditEvent, RequestFacts
-from crm_platform.ids import uuid7
+from crm_platform.ids import parse_uuid, uuid7
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _VERBS = {"POST": "create", "PUT": "update", "PATCH": "update", "DELETE": "delete"}
@@ -84,8 +84,16 @@ def generic_change(
     if status == 201 and location:
         object_id = location.rstrip("/").rsplit("/", 1)[-1]
     elif path_params:
-        object_id = str(list(path_params.values())[-1])
+        object_id = _canonical(str(list(path_params.values())[-1]))
     return AuditChange(f"{object_type}.{_VERBS[method]}", object_type, object_id, after=after)
+
+
+def _canonical(path_id: str) -> str:
+    """A record's id as the trail keeps it whatever spelling the path used (upper case,
+    `urn:uuid:`, braces: the API takes them all), so a search by id finds every request
+    about the record; other path values (a role's name) as they are."""
+    parsed = parse_uuid(path_id)
+    return path_id if parsed is None else str(parsed)
 
 
 def resource_of(route: str) -> str:
@@ -109,6 +117,8 @@ def _action(route: str, path_params: Mapping[str, str]) -> tuple[str, str, str |
     if first == 0:
         return None
     record_id = path_params.get(segments[first].strip("{}"))
+    if record_id is not None:
+        record_id = _canonical(record_id)
     return segments[-1].replace("-", "_"), _singular(segments[first - 1]), record_id
 
 

@@ -111,6 +111,13 @@ async def test_a_body_that_is_not_json_is_415(gateway: Gateway) -> None:
         assert problem["detail"] == "send the body as application/json"
     assert gateway.fake.accounts == {}
 
+    latin1 = {**auth, "Content-Type": "application/json; charset=latin-1"}
+    labelled = await gateway.client.post(
+        "/api/v1/accounts", content='{"name": "José"}'.encode("latin-1"), headers=latin1
+    )
+    assert_problem(labelled, 415)
+    assert gateway.fake.accounts == {}
+
     utf8 = {**auth, "Content-Type": "application/json; charset=utf-8"}
     created = await gateway.client.post("/api/v1/accounts", content=body, headers=utf8)
     assert created.status_code == 201, created.text

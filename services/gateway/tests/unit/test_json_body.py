@@ -9,7 +9,13 @@ import pytest
 from fastapi import Depends, FastAPI, File, Form, UploadFile
 from pydantic import BaseModel
 
-from crm_gateway.api.json_body import MAX_DEPTH, first_flaw, is_json, sound_json_body
+from crm_gateway.api.json_body import (
+    MAX_DEPTH,
+    first_flaw,
+    foreign_charset,
+    is_json,
+    sound_json_body,
+)
 from crm_gateway.api.problems import EXCEPTION_HANDLERS
 from crm_platform.errors import FieldViolation
 
@@ -147,3 +153,20 @@ async def test_an_empty_body_is_still_a_missing_body(headers: dict[str, str]) ->
         reply = await http.post("/things", headers=headers)
     assert reply.status_code == 422, reply.text
     assert reply.json()["errors"] == [{"field": "body", "message": "Field required"}]
+
+
+@pytest.mark.parametrize(
+    ("content_type", "foreign"),
+    [
+        ("application/json", False),
+        ("application/json; charset=utf-8", False),
+        ('application/json; charset="UTF-8"', False),
+        ("application/merge-patch+json;charset=us-ascii", False),
+        ("application/json; charset=latin-1", True),
+        ("application/json; charset=windows-1252", True),
+        ("application/json; charset=bogus", True),
+        ("text/plain; charset=latin-1", False),  # not JSON: the route's own 415 or form
+    ],
+)
+def test_json_is_utf8_or_labelled_foreign(content_type: str, foreign: bool) -> None:
+    assert foreign_charset(content_type) is foreign

@@ -1,6 +1,7 @@
 """The edge of the API in one pure ASGI middleware: security headers on every response,
 CORS for the configured portal origins, `Cache-Control: no-store` on caller data, a 404
-for any path holding NUL, and a request timeout answered as a 504 problem.
+for any path holding NUL, a 415 for JSON in a charset other than UTF-8, and a request
+timeout answered as a 504 problem.
 
 Everything a response gets is computed once here, so a request costs a few header appends.
 """
@@ -11,6 +12,7 @@ from dataclasses import dataclass, field
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from crm_gateway.api.json_body import UTF8_ONLY, foreign_charset
 from crm_gateway.api.problems import problem
 
 API_PREFIX = "/api/v1"
@@ -121,6 +123,10 @@ class Edge:
             # Names nothing: no id or name the API keeps can hold NUL (PostgreSQL text
             # cannot), and no route is to hand one on to a database.
             await problem(404, "Not Found")(scope, receive, send_with_headers)
+            return
+        if foreign_charset((header(scope, b"content-type") or b"").decode("latin-1")):
+            # Before FastAPI parses the body: it would decode it as UTF-8 whatever the label.
+            await problem(415, UTF8_ONLY)(scope, receive, send_with_headers)
             return
         timeout = self._upload_timeout if path in LONG_PATHS else self._timeout
         try:

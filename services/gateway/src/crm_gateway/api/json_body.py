@@ -57,6 +57,22 @@ def is_json(content_type: str) -> bool:
     return maintype == "application" and (subtype == "json" or subtype.endswith("+json"))
 
 
+def foreign_charset(content_type: str) -> bool:
+    """JSON labelled with a charset other than UTF-8 (or its subset ASCII). JSON is UTF-8
+    (RFC 8259 §8.1); a body in another charset would be misread, or refused as unparsable."""
+    if not is_json(content_type):
+        return False
+    for parameter in content_type.split(";")[1:]:
+        name, _, value = parameter.partition("=")
+        if name.strip().lower() == "charset":
+            return value.strip().strip('"').lower() not in _UTF8
+    return False
+
+
+_UTF8 = frozenset({"utf-8", "utf8", "us-ascii"})
+UTF8_ONLY = "send JSON in UTF-8, labelled so or without a charset"
+
+
 def _takes_json(request: Request) -> bool:
     # Form and file routes read their body as a form: only the others take JSON.
     body = getattr(request.scope.get("route"), "body_field", None)

@@ -94,6 +94,16 @@ async def test_an_if_match_list_matches_when_any_of_its_tags_is_current(
         url, json={"name": "P"}, headers={**auth, "If-Match": '"03"'}
     )
     assert_problem(padded, 412)  # the ETag is "3", and strong comparison is of the text
+    missing = "/api/v1/accounts/01a25396-ed9d-73d6-beca-e907bdc24f52"
+    for tags in (",", 'W/"1"'):  # names no version: 412 once found, and a missing one is 404
+        gone = await gateway.client.patch(
+            missing, json={"name": "M"}, headers={**auth, "If-Match": tags}
+        )
+        assert_problem(gone, 404)
+        stale = await gateway.client.patch(
+            url, json={"name": "M"}, headers={**auth, "If-Match": tags}
+        )
+        assert_problem(stale, 412)
     two_lines = [*auth.items(), ("If-Match", '"9"'), ("If-Match", '"3"')]
     reply = await gateway.client.patch(url, json={"name": "L4"}, headers=two_lines)
     assert reply.status_code == 200, reply.text  # two lines read as one list

@@ -52,9 +52,14 @@ def test_a_missing_if_match_is_required() -> None:
     "value",
     ['"abc"', 'W/"3"', '"-1"', 'W/"3", W/"4"', "", ",", '"' + "9" * 30 + '"', '"³"', '"01"', "001"],
 )
-def test_an_if_match_naming_no_version_fails_the_precondition(value: str) -> None:
+async def test_an_if_match_naming_no_version_fails_the_precondition(value: str) -> None:
+    expected = expected_version([value])
     with pytest.raises(StaleVersion):
-        expected_version([value])
+        expected.check(1, "account")
+    reads = Reads(current=1)
+    with pytest.raises(StaleVersion):  # once the record is read: a missing one is a 404
+        await expected.one(reads)
+    assert reads.count == 1
 
 
 def test_if_none_match_uses_weak_comparison() -> None:

@@ -13,7 +13,7 @@ from crm_gateway.api.problems import Problem
 from crm_gateway.api.schemas import NO_NUL
 from crm_gateway.errors import PreconditionRequired
 from crm_gateway.preconditions import ANY_VERSION, ExpectedVersion
-from crm_platform.errors import FieldViolation, InvalidArgument, NotFound, StaleVersion
+from crm_platform.errors import FieldViolation, InvalidArgument, NotFound
 from crm_platform.ids import parse_uuid
 
 # Ids are UUIDs (36 characters); anything much longer cannot name a record.
@@ -121,16 +121,14 @@ def expected_version(if_match: list[str] | None) -> ExpectedVersion:
 
     Strong comparison (RFC 9110 §13.1.1): a tag matches only as the ETag is written, so a
     weak, non-numeric or zero-padded one never does, and a header of nothing else is a 412,
-    exactly as a stale one is. An unquoted number is accepted as a courtesy."""
+    exactly as a stale one is, once the record is found (a missing one is a 404, §13.2.1).
+    An unquoted number is accepted as a courtesy."""
     if not if_match:
         raise PreconditionRequired("send If-Match with the ETag you read to change this record")
     header = ", ".join(if_match)
     if header.strip() == "*":
         return ANY_VERSION
-    versions = frozenset(v for v in map(_version_in, _tags(header)) if v is not None)
-    if not versions:
-        raise StaleVersion("If-Match matches no version of this record")
-    return ExpectedVersion(versions)
+    return ExpectedVersion(frozenset(v for v in map(_version_in, _tags(header)) if v is not None))
 
 
 def _tags(header: str) -> list[str]:

@@ -144,13 +144,6 @@ class Record:
 # dataclasses.fields() costs more than the copy itself, once per record of an import; so
 # do the merged rules, once per record created or changed.
 _FIELD_NAMES: dict[type, tuple[str, ...]] = {}
-
-
-def _nothing_yet(name: str, default: Any) -> Any:
-    """What a record being created holds before its values: nothing."""
-    return default
-
-
 _CREATABLE: dict[type, Mapping[str, Validator]] = {}
 _UPDATABLE: dict[type, Mapping[str, Validator]] = {}
 
@@ -174,6 +167,11 @@ def without_own_in_others(
         if own and own in kept:
             tidied[listed] = tuple(value for value in kept if value != own)
     return tidied
+
+
+def _nothing_yet(name: str, default: Any) -> Any:
+    """What a record being created holds before its values: nothing."""
+    return default
 
 
 def changed_values(before: Record, after: Record) -> dict[str, Any]:

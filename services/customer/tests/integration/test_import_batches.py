@@ -10,7 +10,7 @@ import grpc
 import pytest
 from google.protobuf.field_mask_pb2 import FieldMask
 from sqlalchemy import func, select, text
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
 
 from crm.customer.v1 import customer_pb2 as pb
 from crm.customer.v1 import customer_pb2_grpc as pb_grpc
@@ -20,6 +20,7 @@ from crm_customer.domain.imports import ImportSpec, Progress
 from crm_customer.imports import RawRow, map_headers, normalize_row
 from crm_customer.imports.rows import ParsedRow
 from crm_customer.repository import tables
+from crm_customer.repository.records import SqlRecordRepository
 from crm_customer.usecases.import_batch import BatchResult, InFlight, decide_batch, store_batch
 from crm_customer.usecases.ports import UnitOfWork
 from crm_platform.auth.principal import Scope
@@ -253,3 +254,23 @@ async def test_a_batch_whose_parents_moved_after_it_was_decided_writes_nothing(
         pb.GetAccountRequest(id=made["Ann Corp"].id), metadata=call_metadata(ADMIN)
     )
     assert (ann.account.parent_id, ann.account.version) == ("", 1)
+
+
+async def test_only_the_key_lookup_goes_without_sequential_scans(engine: AsyncEngine) -> None:
+    """The batch's other reads may have no index to use (an account's website), and a
+    sequential scan is their best plan."""
+    async with AsyncSession(engine) as session, session.begin():
+        repository = SqlRecordRepository(session, tables.contacts, Contact)
+        found = await repository.with_keys(
+            emails=["nobody@example.cn"], phones=[], names=[], principal=ADMIN, scope=Scope.ALL
+        )
+        assert found == []
+        settings = await session.execute(
+            text(
+                "SELECT current_setting('enable_seqscan'),"
+                " current_setting('max_parallel_workers_per_gather'),"
+                " current_setting('plan_cache_mode')"
+            )
+        )
+        seqscan, workers, plans = settings.one()
+    assert (seqscan, workers, plans) == ("on", "2", "force_custom_plan")  # 2: the default

@@ -20,16 +20,22 @@ from crm_platform.db.visibility import visible_rows
 _SORT_KEY = "sort_key"
 
 # An import batch's lookup of its thousands of keys, planned as that whatever the table's
-# statistics say, and so the rest of the batch's reads (by key or id). After five runs of a
-# prepared statement PostgreSQL may switch to a generic plan, made without the arrays'
-# values: `= ANY(array)` then compares each element with every value (no hashing), 15x
-# slower. And a table an import is filling looks small to the planner until autovacuum
-# analyzes it again: it scanned the whole table for each kind of key, with two parallel
-# workers started for it, 30-85 ms a batch at 10,000-50,000 contacts.
+# statistics say. After five runs of a prepared statement PostgreSQL may switch to a
+# generic plan, made without the arrays' values: `= ANY(array)` then compares each element
+# with every value (no hashing), 15x slower; the rest of the batch's transaction keeps
+# custom plans too. And a table an import is filling looks small to the planner until
+# autovacuum analyzes it again: it scanned the whole table for each kind of key, with two
+# parallel workers started for it, 30-85 ms a batch at 10,000-50,000 contacts. Only this
+# lookup goes without them: another read of the batch may have no index to use (an
+# account's website, in skip_duplicates mode), where a sequential scan is the best plan.
 _KEYED_LOOKUP = text(
     "SELECT set_config('plan_cache_mode', 'force_custom_plan', true),"
     " set_config('enable_seqscan', 'off', true),"
     " set_config('max_parallel_workers_per_gather', '0', true)"
+)
+_AFTER_KEYED_LOOKUP = text(
+    "SELECT set_config(name, reset_val, true) FROM pg_settings"
+    " WHERE name IN ('enable_seqscan', 'max_parallel_workers_per_gather')"
 )
 # Held until commit by whoever walks the account hierarchy to change it (`ancestors`).
 _LOCK_HIERARCHY = text("SELECT pg_advisory_xact_lock(hashtext('crm_customer.account_parents'))")
@@ -186,7 +192,9 @@ class SqlRecordRepository(Generic[R]):
             search.with_keys(table, emails=emails, phones=phones, names=names),
         )
         await self._session.execute(_KEYED_LOOKUP)
-        return [self._to_record(row) for row in await self._session.execute(query)]
+        found = [self._to_record(row) for row in await self._session.execute(query)]
+        await self._session.execute(_AFTER_KEYED_LOOKUP)
+        return found
 
     async def named(
         self, names: list[str], *, principal: Principal, scope: Scope

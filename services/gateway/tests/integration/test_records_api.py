@@ -127,6 +127,8 @@ async def test_a_body_that_is_not_json_is_415(gateway: Gateway) -> None:
     )
     assert_problem(labelled, 415)
     assert gateway.fake.accounts == {}
+    listed = await gateway.client.get("/api/v1/accounts", headers=latin1)
+    assert listed.status_code == 200, listed.text  # a read's Content-Type labels nothing
 
     utf8 = {**auth, "Content-Type": "application/json; charset=utf-8"}
     created = await gateway.client.post("/api/v1/accounts", content=body, headers=utf8)

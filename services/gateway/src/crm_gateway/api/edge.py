@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from crm_gateway.api.json_body import UTF8_ONLY, foreign_charset
+from crm_gateway.api.json_body import UTF8_ONLY, WITH_BODY, foreign_charset
 from crm_gateway.api.problems import problem
 
 API_PREFIX = "/api/v1"
@@ -124,8 +124,10 @@ class Edge:
             # cannot), and no route is to hand one on to a database.
             await problem(404, "Not Found")(scope, receive, send_with_headers)
             return
-        if foreign_charset((header(scope, b"content-type") or b"").decode("latin-1")):
+        content_type = header(scope, b"content-type") if scope["method"] in WITH_BODY else None
+        if content_type and foreign_charset(content_type.decode("latin-1")):
             # Before FastAPI parses the body: it would decode it as UTF-8 whatever the label.
+            # Only where a body counts: clients send their default Content-Type on reads too.
             await problem(415, UTF8_ONLY)(scope, receive, send_with_headers)
             return
         timeout = self._upload_timeout if path in LONG_PATHS else self._timeout

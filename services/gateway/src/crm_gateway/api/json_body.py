@@ -17,7 +17,7 @@ from starlette.exceptions import HTTPException
 from crm_gateway.audit.rules import MAX_DEPTH
 from crm_platform.errors import FieldViolation, InvalidArgument
 
-_WITH_BODY = frozenset({"POST", "PUT", "PATCH"})
+WITH_BODY = frozenset({"POST", "PUT", "PATCH"})
 # The types a 415 names. Any +json type is taken too (is_json), as FastAPI reads it as JSON.
 _ACCEPTED = {
     "PATCH": ("application/merge-patch+json", "application/json"),
@@ -32,7 +32,7 @@ async def sound_json_body(request: Request) -> None:
     """A dependency of every route (`create_app`): a body that is not JSON, sent to a route
     that takes JSON, is a 415; a JSON body with a number JSON has not, or nested more than
     MAX_DEPTH levels deep, is a 422."""
-    if request.method not in _WITH_BODY:
+    if request.method not in WITH_BODY:
         return
     if not is_json(request.headers.get("content-type", "")):
         # FastAPI would hand the route the raw bytes, and their validation say "not a

@@ -21,6 +21,6 @@ def test_what_the_process_holds_is_frozen_and_young_collections_come_less_often(
     assert gc.get_freeze_count() >= len(held)
     assert gc.get_threshold()[0] == YOUNG_COLLECTION_AFTER
     collections = gc.get_stats()[0]["collections"]
-    made = [[index] for index in range(YOUNG_COLLECTION_AFTER // 2)]
+    made = [[index] for index in range(YOUNG_COLLECTION_AFTER // 2)]  # alive: counted
     assert gc.get_stats()[0]["collections"] == collections  # half the threshold: none yet
-    assert len(made) == YOUNG_COLLECTION_AFTER // 2
+    del made
